@@ -1,0 +1,51 @@
+# popcen: two commands on a fresh machine.
+#   make demo   set up .venv + system tools, then run the whole pipeline on the built-in demo
+#   make test   set up the same way, then run the test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CORES ?= 2
+SYSTEM_TOOLS := bedtools samtools bcftools tabix bgzip plink2
+
+.PHONY: demo test setup venv tools lint clean dag report
+
+demo: setup
+	$(BIN)/snakemake --profile profiles/default --cores $(CORES)
+	@echo "Results are in results/. Report: $$(pwd)/results/report.html (if the report stage ran)"
+
+test: setup
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check workflow tests benchmarks
+
+setup: venv tools
+
+# The stamp is rebuilt when requirements.txt changes. torch comes first, pinned, so that nothing
+# later pulls a CUDA build; zarr<3 is pinned in requirements.txt for scikit-allel.
+venv: $(VENV)/.stamp
+$(VENV)/.stamp: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+# apt only for what is missing, and only as root (elsewhere: say what to install).
+tools:
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  pkgs=$$(echo $$missing | sed 's/\bbgzip\b/tabix/g'); \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing with apt:$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && \
+	    apt-get install -y -qq --no-install-recommends $$pkgs >/dev/null; \
+	  else echo "missing system tools:$$missing (install them, e.g. apt-get install $$pkgs)"; exit 1; fi; \
+	fi
+
+dag: setup
+	$(BIN)/snakemake --profile profiles/default --rulegraph | dot -Tsvg > dag.svg
+
+clean:
+	rm -rf results resources/demo logs benchmarks/out .snakemake

@@ -1,0 +1,96 @@
+"""The cohort sheet (config/cohorts.tsv): one row per cohort, parsed into paths and contigs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from popcen.errors import PopcenInputError
+
+REQUIRED_COLUMNS = ("name", "vcf", "panel", "contigs")
+
+
+def read_cohort_table(path: str | Path) -> pd.DataFrame:
+    """Read the cohort sheet as strings (empty cells become ''), checking the required columns."""
+    path = Path(path)
+    if not path.exists():
+        raise PopcenInputError(path, "cohort sheet not found")
+    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#")
+    table.columns = [c.strip() for c in table.columns]
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
+    if missing:
+        raise PopcenInputError(path, f"missing column(s) {', '.join(missing)}; expected {', '.join(REQUIRED_COLUMNS)}")
+    dup = table["name"][table["name"].duplicated()].tolist()
+    if dup:
+        raise PopcenInputError(path, f"cohort name(s) listed twice: {', '.join(dup)}")
+    return table
+
+
+def expand_contigs(spec: str) -> list[str]:
+    """``"1-22"`` -> ``["1", ..., "22"]``; ``"chr1-chr3,chrX"`` -> ``["chr1", "chr2", "chr3", "chrX"]``."""
+    contigs: list[str] = []
+    for part in spec.split(","):
+        part = part.strip()
+        m = re.fullmatch(r"(chr)?(\d+)-(chr)?(\d+)", part)
+        if m:
+            prefix = m.group(1) or ""
+            lo, hi = int(m.group(2)), int(m.group(4))
+            if lo > hi:
+                raise ValueError(f"contig range {part!r} runs backwards")
+            contigs.extend(f"{prefix}{i}" for i in range(lo, hi + 1))
+        elif part:
+            contigs.append(part)
+    if len(set(contigs)) != len(contigs):
+        raise ValueError(f"contig list {spec!r} names a contig twice")
+    return contigs
+
+
+@dataclass
+class Cohorts:
+    """Validated cohort sheet with the lookups the rules need."""
+
+    table: pd.DataFrame
+
+    def __post_init__(self):
+        self.table = self.table.set_index("name", drop=False)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.table["name"])
+
+    def row(self, cohort: str) -> pd.Series:
+        return self.table.loc[cohort]
+
+    def contigs(self, cohort: str) -> list[str]:
+        return expand_contigs(self.row(cohort)["contigs"])
+
+    def vcf(self, cohort: str, contig: str) -> str:
+        pattern = self.row(cohort)["vcf"]
+        return pattern.replace("{contig}", contig)
+
+    def vcf_is_per_contig(self, cohort: str) -> bool:
+        return "{contig}" in self.row(cohort)["vcf"]
+
+    def panel(self, cohort: str) -> str:
+        return self.row(cohort)["panel"]
+
+    def label_columns(self, cohort: str) -> list[str]:
+        return [c.strip() for c in self.row(cohort)["label_columns"].split(",") if c.strip()]
+
+    def populations(self, cohort: str) -> list[str] | None:
+        """Populations (values of the first label column) to keep; None keeps all."""
+        spec = self.row(cohort)["populations"].strip()
+        if spec in ("", "all"):
+            return None
+        return [p.strip() for p in spec.split(",") if p.strip()]
+
+    def predict_with(self, cohort: str) -> str | None:
+        value = str(self.row(cohort).get("predict_with", "") or "").strip()
+        return value or None
+
+    def trained(self) -> list[str]:
+        """Cohorts that train their own models (not predicted by another cohort's)."""
+        return [c for c in self.names if self.predict_with(c) is None]
