@@ -1,0 +1,166 @@
+"""The shared training loop: seeding, early stopping, checkpoint resume, callbacks, loss TSV."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from popcen.training import (
+    Callback,
+    fit,
+    make_loader,
+    make_optimizer,
+    resolve_device,
+    seed_everything,
+    split_indices,
+)
+
+
+def _data(n=96, d=6, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)).astype(np.float32)
+    w = rng.normal(size=(d,))
+    y = (x @ w > 0).astype(int)
+    return x, y
+
+
+def _model(seed):
+    seed_everything(seed)
+    return torch.nn.Sequential(
+        torch.nn.Linear(6, 8), torch.nn.ReLU(), torch.nn.Dropout(0.2), torch.nn.Linear(8, 2)
+    )
+
+
+def _loss(model, batch):
+    x, y = batch
+    return torch.nn.functional.cross_entropy(model(x), y)
+
+
+def _run(tmp_path, callbacks=(), max_epochs=6, patience=None, seed=3, **kw):
+    x, y = _data()
+    train = make_loader(x[:80], y[:80], batch_size=16, shuffle=True, seed=seed)
+    val = make_loader(x[80:], y[80:], batch_size=32)
+    model = _model(seed)
+    result = fit(
+        model,
+        train,
+        val,
+        _loss,
+        optimizer="adam",
+        lr=0.01,
+        max_epochs=max_epochs,
+        patience=patience,
+        seed=seed,
+        device="cpu",
+        checkpoint_dir=tmp_path / "ckpt",
+        loss_tsv=tmp_path / "loss.tsv",
+        callbacks=callbacks,
+        progress=False,
+        **kw,
+    )
+    return model, result
+
+
+def _weights(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def test_training_lowers_the_loss_and_writes_the_tsv(tmp_path):
+    model, result = _run(tmp_path, max_epochs=8)
+    table = pd.read_csv(tmp_path / "loss.tsv", sep="\t")
+    assert list(table.columns[:5]) == ["epoch", "train_loss", "val_loss", "seconds", "lr"]
+    assert len(table) == 8 == result.epochs_run
+    assert table["train_loss"].iloc[-1] < table["train_loss"].iloc[0]
+    assert result.stop_reason == "max_epochs"
+    assert not (tmp_path / "ckpt" / "last.pt").exists()  # finished runs leave no checkpoint to resume
+
+
+def test_same_seed_same_weights_on_cpu(tmp_path):
+    a, _ = _run(tmp_path / "a")
+    b, _ = _run(tmp_path / "b")
+    c, _ = _run(tmp_path / "c", seed=4)
+    assert torch.equal(_weights(a), _weights(b))
+    assert not torch.equal(_weights(a), _weights(c))
+
+
+class _Interrupt(Callback):
+    """Simulates a killed job in the middle of epoch ``at``."""
+
+    def __init__(self, at):
+        self.at = at
+
+    def on_batch_end(self, ctx, loss):
+        if ctx.epoch == self.at and ctx.step % 5 == 2:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_training_resumes_and_matches_uninterrupted(tmp_path):
+    reference, ref_result = _run(tmp_path / "ref", max_epochs=6)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path / "cut", callbacks=[_Interrupt(at=4)], max_epochs=6)
+    assert (tmp_path / "cut" / "ckpt" / "last.pt").exists()
+    resumed, result = _run(tmp_path / "cut", max_epochs=6)
+    assert result.resumed_from == 3
+    assert result.epochs_run == 6
+    assert torch.equal(_weights(resumed), _weights(reference))
+    assert [h["train_loss"] for h in result.history] == [h["train_loss"] for h in ref_result.history]
+
+
+def test_checkpoint_with_other_settings_is_not_resumed(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path, callbacks=[_Interrupt(at=3)], max_epochs=6)
+    _, result = _run(tmp_path, max_epochs=7)  # another max_epochs: a different run
+    assert result.resumed_from is None and result.epochs_run == 7
+
+
+def test_early_stopping_restores_the_best_weights(tmp_path):
+    class Diverge(Callback):
+        # After epoch 2 every step pushes the weights away: validation loss rises and never recovers.
+        def on_batch_end(self, ctx, loss):
+            if ctx.epoch > 2:
+                with torch.no_grad():
+                    for p in ctx.model.parameters():
+                        p.add_(torch.randn_like(p))
+
+    model, result = _run(tmp_path, callbacks=[Diverge()], max_epochs=20, patience=3)
+    assert result.stop_reason == "early_stopping"
+    assert result.epochs_run == result.best_epoch + 3
+    x, y = _data()
+    with torch.no_grad():
+        val_loss = _loss(model.eval(), (torch.tensor(x[80:]), torch.tensor(y[80:]))).item()
+    assert val_loss == pytest.approx(result.best_loss, rel=1e-5)
+
+
+def test_a_callback_can_stop_training_and_add_columns(tmp_path):
+    class StopAt(Callback):
+        def on_batch_end(self, ctx, loss):
+            if ctx.step == 7:
+                ctx.request_stop("tolerance reached")
+
+        def on_epoch_end(self, ctx, record):
+            return {"step": ctx.step}
+
+    _, result = _run(tmp_path, callbacks=[StopAt()], max_epochs=10)
+    assert result.stop_reason == "tolerance reached"
+    assert result.epochs_run == 2  # 5 steps per epoch: the stop comes in the second epoch
+    assert pd.read_csv(tmp_path / "loss.tsv", sep="\t")["step"].tolist() == [5, 7]
+
+
+def test_device_and_optimizer_resolution():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="no GPU"):
+            resolve_device("cuda")
+    params = [torch.nn.Parameter(torch.zeros(2))]
+    assert isinstance(make_optimizer(params, "adagrad", lr=0.1), torch.optim.Adagrad)
+    assert isinstance(make_optimizer(params, "sgd", lr=0.1), torch.optim.SGD)
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        make_optimizer(params, "lbfgs")
+
+
+def test_split_indices_is_stratified_and_disjoint():
+    labels = np.array(["a"] * 20 + ["b"] * 10)
+    train, val = split_indices(30, 0.2, seed=1, stratify=labels)
+    assert len(np.intersect1d(train, val)) == 0 and len(train) + len(val) == 30
+    assert (labels[val] == "a").sum() == 4 and (labels[val] == "b").sum() == 2
+    assert np.array_equal(val, split_indices(30, 0.2, seed=1, stratify=labels)[1])

@@ -1,0 +1,647 @@
+"""The one training loop of the project, shared by every PyTorch model (CAE, CEC, classifier, MLPs).
+
+Usage
+-----
+::
+
+    from popcen.training import fit, make_loader, split_indices
+
+    train_idx, val_idx = split_indices(n, val_fraction=0.1, seed=cfg["seed"], stratify=labels)
+    train = make_loader(x[train_idx], y[train_idx], batch_size=64, shuffle=True, seed=cfg["seed"])
+    val = make_loader(x[val_idx], y[val_idx], batch_size=256)
+
+    def loss_fn(model, batch):                 # batch: what the loader yields, already on the device
+        x, y = batch
+        return torch.nn.functional.cross_entropy(model(x), y)
+
+    result = fit(model, train, val, loss_fn,
+                 optimizer="adam", lr=1e-3, max_epochs=50, patience=5, seed=1,
+                 device="auto", checkpoint_dir="results/demo/checkpoints/classifier",
+                 loss_tsv="results/demo/classifier/losses.tsv")
+    # the model now holds the weights of the best validation epoch, on ``result.device``
+
+What ``fit`` does
+-----------------
+* **seed**: :func:`seed_everything` (``random``, ``numpy``, ``torch``; deterministic kernels requested, so
+  that the same seed gives the same weights on the CPU).
+* **device**: ``"auto"`` -> ``cuda`` when a GPU is visible, else ``cpu`` (:func:`resolve_device`).
+* **mixed precision** on CUDA only (``torch.autocast`` float16 + ``GradScaler``); ``amp`` is ignored on CPU.
+* **checkpoint each epoch** (``checkpoint_dir/last.pt``, written atomically): model, optimizer, scaler,
+  epoch, best weights, loss history, RNG states (global and the loader's sampler generator) and the
+  state of every callback. Calling ``fit`` again with the same arguments after an interruption resumes
+  after the last finished epoch, and on the CPU ends with the same weights as an uninterrupted run. A
+  checkpoint written with other hyper-parameters or another architecture (``fingerprint``) is ignored.
+  The checkpoint is deleted when ``fit`` returns normally (``keep_checkpoint=False``), so that a later
+  run with a changed config never resumes a finished one.
+* **early stopping** on the validation loss (the training loss when ``val_loader`` is None): stop after
+  ``patience`` epochs without an improvement larger than ``min_delta``; the best weights are restored
+  (``restore_best``).
+* **tqdm** progress bar over epochs (``progress``), one log line per epoch on ``logging.getLogger("popcen")``.
+* **loss TSV** rewritten after each epoch: ``epoch, train_loss, val_loss, seconds, lr`` plus whatever the
+  callbacks' ``on_epoch_end`` return.
+
+Callbacks (:class:`Callback`) see a :class:`TrainContext` at the start, after every optimiser step and
+after every epoch; they can request a stop (``ctx.request_stop("reason")``), which ends training after
+that batch (CEC stops when fewer than ``tol`` of the samples change cluster), and their ``state_dict`` is
+saved in the checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+from tqdm.auto import tqdm
+
+log = logging.getLogger("popcen")
+
+OPTIMIZERS = ("adagrad", "adam", "adamw", "sgd")
+CHECKPOINT_NAME = "last.pt"
+
+
+# --------------------------------------------------------------------------------------------- setup
+def seed_everything(seed: int, deterministic: bool = True) -> None:
+    """Seed ``random``, ``numpy`` and ``torch`` (CPU and CUDA).
+
+    Parameters
+    ----------
+    seed : int
+        The seed.
+    deterministic : bool
+        Ask PyTorch for deterministic kernels (cuDNN too). Ops without a deterministic version only warn.
+    """
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+    if deterministic:
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+        # cuBLAS needs this to be deterministic; harmless on the CPU.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` -> CUDA when available else CPU; ``"cuda"`` without a GPU is an error that says so.
+
+    Parameters
+    ----------
+    device : {"auto", "cpu", "cuda"} or torch.device
+
+    Returns
+    -------
+    torch.device
+    """
+    if isinstance(device, torch.device):
+        return device
+    name = str(device).lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise RuntimeError(
+                "config asks for device 'cuda' but PyTorch sees no GPU here; use device: auto or cpu"
+            )
+        return torch.device(name)
+    if name == "cpu":
+        return torch.device("cpu")
+    raise ValueError(f"unknown device {device!r}: expected auto, cpu or cuda")
+
+
+def make_optimizer(
+    parameters: Iterable[torch.nn.Parameter],
+    name: str = "adagrad",
+    lr: float = 0.01,
+    weight_decay: float = 0.0,
+    momentum: float = 0.9,
+) -> torch.optim.Optimizer:
+    """Build an optimiser from its config name.
+
+    Parameters
+    ----------
+    parameters : iterable of Parameter (or param groups)
+    name : {"adagrad", "adam", "adamw", "sgd"}
+        The paper trains its networks with AdaGrad.
+    lr, weight_decay : float
+    momentum : float
+        Used by ``sgd`` only.
+    """
+    name = name.lower()
+    if name == "adagrad":
+        return torch.optim.Adagrad(parameters, lr=lr, weight_decay=weight_decay)
+    if name == "adam":
+        return torch.optim.Adam(parameters, lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay)
+    if name == "sgd":
+        return torch.optim.SGD(parameters, lr=lr, weight_decay=weight_decay, momentum=momentum)
+    raise ValueError(f"unknown optimizer {name!r}: expected one of {', '.join(OPTIMIZERS)}")
+
+
+# ---------------------------------------------------------------------------------------------- data
+def split_indices(
+    n: int, val_fraction: float, seed: int, stratify: Sequence | np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Random train/validation split of ``range(n)``, optionally stratified by a label per item.
+
+    Parameters
+    ----------
+    n : int
+        Number of items.
+    val_fraction : float
+        Fraction in the validation part, in [0, 1). 0 gives an empty validation part.
+    seed : int
+    stratify : array-like of length n, optional
+        Each label contributes ``round(val_fraction * count)`` items to validation (at least one when
+        the label has two or more items and ``val_fraction > 0``).
+
+    Returns
+    -------
+    train, val : np.ndarray of int
+        Sorted indices.
+    """
+    if not 0 <= val_fraction < 1:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    rng = np.random.default_rng(seed)
+    if val_fraction == 0 or n < 2:
+        return np.arange(n), np.arange(0)
+    if stratify is None:
+        groups = [np.arange(n)]
+    else:
+        labels = np.asarray(stratify)
+        if len(labels) != n:
+            raise ValueError(f"stratify has {len(labels)} labels for {n} items")
+        groups = [np.flatnonzero(labels == u) for u in np.unique(labels)]
+    val = []
+    for g in groups:
+        k = int(round(val_fraction * len(g)))
+        if k == 0 and len(g) >= 2:
+            k = 1
+        k = min(k, len(g) - 1) if len(g) > 1 else 0
+        val.extend(rng.choice(g, size=k, replace=False).tolist())
+    val = np.sort(np.asarray(val, dtype=int))
+    train = np.setdiff1d(np.arange(n), val)
+    return train, val
+
+
+def make_loader(*arrays, batch_size: int, shuffle: bool = False, seed: int = 0, drop_last: bool = False):
+    """A DataLoader over in-memory arrays (numpy or tensors), yielding tuples of tensors.
+
+    Float arrays become float32, integer arrays int64. With ``shuffle`` the order comes from a generator
+    seeded with ``seed``, whose state ``fit`` checkpoints, so that a resumed run sees the same batches.
+    """
+    tensors = []
+    for a in arrays:
+        t = torch.as_tensor(np.asarray(a) if not isinstance(a, torch.Tensor) else a)
+        t = t.float() if t.is_floating_point() else t.long()
+        tensors.append(t)
+    generator = torch.Generator().manual_seed(seed) if shuffle else None
+    return DataLoader(
+        TensorDataset(*tensors),
+        batch_size=batch_size,
+        shuffle=shuffle,
+        generator=generator,
+        drop_last=drop_last,
+    )
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    """Move a batch (tensor, tuple/list/dict of tensors, nested) to ``device``; other objects unchanged."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    return batch
+
+
+def _batch_len(batch: Any) -> int:
+    if isinstance(batch, torch.Tensor):
+        return int(batch.shape[0])
+    if isinstance(batch, (list, tuple)) and batch:
+        return _batch_len(batch[0])
+    if isinstance(batch, dict) and batch:
+        return _batch_len(next(iter(batch.values())))
+    return 1
+
+
+@torch.no_grad()
+def infer(model: torch.nn.Module, loader: Iterable, forward: Callable, device: str | torch.device = "auto"):
+    """Run ``forward(model, batch)`` over a loader in eval mode; concatenate the outputs on the CPU.
+
+    ``forward`` returns a tensor or a tuple of tensors (e.g. latent and reconstruction); the result has
+    the same structure with the batches concatenated along dimension 0, as numpy arrays.
+    """
+    device = resolve_device(device)
+    model.to(device)
+    was_training = model.training
+    model.eval()
+    outputs: list = []
+    for batch in loader:
+        out = forward(model, to_device(batch, device))
+        outputs.append(out)
+    model.train(was_training)
+    if not outputs:
+        raise ValueError("infer: the loader yielded no batch")
+    if isinstance(outputs[0], (tuple, list)):
+        return tuple(torch.cat([o[i].float().cpu() for o in outputs]).numpy() for i in range(len(outputs[0])))
+    return torch.cat([o.float().cpu() for o in outputs]).numpy()
+
+
+# ------------------------------------------------------------------------------------------ callbacks
+@dataclass
+class TrainContext:
+    """What callbacks see: the live model and optimiser, where training is, and a way to stop it."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    device: torch.device
+    epoch: int = 0  # 1-based number of the epoch running (0 before the first)
+    step: int = 0  # optimiser steps taken so far, over all epochs
+    stop_reason: str | None = None
+
+    def request_stop(self, reason: str) -> None:
+        """End training after the current batch; ``reason`` is reported in :class:`FitResult`."""
+        self.stop_reason = reason
+
+
+class Callback:
+    """Hooks into :func:`fit`. Override what you need; ``state_dict`` goes into the checkpoint."""
+
+    def on_train_begin(self, ctx: TrainContext) -> None:
+        """Called once before the first epoch (also after a resume)."""
+
+    def on_batch_end(self, ctx: TrainContext, loss: float) -> None:
+        """Called after each optimiser step (``ctx.step`` already counts it)."""
+
+    def on_epoch_end(self, ctx: TrainContext, record: dict) -> dict | None:
+        """Called after validation; a returned dict adds columns to the epoch's row of the loss TSV."""
+        return None
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+# --------------------------------------------------------------------------------------------- result
+@dataclass
+class FitResult:
+    """What happened in :func:`fit`.
+
+    history : one dict per epoch (epoch, train_loss, val_loss, seconds, lr, callback columns)
+    best_epoch : epoch whose weights the model holds when ``restore_best`` (else the last epoch)
+    stop_reason : "max_epochs", "early_stopping" or the reason a callback gave
+    resumed_from : the epoch a checkpoint was resumed after, or None
+    """
+
+    history: list[dict]
+    best_epoch: int
+    best_loss: float
+    stop_reason: str
+    device: str
+    resumed_from: int | None = None
+    seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.history)
+
+    def losses(self) -> pd.DataFrame:
+        return pd.DataFrame(self.history)
+
+
+def _fingerprint(model: torch.nn.Module, settings: dict) -> str:
+    shapes = {k: list(v.shape) for k, v in model.state_dict().items()}
+    blob = json.dumps({"shapes": shapes, "settings": settings}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _cpu_state(state: dict) -> dict:
+    return {
+        k: v.detach().to("cpu", copy=True) if isinstance(v, torch.Tensor) else v for k, v in state.items()
+    }
+
+
+def _sampler_generator(loader) -> torch.Generator | None:
+    for obj in (
+        getattr(loader, "generator", None),
+        getattr(getattr(loader, "sampler", None), "generator", None),
+    ):
+        if isinstance(obj, torch.Generator):
+            return obj
+    return None
+
+
+def _callback_keys(callbacks: Sequence[Callback]) -> list[tuple[str, Callback]]:
+    """Name callbacks by class and rank among their class, so that a resumed run with a callback more or
+    less (e.g. a debugging one) still gives each saved state back to the right callback."""
+    seen: dict[str, int] = {}
+    keys = []
+    for cb in callbacks:
+        name = type(cb).__qualname__
+        keys.append((f"{name}#{seen.get(name, 0)}", cb))
+        seen[name] = seen.get(name, 0) + 1
+    return keys
+
+
+def _write_tsv(history: list[dict], path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    pd.DataFrame(history).to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+    os.replace(tmp, path)
+
+
+# ------------------------------------------------------------------------------------------------ fit
+def fit(
+    model: torch.nn.Module,
+    train_loader: Iterable,
+    val_loader: Iterable | None,
+    loss_fn: Callable[[torch.nn.Module, Any], torch.Tensor],
+    *,
+    optimizer: str | torch.optim.Optimizer = "adagrad",
+    lr: float = 0.01,
+    weight_decay: float = 0.0,
+    max_epochs: int = 50,
+    patience: int | None = 10,
+    min_delta: float = 0.0,
+    restore_best: bool = True,
+    seed: int = 0,
+    device: str | torch.device = "auto",
+    amp: bool = True,
+    grad_clip: float | None = None,
+    checkpoint_dir: str | Path | None = None,
+    keep_checkpoint: bool = False,
+    fingerprint: dict | None = None,
+    loss_tsv: str | Path | None = None,
+    callbacks: Sequence[Callback] = (),
+    progress: bool = True,
+    desc: str = "train",
+) -> FitResult:
+    """Train ``model`` by minimising ``loss_fn(model, batch)`` over ``train_loader``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Trained in place; moved to the resolved device (it stays there).
+    train_loader, val_loader : iterables of batches
+        Usually :func:`make_loader`. ``val_loader`` None: early stopping watches the training loss.
+    loss_fn : callable (model, batch) -> scalar tensor
+        ``batch`` is what the loader yields, already moved to the device. It must return the *mean*
+        loss of the batch; epoch losses are averages weighted by batch length.
+    optimizer : str or torch.optim.Optimizer
+        A name for :func:`make_optimizer` (built over ``model.parameters()`` with ``lr`` and
+        ``weight_decay``), or a ready optimiser over this model's parameters.
+    max_epochs : int
+    patience : int or None
+        Epochs without improvement before stopping; None or 0 disables early stopping.
+    min_delta : float
+        An improvement must be larger than this to reset the patience.
+    restore_best : bool
+        Load the best epoch's weights at the end (else keep the last ones).
+    seed : int
+        Seeds everything before the model's optimiser state is built (the model's initial weights are
+        whatever the caller built: seed before constructing the model, e.g. with :func:`seed_everything`).
+    device : {"auto", "cpu", "cuda"}
+    amp : bool
+        Mixed precision; only used on CUDA.
+    grad_clip : float, optional
+        Clip the gradients' global norm to this value.
+    checkpoint_dir : path, optional
+        Where ``last.pt`` is written after each epoch and resumed from.
+    keep_checkpoint : bool
+        Keep ``last.pt`` after a normal end (default: delete it so no finished run is ever resumed).
+    fingerprint : dict, optional
+        Settings that must match for a checkpoint to be resumed (hyper-parameters, data shape, ...);
+        the model's parameter shapes and the optimiser/lr/seed/max_epochs are always included.
+    loss_tsv : path, optional
+        Table of the losses per epoch, rewritten after each epoch.
+    callbacks : sequence of Callback
+    progress : bool
+        Show a tqdm bar over epochs.
+    desc : str
+        Label of the progress bar and log lines.
+
+    Returns
+    -------
+    FitResult
+    """
+    start = time.perf_counter()
+    seed_everything(seed)
+    dev = resolve_device(device)
+    model.to(dev)
+    use_amp = bool(amp) and dev.type == "cuda"
+    opt = (
+        optimizer
+        if isinstance(optimizer, torch.optim.Optimizer)
+        else make_optimizer(model.parameters(), optimizer, lr=lr, weight_decay=weight_decay)
+    )
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    ctx = TrainContext(model=model, optimizer=opt, device=dev)
+    settings = {
+        "optimizer": optimizer if isinstance(optimizer, str) else type(optimizer).__name__,
+        "lr": lr,
+        "weight_decay": weight_decay,
+        "seed": seed,
+        "max_epochs": max_epochs,
+        "user": fingerprint or {},
+    }
+    fp = _fingerprint(model, settings)
+    generator = _sampler_generator(train_loader)
+
+    history: list[dict] = []
+    best_loss, best_epoch, bad_epochs = math.inf, 0, 0
+    best_state = _cpu_state(model.state_dict())
+    stop_reason: str | None = None
+    resumed_from = None
+
+    ckpt_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir else None
+    if ckpt_path is not None and ckpt_path.exists():
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        if state.get("fingerprint") != fp:
+            log.warning("%s: ignoring checkpoint %s written with other settings", desc, ckpt_path)
+        else:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            scaler.load_state_dict(state["scaler"])
+            history = state["history"]
+            best_loss, best_epoch, bad_epochs = state["best_loss"], state["best_epoch"], state["bad_epochs"]
+            best_state = state["best_state"]
+            stop_reason = state["stop_reason"]
+            ctx.step = state["step"]
+            random.setstate(state["rng"]["python"])
+            np.random.set_state(state["rng"]["numpy"])
+            torch.set_rng_state(state["rng"]["torch"])
+            if torch.cuda.is_available() and state["rng"].get("cuda") is not None:
+                torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+            if generator is not None and state["rng"].get("loader") is not None:
+                generator.set_state(state["rng"]["loader"])
+            saved = state["callbacks"]
+            for key, cb in _callback_keys(callbacks):
+                if key in saved:
+                    cb.load_state_dict(saved[key])
+            resumed_from = len(history)
+            log.info("%s: resumed from %s after epoch %d", desc, ckpt_path, resumed_from)
+
+    def save_checkpoint():
+        if ckpt_path is None:
+            return
+        ckpt_path.parent.mkdir(parents=True, exist_ok=True)
+        state = {
+            "fingerprint": fp,
+            "model": _cpu_state(model.state_dict()),
+            "optimizer": opt.state_dict(),
+            "scaler": scaler.state_dict(),
+            "history": history,
+            "best_loss": best_loss,
+            "best_epoch": best_epoch,
+            "bad_epochs": bad_epochs,
+            "best_state": best_state,
+            "stop_reason": stop_reason,
+            "step": ctx.step,
+            "rng": {
+                "python": random.getstate(),
+                "numpy": np.random.get_state(),
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                "loader": generator.get_state() if generator is not None else None,
+            },
+            "callbacks": {key: cb.state_dict() for key, cb in _callback_keys(callbacks)},
+        }
+        tmp = ckpt_path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, ckpt_path)  # atomic: a kill while saving leaves the previous checkpoint intact
+
+    def run_epoch(loader, train: bool) -> float:
+        total, count = 0.0, 0
+        model.train(train)
+        for batch in loader:
+            batch = to_device(batch, dev)
+            with (
+                torch.set_grad_enabled(train),
+                torch.autocast(dev.type, dtype=torch.float16, enabled=use_amp),
+            ):
+                loss = loss_fn(model, batch)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"{desc}: loss became {loss.item()} at epoch {ctx.epoch}, step {ctx.step}"
+                )
+            if train:
+                opt.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                if grad_clip:
+                    scaler.unscale_(opt)
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+                scaler.step(opt)
+                scaler.update()
+                ctx.step += 1
+            n = _batch_len(batch)
+            total += float(loss.detach()) * n
+            count += n
+            if train:
+                for cb in callbacks:
+                    cb.on_batch_end(ctx, float(loss.detach()))
+                if ctx.stop_reason:
+                    break
+        model.train(True)
+        return total / max(count, 1)
+
+    ctx.epoch = len(history)
+    for cb in callbacks:
+        cb.on_train_begin(ctx)
+
+    bar = tqdm(
+        total=max_epochs, initial=len(history), desc=desc, disable=not progress, unit="epoch", mininterval=1.0
+    )
+    try:
+        while stop_reason is None and len(history) < max_epochs:
+            ctx.epoch = len(history) + 1
+            t0 = time.perf_counter()
+            train_loss = run_epoch(train_loader, train=True)
+            val_loss = run_epoch(val_loader, train=False) if val_loader is not None else float("nan")
+            record = {
+                "epoch": ctx.epoch,
+                "train_loss": train_loss,
+                "val_loss": val_loss,
+                "seconds": time.perf_counter() - t0,
+                "lr": opt.param_groups[0]["lr"],
+            }
+            for cb in callbacks:
+                extra = cb.on_epoch_end(ctx, record)
+                if extra:
+                    record.update(extra)
+            history.append(record)
+            watched = val_loss if val_loader is not None else train_loss
+            if watched < best_loss - min_delta:
+                best_loss, best_epoch, bad_epochs = watched, ctx.epoch, 0
+                best_state = _cpu_state(model.state_dict())
+            else:
+                bad_epochs += 1
+            if ctx.stop_reason:
+                stop_reason = ctx.stop_reason
+            elif patience and bad_epochs >= patience:
+                stop_reason = "early_stopping"
+            elif len(history) >= max_epochs:
+                stop_reason = "max_epochs"
+            save_checkpoint()
+            if loss_tsv:
+                _write_tsv(history, loss_tsv)
+            bar.update(1)
+            bar.set_postfix(train=f"{train_loss:.4g}", val=f"{val_loss:.4g}")
+            log.info(
+                "%s epoch %d/%d train %.5g val %.5g (%.1fs)",
+                desc,
+                ctx.epoch,
+                max_epochs,
+                train_loss,
+                val_loss,
+                record["seconds"],
+            )
+    finally:
+        bar.close()
+
+    stop_reason = stop_reason or "max_epochs"
+    if restore_best and history:
+        model.load_state_dict(best_state)
+    else:
+        best_epoch = len(history)
+    if loss_tsv and history:
+        _write_tsv(history, loss_tsv)
+    if ckpt_path is not None and ckpt_path.exists() and not keep_checkpoint:
+        ckpt_path.unlink()
+    log.info(
+        "%s: stopped (%s) after %d epochs; best epoch %d, loss %.5g",
+        desc,
+        stop_reason,
+        len(history),
+        best_epoch,
+        best_loss,
+    )
+    return FitResult(
+        history=history,
+        best_epoch=best_epoch,
+        best_loss=float(best_loss),
+        stop_reason=stop_reason,
+        device=str(dev),
+        resumed_from=resumed_from,
+        seconds=time.perf_counter() - start,
+    )
