@@ -1,0 +1,1 @@
+"""Ancestry classification: the classifier on the frozen CAE encoder, cross-validation and its metrics."""
