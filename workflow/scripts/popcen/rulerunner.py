@@ -26,7 +26,10 @@ def _setup_logging(log_path: str | None, rule: str) -> logging.Logger:
     logger.handlers.clear()
     logger.setLevel(logging.INFO)
     fmt = logging.Formatter(f"%(asctime)s {rule} %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    # The terminal gets warnings and errors only (a 22-contig run prints enough); the log file gets it all.
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.INFO if not log_path else logging.WARNING)
+    handlers: list[logging.Handler] = [console]
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(log_path, mode="w"))

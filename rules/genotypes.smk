@@ -1,0 +1,117 @@
+# Genotypes: VCF -> Zarr -> variant QC -> LD pruning (per cohort × contig) -> features (per cohort).
+
+
+rule vcf_to_zarr:
+    input:
+        vcf=vcf_of,
+    output:
+        zarr=directory(f"{RESULTS}/{{cohort}}/zarr/{{contig}}.zarr"),
+    params:
+        # One VCF for all contigs: read this contig's region through the tabix index.
+        region=lambda wc: None if COHORTS.vcf_is_per_contig(wc.cohort) else wc.contig,
+    log:
+        f"{RESULTS}/{{cohort}}/logs/vcf_to_zarr/{{contig}}.log",
+    benchmark:
+        f"{RESULTS}/{{cohort}}/benchmarks/vcf_to_zarr/{{contig}}.tsv"
+    conda:
+        "../envs/genotypes.yaml"
+    script:
+        "../workflow/scripts/vcf_to_zarr.py"
+
+
+rule variant_qc:
+    input:
+        zarr=rules.vcf_to_zarr.output.zarr,
+        panel=panel_of,
+    output:
+        variants=f"{RESULTS}/{{cohort}}/qc/{{contig}}.variants.tsv.gz",
+        samples=f"{RESULTS}/{{cohort}}/qc/{{contig}}.samples.tsv",
+    params:
+        label_columns=lambda wc: COHORTS.label_columns(wc.cohort),
+        populations=lambda wc: COHORTS.populations(wc.cohort),
+        min_call_rate=config["qc"]["min_call_rate"],
+        min_mac=config["qc"]["min_mac"],
+        min_maf=config["qc"]["min_maf"],
+    log:
+        f"{RESULTS}/{{cohort}}/logs/variant_qc/{{contig}}.log",
+    benchmark:
+        f"{RESULTS}/{{cohort}}/benchmarks/variant_qc/{{contig}}.tsv"
+    conda:
+        "../envs/genotypes.yaml"
+    script:
+        "../workflow/scripts/variant_qc.py"
+
+
+rule ld_prune:
+    input:
+        zarr=rules.vcf_to_zarr.output.zarr,
+        variants=rules.variant_qc.output.variants,
+        samples=rules.variant_qc.output.samples,
+    output:
+        kept=f"{RESULTS}/{{cohort}}/ld/{{contig}}.kept.tsv",
+    params:
+        **config["ld_prune"],
+    log:
+        f"{RESULTS}/{{cohort}}/logs/ld_prune/{{contig}}.log",
+    benchmark:
+        f"{RESULTS}/{{cohort}}/benchmarks/ld_prune/{{contig}}.tsv"
+    conda:
+        "../envs/genotypes.yaml"
+    script:
+        "../workflow/scripts/ld_prune.py"
+
+
+rule qc_summary:
+    input:
+        variants=per_contig(f"{RESULTS}/{{cohort}}/qc/{{contig}}.variants.tsv.gz"),
+        kept=per_contig(f"{RESULTS}/{{cohort}}/ld/{{contig}}.kept.tsv"),
+    output:
+        table=f"{RESULTS}/{{cohort}}/qc/summary.tsv",
+        plot=report(
+            f"{RESULTS}/{{cohort}}/qc/summary.png",
+            category="Genotypes QC",
+            subcategory="{cohort}",
+            caption="../workflow/report/qc_summary.rst",
+        ),
+    params:
+        contigs=lambda wc: contigs_of(wc.cohort),
+    log:
+        f"{RESULTS}/{{cohort}}/logs/qc_summary.log",
+    conda:
+        "../envs/genotypes.yaml"
+    script:
+        "../workflow/scripts/qc_summary.py"
+
+
+rule assemble_features:
+    input:
+        zarr=per_contig(f"{RESULTS}/{{cohort}}/zarr/{{contig}}.zarr"),
+        kept=per_contig(f"{RESULTS}/{{cohort}}/ld/{{contig}}.kept.tsv"),
+        samples=per_contig(f"{RESULTS}/{{cohort}}/qc/{{contig}}.samples.tsv"),
+    output:
+        genotypes=directory(f"{RESULTS}/{{cohort}}/features/genotypes.zarr"),
+        variants=f"{RESULTS}/{{cohort}}/features/variants.tsv",
+        samples=f"{RESULTS}/{{cohort}}/features/samples.tsv",
+    params:
+        label_columns=lambda wc: COHORTS.label_columns(wc.cohort),
+    log:
+        f"{RESULTS}/{{cohort}}/logs/assemble_features.log",
+    benchmark:
+        f"{RESULTS}/{{cohort}}/benchmarks/assemble_features.tsv"
+    conda:
+        "../envs/genotypes.yaml"
+    script:
+        "../workflow/scripts/assemble_features.py"
+
+
+def genotype_targets(cohort):
+    if COHORTS.predict_with(cohort):
+        # A predicted cohort only needs QC; its features are aligned to the model cohort's variants.
+        return expand(f"{RESULTS}/{cohort}/qc/{{contig}}.variants.tsv.gz", contig=contigs_of(cohort))
+    return [
+        f"{RESULTS}/{cohort}/features/variants.tsv",
+        f"{RESULTS}/{cohort}/qc/summary.tsv",
+    ]
+
+
+COHORT_TARGETS.append(genotype_targets)

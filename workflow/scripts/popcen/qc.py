@@ -1,0 +1,145 @@
+"""Variant QC: every record of a contig is kept or dropped with one reason.
+
+Reasons are checked in this order, and a record gets the first that applies:
+
+``no_alt``            ALT is '.' (a reference-only record)
+``multiallelic``      more than one ALT allele
+``symbolic``          ALT is symbolic (<CN0>, <INS:ME:ALU>, breakends, '*')
+``indel``             REF and ALT differ in length
+``mnp``               REF and ALT of equal length > 1
+``non_acgt``          a base other than A, C, G, T
+``duplicate_position`` another bi-allelic SNV sits at the same position (all copies are dropped: which
+                      one is right cannot be told from the VCF)
+``low_call_rate``     fewer than ``min_call_rate`` of the kept samples are called
+``low_mac``           minor-allele count below ``min_mac`` (monomorphic sites fall here when min_mac >= 1)
+``low_maf``           minor-allele frequency below ``min_maf``
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger("popcen")
+
+KEPT = "kept"
+TYPE_REASONS = ("no_alt", "multiallelic", "symbolic", "indel", "mnp", "non_acgt")
+REASONS = (*TYPE_REASONS, "duplicate_position", "low_call_rate", "low_mac", "low_maf")
+_ACGT = set("ACGT")
+
+
+def classify_alleles(ref, alt, numalt) -> np.ndarray:
+    """Status of each record from its alleles alone: ``kept`` for a bi-allelic SNV, else the reason."""
+    status = np.full(len(ref), KEPT, dtype=object)
+    for i, (r, a, n) in enumerate(zip(ref, alt, numalt, strict=True)):
+        r = (r or "").upper()
+        a = (a or "").upper()
+        if n == 0 or a in ("", "."):
+            status[i] = "no_alt"
+        elif n > 1:
+            status[i] = "multiallelic"
+        elif a.startswith("<") or "[" in a or "]" in a or a == "*" or a.startswith("."):
+            status[i] = "symbolic"
+        elif len(r) != len(a):
+            status[i] = "indel"
+        elif len(r) > 1:
+            status[i] = "mnp"
+        elif r not in _ACGT or a not in _ACGT:
+            status[i] = "non_acgt"
+    return status
+
+
+def duplicated_positions(chrom, pos, candidate: np.ndarray) -> np.ndarray:
+    """True for every candidate record whose (chrom, pos) is shared with another candidate record."""
+    key = pd.Series(list(zip(np.asarray(chrom)[candidate], np.asarray(pos)[candidate])))
+    dup = np.zeros(len(candidate), dtype=bool)
+    dup[np.flatnonzero(candidate)] = key.duplicated(keep=False).to_numpy()
+    return dup
+
+
+def alt_counts(gt: np.ndarray) -> np.ndarray:
+    """Alt-allele count per call (0, 1, 2) from a (variants, samples, 2) GT block; -1 where any allele is
+    missing. Only meaningful for bi-allelic records."""
+    missing = (gt < 0).any(axis=2)
+    count = (gt > 0).sum(axis=2).astype(np.int8)
+    count[missing] = -1
+    return count
+
+
+def call_stats(gn: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Call rate, minor-allele count and minor-allele frequency of (variants, samples) alt counts."""
+    called = gn >= 0
+    n_called = called.sum(axis=1)
+    ac = np.where(called, gn, 0).sum(axis=1, dtype=np.int64)
+    an = 2 * n_called
+    mac = np.minimum(ac, an - ac)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        maf = np.where(an > 0, mac / np.maximum(an, 1), 0.0)
+        call_rate = n_called / gn.shape[1] if gn.shape[1] else np.zeros(len(gn))
+    return call_rate, mac, maf
+
+
+def variant_qc(store, sample_index: np.ndarray, min_call_rate: float, min_mac: int, min_maf: float,
+               block: int = 50_000) -> pd.DataFrame:
+    """QC every record of a scikit-allel Zarr store over the kept samples.
+
+    Parameters
+    ----------
+    store : zarr group written by :func:`popcen.vcf.vcf_to_zarr`
+    sample_index : columns (VCF sample positions) of the kept samples
+    block : variants read at a time, to bound memory on whole chromosomes
+
+    Returns
+    -------
+    DataFrame with one row per record, in file order: chrom, pos, id, ref, alt, call_rate, mac, maf, status.
+    """
+    chrom = store["variants/CHROM"][:]
+    pos = store["variants/POS"][:]
+    ref = store["variants/REF"][:]
+    alt = store["variants/ALT"][:]
+    if alt.ndim == 2:
+        alt = alt[:, 0]
+    numalt = store["variants/numalt"][:]
+    ids = store["variants/ID"][:]
+    status = classify_alleles(ref, alt, numalt)
+    snv = status == KEPT
+    status[duplicated_positions(chrom, pos, snv)] = "duplicate_position"
+
+    n = len(pos)
+    call_rate = np.full(n, np.nan)
+    mac = np.full(n, -1, dtype=np.int64)
+    maf = np.full(n, np.nan)
+    gt = store["calldata/GT"]
+    sample_index = np.asarray(sample_index)
+    # Only the samples we keep and the bi-allelic SNVs are read, a block of variants at a time.
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        rows = np.flatnonzero(status[start:stop] == KEPT)
+        if rows.size == 0:
+            continue
+        gn = alt_counts(gt.get_orthogonal_selection((slice(start, stop), sample_index, slice(None)))[rows])
+        cr, mc, mf = call_stats(gn)
+        call_rate[start + rows], mac[start + rows], maf[start + rows] = cr, mc, mf
+
+    kept = status == KEPT
+    for reason, fails in (
+        ("low_call_rate", call_rate < min_call_rate),
+        ("low_mac", mac < min_mac),
+        ("low_maf", maf < min_maf),
+    ):
+        hit = kept & fails
+        status[hit] = reason
+        kept &= ~hit
+    ids = np.array(["." if (i is None or i == "") else i for i in ids], dtype=object)
+    return pd.DataFrame(
+        {"chrom": chrom, "pos": pos, "id": ids, "ref": ref, "alt": alt, "call_rate": call_rate.round(6),
+         "mac": mac, "maf": maf.round(6), "status": status}
+    )
+
+
+def summarise(table: pd.DataFrame) -> pd.Series:
+    """Records per status, every reason listed (zeros included) so tables line up across contigs."""
+    counts = table["status"].value_counts()
+    return pd.Series({s: int(counts.get(s, 0)) for s in (KEPT, *REASONS)}, name="records")

@@ -1,0 +1,146 @@
+"""VCF input: header checks with clear errors, and conversion to a scikit-allel Zarr store."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import shutil
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from popcen.errors import PopcenInputError
+
+log = logging.getLogger("popcen")
+
+# What the rest of the pipeline reads from the Zarr store. REF/ALT are kept as Python strings ('O'):
+# a fixed-width 'S1' would cut a long indel to one base and make it look like a SNV.
+ZARR_FIELDS = [
+    "samples",
+    "variants/CHROM",
+    "variants/POS",
+    "variants/ID",
+    "variants/REF",
+    "variants/ALT",
+    "variants/numalt",
+    "calldata/GT",
+]
+ZARR_TYPES = {"variants/REF": "O", "variants/ALT": "O", "variants/ID": "O", "variants/CHROM": "O"}
+
+
+@dataclass
+class VcfHeader:
+    samples: list[str]
+    has_gt: bool
+    contigs: list[str]
+    bgzf: bool
+
+
+def _is_bgzf(path: Path) -> bool:
+    # BGZF = gzip members with the 'BC' extra subfield (RFC 1952 FEXTRA); plain gzip has none.
+    with open(path, "rb") as fh:
+        head = fh.read(18)
+    return len(head) >= 18 and head[:4] == b"\x1f\x8b\x08\x04" and head[12:14] == b"BC"
+
+
+def _open_text(path: Path):
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    if magic == b"\x1f\x8b":
+        return gzip.open(path, "rt", errors="replace")
+    return open(path, errors="replace")
+
+
+def read_header(path: str | Path) -> VcfHeader:
+    """Read and check a VCF's header (plain text, plain gzip or BGZF).
+
+    Raises
+    ------
+    PopcenInputError
+        Missing file, unreadable or truncated gzip, no ``#CHROM`` line, no GT field, duplicate sample IDs.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise PopcenInputError(path, "VCF not found")
+    contigs: list[str] = []
+    has_gt_format = False
+    try:
+        with _open_text(path) as fh:
+            first = fh.readline()
+            if not first.startswith("##fileformat=VCF"):
+                raise PopcenInputError(path, "not a VCF (first line is not ##fileformat=VCF...)")
+            for line in fh:
+                if line.startswith("##FORMAT=<ID=GT,"):
+                    has_gt_format = True
+                elif line.startswith("##contig=<ID="):
+                    contigs.append(line[len("##contig=<ID="):].split(",")[0].rstrip(">\n"))
+                elif line.startswith("#CHROM"):
+                    columns = line.rstrip("\n").split("\t")
+                    break
+                elif not line.startswith("##"):
+                    raise PopcenInputError(path, "no #CHROM header line before the first record")
+            else:
+                raise PopcenInputError(path, "no #CHROM header line (empty or truncated file)")
+            first_record = fh.readline()
+    except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as exc:
+        raise PopcenInputError(path, f"truncated or corrupt gzip ({exc})") from None
+    samples = columns[9:] if len(columns) > 9 else []
+    if not samples:
+        raise PopcenInputError(path, "VCF has no sample columns")
+    fmt = first_record.split("\t", 9)[8].split(":") if first_record.count("\t") >= 8 else []
+    has_gt = has_gt_format and (not first_record or "GT" in fmt)
+    if not has_gt:
+        raise PopcenInputError(path, "VCF has no GT (genotype) field: popcen needs called genotypes")
+    seen: set[str] = set()
+    dups = sorted({s for s in samples if s in seen or seen.add(s)})
+    if dups:
+        raise PopcenInputError(path, f"duplicate sample ID(s) in VCF header: {', '.join(dups[:5])}")
+    return VcfHeader(samples=samples, has_gt=has_gt, contigs=contigs, bgzf=_is_bgzf(path))
+
+
+def region_name(contig: str, header_contigs: list[str]) -> str:
+    """The name the VCF uses for ``contig``, reconciling a 'chr' prefix either way."""
+    if not header_contigs or contig in header_contigs:
+        return contig
+    alt = contig[3:] if contig.startswith("chr") else f"chr{contig}"
+    return alt if alt in header_contigs else contig
+
+
+def vcf_to_zarr(vcf: str | Path, out: str | Path, region: str | None = None, chunk_length: int = 65536) -> VcfHeader:
+    """Convert a VCF (or one region of a tabix-indexed VCF) into a scikit-allel Zarr store.
+
+    The store is written to ``<out>.tmp`` and renamed when complete, so an interrupted conversion never
+    leaves a store that looks finished.
+    """
+    import allel
+
+    vcf, out = Path(vcf), Path(out)
+    header = read_header(vcf)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tabix = None
+    if region is not None:
+        region = region_name(region, header.contigs)
+        if not header.bgzf or not (Path(str(vcf) + ".tbi").exists() or Path(str(vcf) + ".csi").exists()):
+            raise PopcenInputError(vcf, f"selecting contig {region} needs a BGZF VCF with a tabix index; "
+                                        "use one file per contig ({contig} in the cohort sheet) or bgzip + tabix it")
+        tabix = shutil.which("tabix")
+    try:
+        allel.vcf_to_zarr(
+            str(vcf), str(tmp), fields=ZARR_FIELDS, types=ZARR_TYPES, alt_number=1, region=region,
+            tabix=tabix, chunk_length=chunk_length, overwrite=True, log=None,
+        )
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise PopcenInputError(vcf, f"truncated or corrupt gzip ({exc})") from None
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if "ompressed file ended" in str(exc) or "CRC" in str(exc):
+            raise PopcenInputError(vcf, f"truncated or corrupt gzip ({exc})") from None
+        raise
+    if not tmp.exists():
+        # scikit-allel writes nothing when there is no record: make an explicit empty store.
+        raise PopcenInputError(vcf, f"no variant records{' in region ' + region if region else ''}")
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return header
