@@ -1,14 +1,18 @@
 # popcen: VCF -> QC -> LD pruning -> features -> clustering / ancestry / explanations; Neanderthal introgression.
 # Thin on purpose: every stage lives in rules/<stage>.smk, every piece of logic in workflow/scripts/popcen/.
-from snakemake.utils import min_version, validate
+import sys
+
+from snakemake.utils import min_version
 
 min_version("9.0")
+sys.path.insert(0, f"{workflow.basedir}/workflow/scripts")
+from popcen.configcheck import validate_config
 
 
 configfile: "config/config.yaml"
 
 
-validate(config, "config/schemas/config.schema.yaml")
+validate_config(config, workflow.source_path("config/schemas/config.schema.yaml"))
 
 
 include: "rules/common.smk"

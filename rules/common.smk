@@ -1,16 +1,9 @@
 # Shared helpers: the cohort sheet, wildcard constraints, input functions and the list of targets.
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
-
-import pandas as pd
-from snakemake.utils import validate
-
 from popcen.cohorts import Cohorts, read_cohort_table
 
+# Stage files validate their own config section with validate_config (one-line errors naming the key).
 _cohort_table = read_cohort_table(config["cohorts"])
-validate(_cohort_table, workflow.source_path("../config/schemas/cohorts.schema.yaml"))
+validate_config(_cohort_table, workflow.source_path("../config/schemas/cohorts.schema.yaml"))
 COHORTS = Cohorts(_cohort_table)
 RESULTS = config["results"]
 
