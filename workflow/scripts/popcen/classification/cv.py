@@ -82,7 +82,7 @@ def out_of_fold_proba(
 def evaluate_level(y_true, proba: np.ndarray, labels, folds: np.ndarray) -> dict:
     """All tables for one label level from out-of-fold probabilities (columns in ``labels`` order)."""
     labels = list(labels)
-    y_pred = np.asarray(labels, dtype=object)[np.argmax(proba, axis=1)]
+    y_pred = np.asarray(labels)[np.argmax(proba, axis=1)]
     curves, aucs = roc_per_fold(y_true, proba, folds, labels)
     return {
         "summary": summary_metrics(y_true, y_pred, labels),

@@ -1,0 +1,175 @@
+"""Training the ancestry classifier with the shared loop, an optional random search, and cross-validation.
+
+Every model is trained by :func:`popcen.training.fit` with class-weighted cross-entropy (populations of
+unequal size weigh the same) and early stopping on an inner validation split of the training samples.
+The random search (``n_trials`` > 0) draws hyper-parameters from ``search_space`` and scores each draw by
+macro F1 on that same inner validation split, never on the held-out fold.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from popcen.classification.cv import inner_split, out_of_fold_proba
+from popcen.classification.metrics import summary_metrics
+from popcen.classification.model import AncestryClassifier, ClassifierConfig, build_classifier, class_weights
+from popcen.training import fit, infer, make_loader, seed_everything
+
+log = logging.getLogger("popcen")
+
+# Head and optimiser settings a random search may draw (each a list of choices).
+SEARCHABLE = ("lr", "weight_decay", "hidden", "dropout", "noise_std", "batch_size")
+
+
+@dataclass
+class TrainSettings:
+    """Everything that decides how a classifier is trained (the ``classification`` config section)."""
+
+    encoder_output: str = "conv"
+    fine_tune: bool = False
+    hidden: int = 64
+    noise_std: float = 0.1
+    dropout: float = 0.5
+    optimizer: str = "adagrad"
+    lr: float = 0.01
+    weight_decay: float = 0.0
+    batch_size: int = 32
+    max_epochs: int = 100
+    patience: int = 10
+    val_fraction: float = 0.15
+    seed: int = 1
+    device: str = "auto"
+    n_trials: int = 0
+    search_space: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, section: dict, device: str = "auto") -> TrainSettings:
+        known = {k: v for k, v in section.items() if k in cls.__dataclass_fields__}
+        return cls(**known, device=device) if "device" not in known else cls(**known)
+
+    def head(self, n_classes: int) -> ClassifierConfig:
+        return ClassifierConfig(n_classes=n_classes, encoder_output=self.encoder_output, hidden=self.hidden,
+                                noise_std=self.noise_std, dropout=self.dropout, fine_tune=self.fine_tune)
+
+
+def fit_classifier(
+    images: np.ndarray,
+    y: np.ndarray,
+    n_classes: int,
+    cae_config: dict,
+    cae_state: dict | None,
+    settings: TrainSettings,
+    fit_index: np.ndarray,
+    val_index: np.ndarray,
+    loss_tsv: str | Path | None = None,
+    checkpoint_dir: str | Path | None = None,
+    desc: str = "classifier",
+) -> tuple[AncestryClassifier, object]:
+    """Train one classifier on ``fit_index``, early-stopping on ``val_index``.
+
+    Parameters
+    ----------
+    images : (n_samples, 1, S, S) float32
+    y : (n_samples,) int class indices
+    cae_config, cae_state : the trained CAE (config dict and state dict)
+
+    Returns
+    -------
+    model, :class:`popcen.training.FitResult`
+    """
+    seed_everything(settings.seed)
+    model = build_classifier(cae_config, cae_state, settings.head(n_classes))
+    weights = torch.as_tensor(class_weights(y[fit_index], n_classes), dtype=torch.float32)
+
+    def loss_fn(model, batch):
+        x, target = batch
+        return F.cross_entropy(model(x), target, weight=weights.to(x.device))
+
+    train_loader = make_loader(images[fit_index], y[fit_index], batch_size=settings.batch_size, shuffle=True,
+                               seed=settings.seed)
+    val_loader = (make_loader(images[val_index], y[val_index], batch_size=256) if len(val_index) else None)
+    result = fit(
+        model, train_loader, val_loader, loss_fn,
+        optimizer=settings.optimizer, lr=settings.lr, weight_decay=settings.weight_decay,
+        max_epochs=settings.max_epochs, patience=settings.patience, seed=settings.seed, device=settings.device,
+        checkpoint_dir=checkpoint_dir, loss_tsv=loss_tsv, desc=desc, progress=False,
+        fingerprint={"head": settings.head(n_classes).to_dict(), "n_fit": len(fit_index),
+                     "batch_size": settings.batch_size},
+    )
+    return model, result
+
+
+def predict_proba(model: AncestryClassifier, images: np.ndarray, device: str = "auto") -> np.ndarray:
+    """Class probabilities (n_samples, K) in eval mode (no noise, no dropout)."""
+    loader = make_loader(images, batch_size=256)
+    return infer(model, loader, lambda m, batch: torch.softmax(m(batch[0]), dim=1), device=device)
+
+
+def draw_settings(settings: TrainSettings, rng: np.random.Generator) -> TrainSettings:
+    """One random draw: every key of ``search_space`` (a list of choices) replaced by a random choice."""
+    unknown = set(settings.search_space) - set(SEARCHABLE)
+    if unknown:
+        raise ValueError(f"search_space keys {sorted(unknown)} are not searchable; use {SEARCHABLE}")
+    drawn = {k: type(getattr(settings, k))(rng.choice(v)) for k, v in settings.search_space.items() if v}
+    return replace(settings, **drawn)
+
+
+def train_with_search(
+    images, y, n_classes, cae_config, cae_state, settings: TrainSettings, train_index: np.ndarray,
+    loss_tsv=None, checkpoint_dir=None, desc="classifier",
+) -> tuple[AncestryClassifier, TrainSettings, pd.DataFrame]:
+    """Split ``train_index`` into fit/validation, run the random search there (if ``n_trials``), and return
+    the best model (trained on the fit part), its settings, and a table of the trials."""
+    fit_index, val_index = inner_split(train_index, y, settings.val_fraction, settings.seed)
+    candidates = [settings]
+    rng = np.random.default_rng(settings.seed)
+    candidates += [draw_settings(settings, rng) for _ in range(settings.n_trials)]
+    best, rows = None, []
+    for trial, cand in enumerate(candidates):
+        model, result = fit_classifier(
+            images, y, n_classes, cae_config, cae_state, cand, fit_index, val_index,
+            loss_tsv=loss_tsv if len(candidates) == 1 else None,
+            checkpoint_dir=checkpoint_dir, desc=f"{desc} trial {trial}" if len(candidates) > 1 else desc,
+        )
+        val_pred = predict_proba(model, images[val_index], cand.device).argmax(1)
+        score = summary_metrics(y[val_index], val_pred, range(n_classes))["f1"]
+        rows.append({"trial": trial, **{k: getattr(cand, k) for k in SEARCHABLE}, "val_macro_f1": score,
+                     "val_loss": result.best_loss, "epochs": result.epochs_run})
+        key = (score, -result.best_loss)
+        if best is None or key > best[0]:
+            best = (key, model, cand, result)
+    trials = pd.DataFrame(rows)
+    if len(candidates) > 1:
+        log.info("%s: random search chose trial %d (validation macro F1 %.3f)", desc,
+                 int(trials.val_macro_f1.idxmax()), trials.val_macro_f1.max())
+        if loss_tsv:
+            best[3].losses().to_csv(loss_tsv, sep="\t", index=False)
+    return best[1], best[2], trials
+
+
+def cross_validated_proba(
+    images, y, n_classes, cae_config, cae_state, settings: TrainSettings, folds: np.ndarray, desc="cv",
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Out-of-fold probabilities of every sample; each fold runs :func:`train_with_search` on its training
+    samples only. Returns (proba, trials table with a ``fold`` column)."""
+    all_trials = []
+
+    def fit_predict(train, test, fold):
+        model, chosen, trials = train_with_search(images, y, n_classes, cae_config, cae_state, settings, train,
+                                                  desc=f"{desc} fold {fold}")
+        all_trials.append(trials.assign(fold=fold))
+        return predict_proba(model, images[test], chosen.device)
+
+    proba = out_of_fold_proba(fit_predict, folds, n_classes, desc=desc)
+    return proba, pd.concat(all_trials, ignore_index=True)
+
+
+def settings_dict(settings: TrainSettings) -> dict:
+    return asdict(settings)
