@@ -43,3 +43,39 @@ def run_snakemake(args, cwd=ROOT, check=True, timeout=1200, env=None) -> subproc
             f"\n--- stderr\n{proc.stderr[-6000:]}"
         )
     return proc
+
+
+def deep_merge(base: dict, overrides: dict) -> dict:
+    out = dict(base)
+    for key, value in overrides.items():
+        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def make_workdir(path: Path, overrides: dict | None = None, cohort_rows: list[dict] | None = None) -> Path:
+    """A Snakemake working directory with config/config.yaml = the project's demo config merged with
+    ``overrides`` and config/cohorts.tsv = the project's sheet or ``cohort_rows``. Run snakemake in it with
+    ``run_snakemake([... , "--directory", path])`` so that results/ and resources/ stay inside it.
+
+    (Overrides go through a config file, not ``--config``: Snakemake passes nested ``--config`` values
+    as strings, which the schema then rejects.)"""
+    import pandas as pd
+    import yaml
+
+    (path / "config").mkdir(parents=True, exist_ok=True)
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config = deep_merge(config, overrides or {})
+    (path / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    if cohort_rows is None:
+        (path / "config" / "cohorts.tsv").write_text((ROOT / "config" / "cohorts.tsv").read_text())
+    else:
+        pd.DataFrame(cohort_rows).to_csv(path / "config" / "cohorts.tsv", sep="\t", index=False)
+    return path
+
+
+# A demo small enough for tests: 2 contigs of 400 kb, 12 samples per population.
+TINY_DEMO = {"demo": {"samples_per_population": 12, "contigs": ["chr21", "chr22"], "contig_length": 400_000}}
+TINY_DEMO_COHORT = {
+    "name": "demo", "vcf": "resources/demo/demo.{contig}.vcf.gz", "panel": "resources/demo/demo.panel",
+    "contigs": "chr21,chr22", "label_columns": "pop,super_pop", "populations": "all",
+}
