@@ -71,6 +71,7 @@ def fit_classifier(
     loss_tsv: str | Path | None = None,
     checkpoint_dir: str | Path | None = None,
     desc: str = "classifier",
+    features: np.ndarray | None = None,
 ) -> tuple[AncestryClassifier, object]:
     """Train one classifier on ``fit_index``, early-stopping on ``val_index``.
 
@@ -79,6 +80,10 @@ def fit_classifier(
     images : (n_samples, 1, S, S) float32
     y : (n_samples,) int class indices
     cae_config, cae_state : the trained CAE (config dict and state dict)
+    features : (n_samples, F) float32, optional
+        :func:`encoder_features` of the images, to reuse across trials and folds. A frozen encoder is
+        deterministic (eval mode), so only the head is trained, on these features: the same model as
+        training the whole network, without running the encoder every epoch.
 
     Returns
     -------
@@ -87,16 +92,21 @@ def fit_classifier(
     seed_everything(settings.seed)
     model = build_classifier(cae_config, cae_state, settings.head(n_classes))
     weights = torch.as_tensor(class_weights(y[fit_index], n_classes), dtype=torch.float32)
+    if settings.fine_tune:
+        trained, inputs = model, images
+    else:
+        trained = model.head
+        inputs = features if features is not None else encoder_features(model, images, settings.device)
 
-    def loss_fn(model, batch):
+    def loss_fn(net, batch):
         x, target = batch
-        return F.cross_entropy(model(x), target, weight=weights.to(x.device))
+        return F.cross_entropy(net(x), target, weight=weights.to(x.device))
 
-    train_loader = make_loader(images[fit_index], y[fit_index], batch_size=settings.batch_size, shuffle=True,
+    train_loader = make_loader(inputs[fit_index], y[fit_index], batch_size=settings.batch_size, shuffle=True,
                                seed=settings.seed)
-    val_loader = (make_loader(images[val_index], y[val_index], batch_size=256) if len(val_index) else None)
+    val_loader = (make_loader(inputs[val_index], y[val_index], batch_size=256) if len(val_index) else None)
     result = fit(
-        model, train_loader, val_loader, loss_fn,
+        trained, train_loader, val_loader, loss_fn,
         optimizer=settings.optimizer, lr=settings.lr, weight_decay=settings.weight_decay,
         max_epochs=settings.max_epochs, patience=settings.patience, seed=settings.seed, device=settings.device,
         checkpoint_dir=checkpoint_dir, loss_tsv=loss_tsv, desc=desc, progress=False,
@@ -104,6 +114,22 @@ def fit_classifier(
                      "batch_size": settings.batch_size},
     )
     return model, result
+
+
+def encoder_features(model: AncestryClassifier, images: np.ndarray, device: str = "auto") -> np.ndarray:
+    """What the (eval-mode) encoder hands to the head: (n_samples, F) float32, flattened."""
+    loader = make_loader(images, batch_size=128)
+    out = infer(model, loader, lambda m, batch: m.encode(batch[0]).flatten(1), device=device)
+    model.cpu()
+    return out
+
+
+def frozen_features(images, cae_config, cae_state, settings: TrainSettings, n_classes: int) -> np.ndarray | None:
+    """:func:`encoder_features` when the encoder is frozen (computed once, shared by trials and folds)."""
+    if settings.fine_tune:
+        return None
+    return encoder_features(build_classifier(cae_config, cae_state, settings.head(n_classes)), images,
+                            settings.device)
 
 
 def predict_proba(model: AncestryClassifier, images: np.ndarray, device: str = "auto") -> np.ndarray:
@@ -123,11 +149,15 @@ def draw_settings(settings: TrainSettings, rng: np.random.Generator) -> TrainSet
 
 def train_with_search(
     images, y, n_classes, cae_config, cae_state, settings: TrainSettings, train_index: np.ndarray,
-    loss_tsv=None, checkpoint_dir=None, desc="classifier",
+    loss_tsv=None, checkpoint_dir=None, desc="classifier", features=None,
 ) -> tuple[AncestryClassifier, TrainSettings, pd.DataFrame]:
     """Split ``train_index`` into fit/validation, run the random search there (if ``n_trials``), and return
-    the best model (trained on the fit part), its settings, and a table of the trials."""
+    the best model (trained on the fit part), its settings, and a table of the trials.
+
+    ``encoder_output`` and ``fine_tune`` are not searchable, so the frozen ``features`` serve every trial."""
     fit_index, val_index = inner_split(train_index, y, settings.val_fraction, settings.seed)
+    if features is None:
+        features = frozen_features(images, cae_config, cae_state, settings, n_classes)
     candidates = [settings]
     rng = np.random.default_rng(settings.seed)
     candidates += [draw_settings(settings, rng) for _ in range(settings.n_trials)]
@@ -137,6 +167,7 @@ def train_with_search(
             images, y, n_classes, cae_config, cae_state, cand, fit_index, val_index,
             loss_tsv=loss_tsv if len(candidates) == 1 else None,
             checkpoint_dir=checkpoint_dir, desc=f"{desc} trial {trial}" if len(candidates) > 1 else desc,
+            features=features,
         )
         val_pred = predict_proba(model, images[val_index], cand.device).argmax(1)
         score = summary_metrics(y[val_index], val_pred, range(n_classes))["f1"]
@@ -160,10 +191,11 @@ def cross_validated_proba(
     """Out-of-fold probabilities of every sample; each fold runs :func:`train_with_search` on its training
     samples only. Returns (proba, trials table with a ``fold`` column)."""
     all_trials = []
+    features = frozen_features(images, cae_config, cae_state, settings, n_classes)
 
     def fit_predict(train, test, fold):
         model, chosen, trials = train_with_search(images, y, n_classes, cae_config, cae_state, settings, train,
-                                                  desc=f"{desc} fold {fold}")
+                                                  desc=f"{desc} fold {fold}", features=features)
         all_trials.append(trials.assign(fold=fold))
         return predict_proba(model, images[test], chosen.device)
 
