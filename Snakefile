@@ -18,6 +18,7 @@ validate_config(config, workflow.source_path("config/schemas/config.schema.yaml"
 include: "rules/common.smk"
 include: "rules/demo.smk"
 include: "rules/genotypes.smk"
+include: "rules/introgression.smk"
 
 
 rule all:

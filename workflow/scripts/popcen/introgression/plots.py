@@ -1,0 +1,108 @@
+"""Figures of the introgression analysis (matplotlib, Agg backend: no display needed)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from sklearn.metrics import roc_curve  # noqa: E402
+
+
+def _save(fig, path):
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def region_lengths(regions: pd.DataFrame, path) -> None:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.hist(np.log10(regions["length"]), bins=40, color="tab:purple")
+    ax.set_xlabel("log10 length of introgressed interval (bp)")
+    ax.set_ylabel("intervals")
+    ax.set_title(f"{len(regions)} unique introgressed intervals")
+    _save(fig, path)
+
+
+def top_kmers(table: pd.DataFrame, path) -> None:
+    labels = sorted(table["label"].unique())
+    fig, axes = plt.subplots(1, len(labels), figsize=(5 * len(labels), 5), squeeze=False)
+    for ax, label in zip(axes[0], labels, strict=True):
+        sub = table[table["label"] == label].sort_values("rank", ascending=False)
+        ax.barh(sub["kmer"], sub["mean_frequency"], color="tab:red" if label == 1 else "tab:blue")
+        ax.set_title("introgressed" if label == 1 else "control")
+        ax.set_xlabel("mean k-mer frequency")
+    _save(fig, path)
+
+
+def model_performance(y_test: np.ndarray, scores: pd.DataFrame, metrics: pd.DataFrame,
+                      confusion: pd.DataFrame, path) -> None:
+    """ROC curves of every model and their confusion matrices on the held-out sequences."""
+    names = list(scores.columns)
+    fig, axes = plt.subplots(1, 1 + len(names), figsize=(4 * (1 + len(names)), 4))
+    ax = axes[0]
+    for name in names:
+        if len(np.unique(y_test)) == 2:
+            fpr, tpr, _ = roc_curve(y_test, scores[name])
+            auc = metrics.set_index("model").loc[name, "roc_auc"]
+            ax.plot(fpr, tpr, label=f"{name} ({auc:.2f})")
+    ax.plot([0, 1], [0, 1], ls=":", color="grey")
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.legend(fontsize=7)
+    for ax, name in zip(axes[1:], names, strict=True):
+        cm = confusion[confusion["model"] == name].pivot(index="true", columns="predicted", values="count")
+        ax.imshow(cm.to_numpy(), cmap="Blues")
+        for (i, j), v in np.ndenumerate(cm.to_numpy()):
+            ax.text(j, i, str(v), ha="center", va="center")
+        ax.set_xticks([0, 1], ["control", "introgr."])
+        ax.set_yticks([0, 1], ["control", "introgr."])
+        acc = metrics.set_index("model").loc[name, "accuracy"]
+        ax.set_title(f"{name}\naccuracy {acc:.2f}", fontsize=9)
+    _save(fig, path)
+
+
+def importances(table: pd.DataFrame, n: int, path) -> None:
+    top = table.head(n).iloc[::-1]
+    fig, ax = plt.subplots(figsize=(6, max(3, 0.25 * n)))
+    ax.barh(top["kmer"], top["importance_mean"], xerr=top["importance_sd"], color="tab:green", ecolor="grey")
+    ax.set_xlabel("random forest importance (mean ± sd across trees)")
+    _save(fig, path)
+
+
+def embedding(coords: pd.DataFrame, highlight: list[str], path) -> None:
+    hi = coords["kmer"].isin(highlight)
+    fig, ax = plt.subplots(figsize=(6, 5))
+    ax.scatter(coords.loc[~hi, "umap1"], coords.loc[~hi, "umap2"], s=6, color="lightgrey", label="k-mers")
+    ax.scatter(coords.loc[hi, "umap1"], coords.loc[hi, "umap2"], s=18, color="tab:red",
+               label="most predictive (random forest)")
+    for _, r in coords[hi].iterrows():
+        ax.annotate(r["kmer"], (r["umap1"], r["umap2"]), fontsize=6)
+    ax.set_xlabel("UMAP 1")
+    ax.set_ylabel("UMAP 2")
+    ax.legend(fontsize=7)
+    _save(fig, path)
+
+
+def gc_content(groups: dict[str, np.ndarray], genome_gc: float, path) -> None:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, gc in groups.items():
+        gc = np.asarray(gc, float)
+        ax.hist(gc[~np.isnan(gc)], bins=40, histtype="step", density=True, label=f"{name} (n={len(gc)})")
+    ax.axvline(genome_gc, color="black", ls="--", label=f"genome {genome_gc:.3f}")
+    ax.set_xlabel("GC fraction")
+    ax.set_ylabel("density")
+    ax.legend(fontsize=7)
+    _save(fig, path)
+
+
+def permutation(null: np.ndarray, observed: int, p: float, path) -> None:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.hist(null, bins=min(50, max(5, len(np.unique(null)))), color="lightgrey", edgecolor="grey")
+    ax.axvline(observed, color="tab:red", label=f"introgressed: {observed} genes (p = {p:.3g})")
+    ax.set_xlabel(f"genes overlapped by a shuffled set ({len(null)} sets)")
+    ax.set_ylabel("sets")
+    ax.legend(fontsize=8)
+    _save(fig, path)
