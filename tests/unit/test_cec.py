@@ -1,0 +1,140 @@
+"""CEC: soft assignment and target distribution against the formulas by hand, one step lowers the loss,
+same seed gives the same clusters, an interrupted CEC run resumes."""
+
+from fractions import Fraction as F
+
+import numpy as np
+import pytest
+import torch
+from popcen.clustering.deep import train_cec
+from popcen.models.cae import CAE, architecture
+from popcen.models.cec import CEC, cec_loss, kl_divergence, soft_assignment, target_distribution
+from popcen.training import Callback, seed_everything
+
+# Three points, two centroids mu1 = (0, 0), mu2 = (2, 0), alpha = 1: q_ij ∝ 1 / (1 + d_ij²)
+Z = [[0.0, 0.0], [0.0, 1.0], [2.0, 0.0]]
+MU = [[0.0, 0.0], [2.0, 0.0]]
+# d² = (0, 4), (1, 5), (4, 0)  ->  kernels (1, 1/5), (1/2, 1/6), (1/5, 1)
+Q = [[F(5, 6), F(1, 6)], [F(3, 4), F(1, 4)], [F(1, 6), F(5, 6)]]
+
+
+def _p_by_hand():
+    f = [sum(row[j] for row in Q) for j in range(2)]  # f = (7/4, 5/4)
+    assert f == [F(7, 4), F(5, 4)]
+    rows = []
+    for row in Q:
+        w = [row[j] ** 2 / f[j] for j in range(2)]
+        rows.append([wj / sum(w) for wj in w])
+    return rows
+
+
+def test_soft_assignment_matches_the_hand_computation():
+    q = soft_assignment(torch.tensor(Z), torch.tensor(MU), alpha=1.0)
+    np.testing.assert_allclose(q.numpy(), np.array(Q, dtype=float), rtol=1e-6)
+
+
+def test_target_distribution_matches_the_hand_computation():
+    p = target_distribution(torch.tensor(np.array(Q, dtype=float)))
+    expected = _p_by_hand()
+    # first row by hand: (25/36)/(7/4) = 25/63 and (1/36)/(5/4) = 1/45, then normalised
+    assert expected[0][0] == F(25, 63) / (F(25, 63) + F(1, 45))
+    np.testing.assert_allclose(p.numpy(), np.array(expected, dtype=float), rtol=1e-6)
+    assert p[0, 0].item() > float(Q[0][0])  # the target is sharper than q where q is confident
+
+
+def test_kl_divergence_by_hand():
+    p = torch.tensor([[0.5, 0.5], [1.0, 0.0]])
+    q = torch.tensor([[0.25, 0.75], [0.5, 0.5]])
+    row0 = 0.5 * np.log(0.5 / 0.25) + 0.5 * np.log(0.5 / 0.75)
+    row1 = 1.0 * np.log(1.0 / 0.5)  # 0 log 0 = 0
+    assert kl_divergence(p, q).item() == pytest.approx((row0 + row1) / 2, rel=1e-6)
+
+
+def _blobs(n_per=20, side=6, seed=0):
+    """Three groups of 'genotype images' with different allele frequencies."""
+    rng = np.random.default_rng(seed)
+    m = side * side
+    af = rng.uniform(0.05, 0.95, size=(3, m))
+    pops = np.repeat(np.arange(3), n_per)
+    x = rng.binomial(2, af[pops]).astype(np.float32) / 2
+    return x.reshape(-1, 1, side, side), pops
+
+
+def _cae(side=6, seed=0):
+    seed_everything(seed)
+    return CAE(architecture(side, side * side, latent_dim=3, base_channels=4, max_channels=8, max_depth=2))
+
+
+def test_one_cec_step_lowers_the_loss():
+    images, _ = _blobs()
+    model = CEC(_cae(), n_clusters=3)
+    with torch.no_grad():
+        model.centroids.copy_(torch.randn(3, 3))
+    x = torch.tensor(images)
+    with torch.no_grad():
+        p = target_distribution(model(x)[2])
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    before = cec_loss(model, x, p, sigma=0.5)
+    opt.zero_grad()
+    before.backward()
+    opt.step()
+    with torch.no_grad():
+        after = cec_loss(model, x, p, sigma=0.5)
+    assert after.item() < before.item()
+
+
+SETTINGS = dict(
+    optimizer="adam",
+    lr=0.01,
+    weight_decay=0.0,
+    batch_size=16,
+    max_epochs=4,
+    patience=None,
+    val_fraction=0.2,
+    seed=5,
+    amp=False,
+)
+CLUSTERING = dict(sigma=0.9, alpha=1.0, update_interval=3, tol=0.0, kmeans_n_init=3)
+
+
+def test_same_seed_gives_identical_assignments_on_cpu(tmp_path):
+    images, _ = _blobs()
+    a = train_cec(_cae(), images, 3, SETTINGS, CLUSTERING, device="cpu", progress=False)
+    b = train_cec(_cae(), images, 3, SETTINGS, CLUSTERING, device="cpu", progress=False)
+    assert np.array_equal(a.labels, b.labels)
+    assert np.array_equal(a.q, b.q)
+    assert a.q.shape == (60, 3)
+    np.testing.assert_allclose(a.q.sum(axis=1), 1, rtol=1e-5)
+
+
+class _Interrupt(Callback):
+    def on_batch_end(self, ctx, loss):
+        if ctx.epoch == 3:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_cec_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    images, _ = _blobs()
+    reference = train_cec(_cae(), images, 3, SETTINGS, CLUSTERING, device="cpu", progress=False)
+
+    import popcen.clustering.deep as deep
+
+    real_fit = deep.fit
+
+    def fit_with_interrupt(*args, callbacks=(), **kw):
+        return real_fit(*args, callbacks=[*callbacks, _Interrupt()], **kw)
+
+    monkeypatch.setattr(deep, "fit", fit_with_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        train_cec(
+            _cae(), images, 3, SETTINGS, CLUSTERING, device="cpu", progress=False, checkpoint_dir=tmp_path
+        )
+    assert (tmp_path / "last.pt").exists()
+    monkeypatch.setattr(deep, "fit", real_fit)
+    resumed = train_cec(
+        _cae(), images, 3, SETTINGS, CLUSTERING, device="cpu", progress=False, checkpoint_dir=tmp_path
+    )
+    assert resumed.result.resumed_from == 2
+    assert resumed.result.epochs_run == 4
+    assert np.array_equal(resumed.labels, reference.labels)
+    np.testing.assert_allclose(resumed.q, reference.q, rtol=1e-6)

@@ -1,0 +1,109 @@
+"""Train CEC from a trained CAE: k-means initialisation, target refreshes, stop on ``tol``."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from popcen.models.cae import CAE
+from popcen.models.cec import CEC, TargetRefresh, cec_loss, init_centroids, predict_q
+from popcen.representation import encode, fit_kwargs
+from popcen.training import FitResult, fit, make_loader, seed_everything, split_indices
+
+log = logging.getLogger("popcen")
+
+
+@dataclass
+class CECOutcome:
+    model: CEC
+    result: FitResult
+    q: np.ndarray  # (n, K) soft assignments of every sample
+    labels: np.ndarray  # (n,) hard assignments = argmax q
+    init_labels: np.ndarray  # k-means labels on the CAE latent space the centroids started from
+    latent: np.ndarray  # (n, latent_dim) latent features after CEC training
+
+    @property
+    def train_loss(self) -> float:
+        return float(self.result.history[-1]["train_loss"])
+
+    @property
+    def val_loss(self) -> float:
+        return float(self.result.history[-1]["val_loss"])
+
+
+def train_cec(
+    cae: CAE,
+    images: np.ndarray,
+    n_clusters: int,
+    settings: dict,
+    clustering: dict,
+    *,
+    device: str = "auto",
+    stratify=None,
+    checkpoint_dir: str | Path | None = None,
+    loss_tsv: str | Path | None = None,
+    progress: bool = True,
+) -> CECOutcome:
+    """Deep embedded clustering of the images into ``n_clusters`` clusters, starting from ``cae``.
+
+    Parameters
+    ----------
+    cae : trained CAE (copied, not modified)
+    images : (n, 1, S, S) float32
+    settings : training settings (optimizer, lr, batch_size, max_epochs, patience, val_fraction, seed, amp)
+    clustering : sigma, alpha, update_interval, tol, kmeans_n_init
+    """
+    seed = settings["seed"]
+    seed_everything(seed)
+    n = len(images)
+    latent0 = encode(cae, images, device=device)
+    model = CEC(copy.deepcopy(cae), n_clusters, alpha=clustering["alpha"])
+    init_labels = init_centroids(model, latent0, seed=seed, n_init=clustering["kmeans_n_init"])
+
+    index = np.arange(n)
+    train_idx, val_idx = split_indices(n, settings["val_fraction"], seed, stratify=stratify)
+    bs = settings["batch_size"]
+    train = make_loader(images[train_idx], index[train_idx], batch_size=bs, shuffle=True, seed=seed)
+    val = make_loader(images[val_idx], index[val_idx], batch_size=bs) if len(val_idx) else None
+    everything = make_loader(images, index, batch_size=max(bs, 256))
+    refresh = TargetRefresh(everything, clustering["update_interval"], clustering["tol"])
+    sigma = clustering["sigma"]
+
+    def loss_fn(model, batch):
+        x, idx = batch
+        return cec_loss(model, x, refresh.p[idx], sigma)
+
+    # The target P moves (sharpens) at every refresh, so the loss is not comparable between epochs and
+    # early stopping on it would stop for the wrong reason: training ends on tol or max_epochs and keeps
+    # the last weights; the validation loss is still recorded (it gives G in the K sweep).
+    kwargs = fit_kwargs(settings)
+    kwargs["patience"] = None
+    result = fit(
+        model,
+        train,
+        val,
+        loss_fn,
+        device=device,
+        checkpoint_dir=checkpoint_dir,
+        loss_tsv=loss_tsv,
+        callbacks=[refresh],
+        restore_best=False,
+        fingerprint={
+            "k": n_clusters,
+            "n": n,
+            "clustering": clustering,
+            "batch_size": bs,
+            "val_fraction": settings["val_fraction"],
+        },
+        progress=progress,
+        desc=f"CEC K={n_clusters}",
+        **kwargs,
+    )
+    q = predict_q(model, everything, device=device)
+    latent = encode(model.cae, images, device=device)
+    model.cpu()
+    return CECOutcome(model, result, q, q.argmax(axis=1), init_labels, latent)

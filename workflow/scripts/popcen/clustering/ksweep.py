@@ -1,0 +1,86 @@
+"""Choice of the number of clusters K: elbow of the within-cluster sum of squares, NMI and G per K.
+
+For each K from 2 to ``k_max``: k-means on the CAE latent features gives the within-cluster sum of squares
+(WCSS) and, where labels exist, the NMI of its clusters; a short CEC training from the same CAE gives
+G = train loss / validation loss (close to 1: the clustering generalises to held-out samples; well below
+1: it fits the training samples only) and the NMI of its clusters. K is picked at the elbow of the WCSS
+curve (the point farthest from the chord joining its ends), which needs no labels.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+from sklearn.cluster import KMeans
+from sklearn.metrics import normalized_mutual_info_score
+from tqdm.auto import tqdm
+
+from popcen.clustering.baselines import knee
+
+log = logging.getLogger("popcen")
+
+
+def wcss(latent: np.ndarray, k: int, seed: int, n_init: int = 10) -> tuple[float, np.ndarray]:
+    """Within-cluster sum of squares of k-means with ``k`` clusters, and its labels."""
+    km = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(latent)
+    return float(km.inertia_), km.labels_
+
+
+def elbow(ks, values) -> int:
+    """K at the elbow of a decreasing WCSS curve (farthest point from the chord)."""
+    ks, values = np.asarray(ks), np.asarray(values, dtype=float)
+    return int(ks[knee(-values)])
+
+
+def k_sweep(
+    latent: np.ndarray, k_values, seed: int, labels=None, cec_fn=None, progress: bool = True
+) -> pd.DataFrame:
+    """One row per K: k, wcss, nmi_kmeans, and with ``cec_fn`` g, train_loss, val_loss, nmi_cec.
+
+    Parameters
+    ----------
+    latent : (n, d) CAE latent features
+    k_values : iterable of K
+    seed : int
+    labels : (n,) known labels, optional (NMI columns are NaN without them)
+    cec_fn : callable K -> CECOutcome, optional (a short CEC training per K)
+    """
+    rows = []
+    for k in tqdm(list(k_values), desc="K sweep", disable=not progress):
+        inertia, km_labels = wcss(latent, k, seed)
+        row = {"k": k, "wcss": inertia, "nmi_kmeans": np.nan}
+        if labels is not None:
+            row["nmi_kmeans"] = normalized_mutual_info_score(labels, km_labels)
+        if cec_fn is not None:
+            outcome = cec_fn(k)
+            row.update(
+                train_loss=outcome.train_loss,
+                val_loss=outcome.val_loss,
+                g=outcome.train_loss / outcome.val_loss if outcome.val_loss > 0 else np.nan,
+                nmi_cec=normalized_mutual_info_score(labels, outcome.labels)
+                if labels is not None
+                else np.nan,
+            )
+        log.info("K=%d: %s", k, {key: round(v, 4) for key, v in row.items() if key != "k"})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def choose_k(table: pd.DataFrame) -> dict:
+    """The K at the WCSS elbow, with the reason; the K of best NMI is reported beside it (it uses the
+    labels, so it is a check, not a choice)."""
+    k = elbow(table["k"], table["wcss"])
+    choice = {
+        "k": k,
+        "method": "elbow of the k-means within-cluster sum of squares on the CAE latent space",
+        "reason": f"K={k} is the point of the WCSS curve farthest from the chord joining K={table['k'].iloc[0]} "
+        f"and K={table['k'].iloc[-1]}: beyond it more clusters reduce the WCSS by less",
+    }
+    for col in ("nmi_kmeans", "nmi_cec"):
+        if col in table and table[col].notna().any():
+            choice[f"k_best_{col}"] = int(table.loc[table[col].idxmax(), "k"])
+    if "g" in table and table["g"].notna().any():
+        choice["g_at_k"] = float(table.loc[table["k"] == k, "g"].iloc[0])
+    return choice

@@ -1,0 +1,153 @@
+"""Convolutional embedded clustering (CEC): deep embedded clustering on the CAE's latent space.
+
+Xie et al.'s DEC as used by Karim et al.: K centroids μ_j in the latent space (initialised by k-means on
+the latent features of the trained CAE), a Student-t soft assignment
+
+    q_ij = (1 + ||z_i − μ_j||² / α)^(−(α+1)/2) / Σ_j' (1 + ||z_i − μ_j'||² / α)^(−(α+1)/2),   α = 1,
+
+an auxiliary target that sharpens q and divides by the cluster frequency f_j = Σ_i q_ij
+
+    p_ij = (q_ij² / f_j) / Σ_j' (q_ij'² / f_j'),
+
+refreshed every ``update_interval`` batches from the whole data, and the loss
+
+    L = σ · KL(P ‖ Q) + (1 − σ) · reconstruction MSE,
+
+with the encoder, decoder and centroids trained together. Training stops when fewer than ``tol`` of the
+samples change cluster between two refreshes.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+from sklearn.cluster import KMeans
+from torch import nn
+
+from popcen.models.cae import CAE, reconstruction_loss
+from popcen.training import Callback, TrainContext, infer
+
+log = logging.getLogger("popcen")
+
+
+def soft_assignment(z: torch.Tensor, centroids: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
+    """Student-t kernel q (rows sum to one).
+
+    Parameters
+    ----------
+    z : (n, d) latent vectors
+    centroids : (k, d)
+    alpha : degrees of freedom of the Student t (1 in DEC)
+
+    Returns
+    -------
+    (n, k) tensor
+    """
+    dist2 = torch.cdist(z.float(), centroids.float()).pow(2)  # (n, k)
+    kernel = (1.0 + dist2 / alpha).pow(-(alpha + 1.0) / 2.0)
+    return kernel / kernel.sum(dim=1, keepdim=True)
+
+
+def target_distribution(q: torch.Tensor) -> torch.Tensor:
+    """DEC's auxiliary target p_ij ∝ q_ij² / f_j with f_j = Σ_i q_ij; rows sum to one. (n, k) -> (n, k)"""
+    weight = q.pow(2) / q.sum(dim=0, keepdim=True)
+    return weight / weight.sum(dim=1, keepdim=True)
+
+
+def kl_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """KL(P ‖ Q) = Σ_j p_ij log(p_ij / q_ij), averaged over the rows i; 0·log 0 = 0."""
+    eps = torch.finfo(torch.float32).tiny
+    terms = torch.where(p > 0, p * (torch.log(p.clamp_min(eps)) - torch.log(q.clamp_min(eps))), 0.0)
+    return terms.sum(dim=1).mean()
+
+
+class CEC(nn.Module):
+    """A CAE with K learnable centroids in its latent space; ``forward`` -> (z, x_hat, q)."""
+
+    def __init__(self, cae: CAE, n_clusters: int, alpha: float = 1.0):
+        super().__init__()
+        self.cae = cae
+        self.alpha = alpha
+        self.centroids = nn.Parameter(torch.zeros(n_clusters, cae.config.latent_dim))  # (K, latent)
+
+    @property
+    def n_clusters(self) -> int:
+        return self.centroids.shape[0]
+
+    def forward(self, x: torch.Tensor):
+        z, x_hat = self.cae(x)  # (B, latent), (B, 1, S, S)
+        return z, x_hat, soft_assignment(z, self.centroids, self.alpha)  # q: (B, K)
+
+
+def init_centroids(model: CEC, latent: np.ndarray, seed: int, n_init: int = 20) -> np.ndarray:
+    """Set the centroids to k-means centres of the latent features; returns the k-means labels."""
+    km = KMeans(n_clusters=model.n_clusters, n_init=n_init, random_state=seed).fit(latent)
+    with torch.no_grad():
+        model.centroids.copy_(torch.as_tensor(km.cluster_centers_, dtype=torch.float32))
+    return km.labels_
+
+
+def cec_loss(model: CEC, x: torch.Tensor, p: torch.Tensor, sigma: float) -> torch.Tensor:
+    """σ·KL(P‖Q) + (1−σ)·reconstruction MSE for a batch of images x and their targets p (B, K)."""
+    _, x_hat, q = model(x)
+    rec = reconstruction_loss(x, x_hat, model.cae.config.n_pixels)
+    return sigma * kl_divergence(p, q) + (1.0 - sigma) * rec
+
+
+def predict_q(model: CEC, loader, device="auto") -> np.ndarray:
+    """Soft assignments (n, K) of every sample of a loader that yields (images, index)."""
+    return infer(model, loader, lambda m, batch: m(batch[0])[2], device=device)
+
+
+class TargetRefresh(Callback):
+    """Recompute the target P from all samples every ``update_interval`` batches; stop on ``tol``.
+
+    ``all_loader`` yields (images, index) for every sample, in index order. The loss function reads
+    ``self.p[index]``. The fraction of samples that changed cluster since the previous refresh is logged
+    per epoch (column ``changed``).
+    """
+
+    def __init__(self, all_loader, update_interval: int, tol: float):
+        self.all_loader = all_loader
+        self.update_interval = max(int(update_interval), 1)
+        self.tol = tol
+        self.p: torch.Tensor | None = None
+        self.assignments: np.ndarray | None = None
+        self.changed = float("nan")
+
+    def refresh(self, ctx: TrainContext) -> None:
+        q = predict_q(ctx.model, self.all_loader, device=ctx.device)
+        self.p = target_distribution(torch.as_tensor(q)).to(ctx.device)
+        labels = q.argmax(axis=1)
+        if self.assignments is not None:
+            self.changed = float((labels != self.assignments).mean())
+            if self.changed < self.tol:
+                ctx.request_stop(
+                    f"fewer than tol={self.tol} of the samples changed cluster ({self.changed:.4f})"
+                )
+        self.assignments = labels
+
+    def on_train_begin(self, ctx: TrainContext) -> None:
+        if self.p is None:  # not when resuming: the checkpoint gave the state back
+            self.refresh(ctx)
+        else:
+            self.p = self.p.to(ctx.device)
+
+    def on_batch_end(self, ctx: TrainContext, loss: float) -> None:
+        if ctx.step % self.update_interval == 0:
+            self.refresh(ctx)
+
+    def on_epoch_end(self, ctx: TrainContext, record: dict) -> dict:
+        return {"changed": self.changed}
+
+    def state_dict(self) -> dict:
+        return {
+            "p": None if self.p is None else self.p.cpu(),
+            "assignments": self.assignments,
+            "changed": self.changed,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.p, self.assignments, self.changed = state["p"], state["assignments"], state["changed"]

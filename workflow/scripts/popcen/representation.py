@@ -1,0 +1,117 @@
+"""Train the CAE on a cohort's genotype images and extract the latent features of every sample."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from popcen.models.cae import CAE, CAEConfig, architecture, cae_loss
+from popcen.training import FitResult, fit, infer, make_loader, seed_everything, split_indices
+
+log = logging.getLogger("popcen")
+
+# Keys of the shared `training` config section that fit() takes as they are.
+FIT_KEYS = ("optimizer", "lr", "weight_decay", "max_epochs", "patience", "seed", "amp")
+
+
+def training_settings(shared: dict, override: dict | None = None) -> dict:
+    """The shared ``training`` section with a stage's own ``training`` overrides on top."""
+    settings = dict(shared)
+    settings.update(override or {})
+    return settings
+
+
+def fit_kwargs(settings: dict) -> dict:
+    return {k: settings[k] for k in FIT_KEYS if k in settings}
+
+
+def train_cae(
+    images: np.ndarray,
+    n_pixels: int,
+    settings: dict,
+    representation: dict,
+    *,
+    device: str = "auto",
+    stratify=None,
+    checkpoint_dir: str | Path | None = None,
+    loss_tsv: str | Path | None = None,
+    progress: bool = True,
+) -> tuple[CAE, FitResult]:
+    """Build a CAE sized for the images and train it on a train/validation split of the samples.
+
+    Parameters
+    ----------
+    images : (n, 1, S, S) float32 genotype images
+    n_pixels : real pixels per image (the variants)
+    settings : training settings (optimizer, lr, batch_size, max_epochs, patience, val_fraction, seed, amp)
+    representation : latent_dim, base_channels, max_channels, max_depth, dropout
+    stratify : labels for a stratified validation split (optional)
+    """
+    seed = settings["seed"]
+    seed_everything(seed)
+    config = architecture(
+        side=images.shape[-1],
+        n_pixels=n_pixels,
+        latent_dim=representation["latent_dim"],
+        base_channels=representation["base_channels"],
+        max_channels=representation["max_channels"],
+        max_depth=representation["max_depth"],
+        dropout=representation["dropout"],
+    )
+    model = CAE(config)
+    log.info(
+        "CAE: image %d×%d, channels %s, latent %d",
+        config.side,
+        config.side,
+        config.channels,
+        config.latent_dim,
+    )
+    train_idx, val_idx = split_indices(len(images), settings["val_fraction"], seed, stratify=stratify)
+    train = make_loader(images[train_idx], batch_size=settings["batch_size"], shuffle=True, seed=seed)
+    val = make_loader(images[val_idx], batch_size=settings["batch_size"]) if len(val_idx) else None
+    result = fit(
+        model,
+        train,
+        val,
+        cae_loss,
+        device=device,
+        checkpoint_dir=checkpoint_dir,
+        loss_tsv=loss_tsv,
+        fingerprint={
+            "config": config.to_dict(),
+            "n": len(images),
+            "batch_size": settings["batch_size"],
+            "val_fraction": settings["val_fraction"],
+        },
+        progress=progress,
+        desc="CAE",
+        **fit_kwargs(settings),
+    )
+    return model.cpu(), result
+
+
+def encode(model: CAE, images: np.ndarray, batch_size: int = 256, device: str = "auto") -> np.ndarray:
+    """Latent features (n, latent_dim) of images, in eval mode."""
+    loader = make_loader(images, batch_size=batch_size)
+    latent = infer(model, loader, lambda m, batch: m.encode(batch[0]), device=device)
+    model.cpu()
+    return latent
+
+
+def save_cae(model: CAE, weights: str | Path, config_json: str | Path, extra: dict | None = None) -> None:
+    """State dict + a JSON of the hyper-parameters (no pickled classes)."""
+    torch.save(model.state_dict(), weights)
+    Path(config_json).write_text(
+        json.dumps({"cae": model.config.to_dict(), **(extra or {})}, indent=2) + "\n"
+    )
+
+
+def load_cae(weights: str | Path, config_json: str | Path) -> tuple[CAE, dict]:
+    meta = json.loads(Path(config_json).read_text())
+    model = CAE(CAEConfig.from_dict(meta["cae"]))
+    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    return model, meta
