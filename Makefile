@@ -6,13 +6,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 2
-SYSTEM_TOOLS := bedtools samtools bcftools tabix bgzip plink2
+# command:Debian package. chromium + chromedriver render the report in the browser test; dot the DAG.
+SYSTEM_TOOLS := bedtools:bedtools samtools:samtools bcftools:bcftools tabix:tabix bgzip:tabix plink2:plink2 \
+	chromium:chromium chromedriver:chromium-driver dot:graphviz
 
 .PHONY: demo test setup venv tools lint clean dag report
 
 demo: setup
 	$(BIN)/snakemake --profile profiles/default --cores $(CORES)
-	@echo "Results are in results/. Report: $$(pwd)/results/report.html (if the report stage ran)"
+	$(BIN)/snakemake --profile profiles/default --report results/report.html
+	@echo "Results are in $$(pwd)/results/; the report: $$(pwd)/results/report.html"
 
 test: setup
 	$(BIN)/python -m pytest
@@ -27,16 +30,15 @@ setup: venv tools
 venv: $(VENV)/.stamp
 $(VENV)/.stamp: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -r requirements.txt
 	touch $@
 
 # apt only for what is missing, and only as root (elsewhere: say what to install).
 tools:
-	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	@missing=""; pkgs=""; for t in $(SYSTEM_TOOLS); do \
+	  command -v $${t%%:*} >/dev/null || { missing="$$missing $${t%%:*}"; pkgs="$$pkgs $${t#*:}"; }; done; \
 	if [ -n "$$missing" ]; then \
-	  pkgs=$$(echo $$missing | sed 's/\bbgzip\b/tabix/g'); \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing with apt:$$missing"; \
 	    export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && \

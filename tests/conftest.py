@@ -79,3 +79,14 @@ TINY_DEMO_COHORT = {
     "name": "demo", "vcf": "resources/demo/demo.{contig}.vcf.gz", "panel": "resources/demo/demo.panel",
     "contigs": "chr21,chr22", "label_columns": "pop,super_pop", "populations": "all",
 }
+
+# The whole pipeline at test size: TINY_DEMO plus small training settings for the later stages.
+TINY_PIPELINE = deep_merge(TINY_DEMO, {})
+
+
+@pytest.fixture(scope="session")
+def full_demo(tmp_path_factory) -> Path:
+    """One run of every target of the tiny demo, shared by the tests that inspect its outputs."""
+    wd = make_workdir(tmp_path_factory.mktemp("full_demo"), TINY_PIPELINE, [TINY_DEMO_COHORT])
+    run_snakemake(["--directory", wd, "--cores", "2"], timeout=1500)
+    return wd
