@@ -12,6 +12,9 @@ from popcen.configcheck import validate_config
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 validate_config(config, workflow.source_path("config/schemas/config.schema.yaml"))
 
 
