@@ -66,8 +66,9 @@ def test_report_shows_every_figure(full_demo, browser):
     # A screenshot a person can look at; not a blank page.
     png = base64.b64decode(browser.get_screenshot_as_base64())
     (full_demo / "report_screenshot.png").write_bytes(png)
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     pixels = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=float)
     assert pixels.std() > 5

@@ -15,8 +15,8 @@ from __future__ import annotations
 import logging
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from popcen.errors import PopcenInputError
 
