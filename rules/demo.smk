@@ -1,4 +1,6 @@
 # The demo cohort: simulated by the workflow itself (stdpopsim HomSap model, mean recombination rate).
+# Each contig's simulation also yields a held-out 'demo_new' cohort (other individuals of the same
+# populations, written like an independent VCF) that the demo's trained models predict.
 DEMO = config["demo"]
 DEMO_DIR = "resources/demo"
 
@@ -7,10 +9,15 @@ rule simulate_demo_contig:
     output:
         vcf=f"{DEMO_DIR}/demo.{{contig}}.vcf.gz",
         tbi=f"{DEMO_DIR}/demo.{{contig}}.vcf.gz.tbi",
+        new_vcf=f"{DEMO_DIR}/demo_new.{{contig}}.vcf.gz",
+        new_tbi=f"{DEMO_DIR}/demo_new.{{contig}}.vcf.gz.tbi",
     params:
         model=DEMO["model"],
         length=DEMO["contig_length"],
         per_population=DEMO["samples_per_population"],
+        heldout_per_population=DEMO["heldout_per_population"],
+        new_drop_fraction=DEMO["new_cohort_missing_fraction"],
+        new_swap_fraction=DEMO["new_cohort_swapped_fraction"],
         seed=DEMO["seed"],
     wildcard_constraints:
         contig="chr[0-9]+",
@@ -26,10 +33,12 @@ rule simulate_demo_contig:
 
 rule demo_panel:
     output:
-        f"{DEMO_DIR}/demo.panel",
+        panel=f"{DEMO_DIR}/demo.panel",
+        new_panel=f"{DEMO_DIR}/demo_new.panel",
     params:
         model=DEMO["model"],
         per_population=DEMO["samples_per_population"],
+        heldout_per_population=DEMO["heldout_per_population"],
     log:
         "logs/demo/panel.log",
     conda:

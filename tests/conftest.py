@@ -77,7 +77,12 @@ def make_workdir(path: Path, overrides: dict | None = None, cohort_rows: list[di
 TINY_DEMO = {"demo": {"samples_per_population": 12, "contigs": ["chr21", "chr22"], "contig_length": 400_000}}
 TINY_DEMO_COHORT = {
     "name": "demo", "vcf": "resources/demo/demo.{contig}.vcf.gz", "panel": "resources/demo/demo.panel",
-    "contigs": "chr21,chr22", "label_columns": "pop,super_pop", "populations": "all",
+    "contigs": "chr21,chr22", "label_columns": "pop,super_pop", "populations": "all", "predict_with": "",
+}
+# The held-out cohort simulated beside the demo (contigs named 21, 22 inside its VCFs), predicted by demo.
+TINY_NEW_COHORT = {
+    **TINY_DEMO_COHORT, "name": "demo_new", "vcf": "resources/demo/demo_new.{contig}.vcf.gz",
+    "panel": "resources/demo/demo_new.panel", "predict_with": "demo",
 }
 
 # The whole pipeline at test size: TINY_DEMO plus small training settings for the later stages.
@@ -87,6 +92,6 @@ TINY_PIPELINE = deep_merge(TINY_DEMO, {})
 @pytest.fixture(scope="session")
 def full_demo(tmp_path_factory) -> Path:
     """One run of every target of the tiny demo, shared by the tests that inspect its outputs."""
-    wd = make_workdir(tmp_path_factory.mktemp("full_demo"), TINY_PIPELINE, [TINY_DEMO_COHORT])
+    wd = make_workdir(tmp_path_factory.mktemp("full_demo"), TINY_PIPELINE, [TINY_DEMO_COHORT, TINY_NEW_COHORT])
     run_snakemake(["--directory", wd, "--cores", "2"], timeout=1500)
     return wd

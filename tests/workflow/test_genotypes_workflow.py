@@ -116,3 +116,31 @@ def test_zarr_store_is_scikit_allel_readable(demo_run):
     store = zarr.open_group(str(demo_run / "results/demo/zarr/chr21.zarr"), mode="r")
     gt = allel.GenotypeChunkedArray(store["calldata/GT"])
     assert gt.shape[1] == 48 and gt.shape[0] == len(store["variants/POS"])
+
+
+def test_heldout_cohort_is_an_independent_looking_vcf(demo_run):
+    """demo_new: other individuals of the same populations, contigs without 'chr', ~5 % of the records
+    missing and ~5 % with REF/ALT swapped relative to the demo's VCF of the same simulation."""
+    demo_dir = demo_run / "resources/demo"
+
+    def records(path):
+        out = subprocess.run(["bcftools", "query", "-f", "%CHROM\\t%POS\\t%REF\\t%ALT\\n", str(path)],
+                             capture_output=True, text=True, check=True).stdout
+        return pd.DataFrame([line.split("\t") for line in out.splitlines()], columns=["chrom", "pos", "ref", "alt"])
+
+    demo = records(demo_dir / "demo.chr21.vcf.gz")
+    new = records(demo_dir / "demo_new.chr21.vcf.gz")
+    assert set(new["chrom"]) == {"21"} and set(demo["chrom"]) == {"chr21"}
+    merged = new.merge(demo, on="pos", suffixes=("_new", "_demo"))
+    assert len(merged) == len(new)  # every new record is a site of the simulation
+    assert 0.02 < 1 - len(new) / len(demo) < 0.09
+    swapped = (merged["ref_new"] == merged["alt_demo"]) & (merged["alt_new"] == merged["ref_demo"])
+    same = (merged["ref_new"] == merged["ref_demo"]) & (merged["alt_new"] == merged["alt_demo"])
+    assert (swapped | same).all()
+    assert 0.02 < swapped.mean() < 0.09
+    panel = pd.read_csv(demo_dir / "demo.panel", sep="\t")
+    new_panel = pd.read_csv(demo_dir / "demo_new.panel", sep="\t")
+    assert not set(panel["sample"]) & set(new_panel["sample"])
+    vcf_samples = subprocess.run(["bcftools", "query", "-l", str(demo_dir / "demo_new.chr21.vcf.gz")],
+                                 capture_output=True, text=True, check=True).stdout.split()
+    assert vcf_samples == new_panel["sample"].tolist()

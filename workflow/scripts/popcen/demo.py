@@ -37,20 +37,27 @@ def sampled_populations(model_id: str) -> list[str]:
     return [p.name for p in model.populations if p.allow_samples and p.name in SUPER_POPULATION]
 
 
-def sample_names(populations: list[str], per_population: int) -> pd.DataFrame:
-    """Panel of the demo: sample, pop, super_pop, in the order the simulation lays individuals out."""
+def sample_names(populations: list[str], first: int, count: int) -> pd.DataFrame:
+    """Panel rows (sample, pop, super_pop) for individuals ``first+1 .. first+count`` of each population,
+    named as :func:`individual_names` names them."""
     rows = [
         (f"{pop}_{i + 1:04d}", pop, SUPER_POPULATION[pop])
         for pop in populations
-        for i in range(per_population)
+        for i in range(first, first + count)
     ]
     return pd.DataFrame(rows, columns=["sample", "pop", "super_pop"])
 
 
-def write_panel(path: str | Path, model_id: str, per_population: int) -> pd.DataFrame:
-    panel = sample_names(sampled_populations(model_id), per_population)
+def write_panels(path: str | Path, heldout_path: str | Path, model_id: str, per_population: int,
+                 heldout_per_population: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Panels of the training cohort (the first ``per_population`` of each population) and of the held-out
+    'new' cohort (the next ``heldout_per_population``)."""
+    pops = sampled_populations(model_id)
+    panel = sample_names(pops, 0, per_population)
+    heldout = sample_names(pops, per_population, heldout_per_population)
     panel.to_csv(path, sep="\t", index=False)
-    return panel
+    heldout.to_csv(heldout_path, sep="\t", index=False)
+    return panel, heldout
 
 
 def simulate_contig(model_id: str, contig: str, length: int, per_population: int, seed: int):
@@ -85,16 +92,24 @@ def individual_names(ts) -> list[str]:
     return names
 
 
-def write_vcf(ts, contig: str, out_vcf: str | Path) -> None:
-    """Write a BGZF VCF + tabix index; sites sit on a discrete genome, shifted to 1-based positions."""
+def write_vcf(ts, contig: str, out_vcf: str | Path, individuals=None, transform=None) -> None:
+    """Write a BGZF VCF + tabix index; sites sit on a discrete genome, shifted to 1-based positions.
+
+    ``individuals``: ids of the individuals to write (default all); ``transform``: a function applied to
+    each record line, returning the line to write or None to drop it.
+    """
     out_vcf = Path(out_vcf)
     tmp = out_vcf.with_suffix(".tmp.gz")
+    names = individual_names(ts)
+    if individuals is None:
+        individuals = np.arange(ts.num_individuals)
     with subprocess.Popen(["bgzip", "-c"], stdin=subprocess.PIPE, stdout=open(tmp, "wb")) as proc:
-        text = _TextSink(proc.stdin)
+        text = _TextSink(proc.stdin, transform)
         ts.write_vcf(
             text,
             contig_id=contig,
-            individual_names=individual_names(ts),
+            individuals=individuals,
+            individual_names=[names[i] for i in individuals],
             position_transform=lambda x: np.asarray(x, dtype=np.int64) + 1,
         )
         text.flush()
@@ -110,20 +125,29 @@ class _TextSink:
     are replaced by '.' (missing), as in many real VCFs; the variant table then names sites chrom:pos:ref:alt.
     """
 
-    def __init__(self, raw):
+    def __init__(self, raw, transform=None):
         self.raw = raw
         self.pending = ""
+        self.transform = transform
+
+    def _lines(self, lines):
+        for line in lines:
+            line = _drop_id(line)
+            if self.transform is not None and line and not line.startswith("#"):
+                line = self.transform(line)
+            if line is not None:
+                yield line + "\n"
 
     def write(self, s: str) -> int:
         self.pending += s
         if "\n" in self.pending:
             *lines, self.pending = self.pending.split("\n")
-            self.raw.write("".join(_drop_id(line) + "\n" for line in lines).encode())
+            self.raw.write("".join(self._lines(lines)).encode())
         return len(s)
 
     def flush(self) -> None:
         if self.pending:
-            self.raw.write(_drop_id(self.pending).encode())
+            self.raw.write("".join(self._lines([self.pending])).encode())
             self.pending = ""
 
 
@@ -132,3 +156,25 @@ def _drop_id(line: str) -> str:
         return line
     chrom, pos, _id, rest = line.split("\t", 3)
     return f"{chrom}\t{pos}\t.\t{rest}"
+
+
+_SWAP_CALLS = str.maketrans("01", "10")
+
+
+def new_cohort_transform(drop_fraction: float, swap_fraction: float, seed: int):
+    """Make the held-out cohort look like an independently produced VCF: a fraction of the records
+    missing, and a fraction of the bi-allelic ones with REF and ALT swapped (genotypes recoded to match),
+    as happens when a cohort is called against another allele convention."""
+    rng = np.random.default_rng(seed)
+
+    def transform(line: str) -> str | None:
+        u = rng.random()
+        if u < drop_fraction:
+            return None
+        fields = line.split("\t")
+        if u < drop_fraction + swap_fraction and "," not in fields[4]:
+            fields[3], fields[4] = fields[4], fields[3]
+            fields[9:] = [call.translate(_SWAP_CALLS) for call in fields[9:]]
+        return "\t".join(fields)
+
+    return transform
