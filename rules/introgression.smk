@@ -77,6 +77,7 @@ rule introgression_regions:
     output:
         bed=f"{INTRO_DIR}/regions/regions.bed",
         tsv=f"{INTRO_DIR}/regions/regions.tsv",
+        introgressed=f"{INTRO_DIR}/regions/introgressed_on_reference.bed",
         counts=f"{INTRO_DIR}/regions/counts.tsv",
         lengths=f"{INTRO_DIR}/regions/lengths.tsv",
         lengths_png=report(f"{INTRO_DIR}/regions/lengths.png", category="Introgression",
@@ -93,6 +94,7 @@ rule introgression_controls:
     input:
         regions=rules.introgression_regions.output.tsv,
         bed=rules.introgression_regions.output.bed,
+        introgressed=rules.introgression_regions.output.introgressed,
         genome=rules.introgression_reference.output.genome,
         gaps=rules.introgression_reference.output.gaps,
         fasta=introgression_input("fasta"),

@@ -6,8 +6,9 @@ from popcen.rulerunner import run_rule
 
 def main(smk, log):
     i, o = smk.input, smk.output
-    controls_step(i.regions, i.bed, i.genome, i.gaps, i.fasta, smk.params.cfg, smk.params.cfg["seed"],
-                  o.exclusion, o.bed, o.tsv)
+    cfg = smk.params.cfg
+    controls_step(i.regions, i.bed, i.introgressed, i.genome, i.gaps, i.fasta, cfg, cfg["seed"], o.exclusion, o.bed,
+                  o.tsv)
 
 
 run_rule(main, snakemake)

@@ -48,7 +48,8 @@ def synthetic_map(rng: np.random.Generator, sizes: dict[str, int], n_regions: in
     twins = df.sample(frac=0.2, random_state=int(rng.integers(1 << 31)))
     twins = twins.assign(end=twins["end"] + rng.integers(1, min_len, len(twins)))
     past = df.sample(n=2, random_state=int(rng.integers(1 << 31)))
-    past = past.assign(end=past["chrom"].map(sizes) + 100)
+    past_end = past["chrom"].map(sizes) + 100
+    past = past.assign(start=past_end - (past["end"] - past["start"]), end=past_end)
     duplicates = df.head(5)  # the real map lists the same haplotype interval once per individual
     return pd.concat([df, twins, past, duplicates], ignore_index=True)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from popcen.errors import PopcenInputError
-from popcen.introgression.intervals import sort_intervals, to_reference_contigs
+from popcen.introgression.intervals import reconcile_contigs, sort_intervals, to_reference_contigs
 
 log = logging.getLogger("popcen")
 
@@ -35,6 +35,18 @@ def prepare_regions(raw: pd.DataFrame, sizes: dict[str, int], path=None) -> tupl
     regions.insert(0, "region_id", [f"region_{i}" for i in range(len(regions))])
     regions["length"] = regions["end"] - regions["start"]
     return regions, {"rows": len(raw), "duplicates": dups, **{k: v for k, v in counts.items() if k != "input"}}
+
+
+def introgressed_on_reference(raw: pd.DataFrame, sizes: dict[str, int]) -> pd.DataFrame:
+    """Every map interval on the reference's contigs, clipped to the contig end: what controls must avoid.
+
+    Wider than the regions that are analysed: an interval dropped for running past a contig end (a partial
+    reference, say) is still introgressed sequence, and a control must not land on it.
+    """
+    mapping = reconcile_contigs(raw["chrom"], sizes)
+    df = raw.assign(chrom=raw["chrom"].map(mapping)).dropna(subset=["chrom"])
+    df = df.assign(end=np.minimum(df["end"], df["chrom"].map(sizes)))
+    return sort_intervals(df[df["start"] < df["end"]][["chrom", "start", "end"]].drop_duplicates())
 
 
 def length_table(regions: pd.DataFrame) -> pd.DataFrame:

@@ -63,11 +63,13 @@ def scan_reference_step(fasta: str, genome: str, gaps_bed: str, composition_tsv:
              (gaps["end"] - gaps["start"]).sum())
 
 
-def regions_step(map_bed: str, genome: str, out_bed: str, out_tsv: str, counts_tsv: str, lengths_tsv: str,
-                 lengths_png: str) -> None:
+def regions_step(map_bed: str, genome: str, out_bed: str, out_tsv: str, all_bed: str, counts_tsv: str,
+                 lengths_tsv: str, lengths_png: str) -> None:
     from popcen.introgression import plots
 
-    reg, counts = regions.prepare_regions(read_bed3(map_bed), read_sizes(genome), map_bed)
+    raw, sizes = read_bed3(map_bed), read_sizes(genome)
+    reg, counts = regions.prepare_regions(raw, sizes, map_bed)
+    write_bed(regions.introgressed_on_reference(raw, sizes), all_bed)
     write_bed(reg, out_bed, ("chrom", "start", "end", "region_id"))
     _tsv(reg, out_tsv)
     _counts_tsv(counts, counts_tsv)
@@ -75,11 +77,16 @@ def regions_step(map_bed: str, genome: str, out_bed: str, out_tsv: str, counts_t
     plots.region_lengths(reg, lengths_png)
 
 
-def controls_step(regions_tsv: str, regions_bed: str, genome: str, gaps_bed: str, fasta: str, cfg: dict,
-                  seed: int, exclusion_bed: str, out_bed: str, out_tsv: str) -> None:
+def _bed3(path) -> pd.DataFrame:
+    return pd.read_csv(path, sep="\t", header=None, names=["chrom", "start", "end"], usecols=[0, 1, 2],
+                       dtype={"chrom": str})
+
+
+def controls_step(regions_tsv: str, regions_bed: str, introgressed_bed: str, genome: str, gaps_bed: str, fasta: str,
+                  cfg: dict, seed: int, exclusion_bed: str, out_bed: str, out_tsv: str) -> None:
     reg = pd.read_csv(regions_tsv, sep="\t", dtype={"chrom": str})
-    gaps = pd.read_csv(gaps_bed, sep="\t", header=None, names=["chrom", "start", "end"], dtype={"chrom": str})
-    write_bed(ctl.exclusion_intervals(reg, gaps), exclusion_bed)
+    # Controls avoid every introgressed interval on the reference (not only the analysed ones) and every gap.
+    write_bed(ctl.exclusion_intervals(_bed3(introgressed_bed), _bed3(gaps_bed)), exclusion_bed)
     with open_fasta(fasta) as fa:
         def gc_of(table):
             return np.array([sq.gc_fraction(s) for s in sq.fetch_windows(fa, table, cfg["max_len"], desc="GC")])
@@ -234,7 +241,7 @@ def permutation_step(regions_tsv: str, genome: str, exclusion_bed: str, genes_pa
     reg = pd.read_csv(regions_tsv, sep="\t", dtype={"chrom": str})
     sizes = read_sizes(genome)
     gene_table, _ = to_reference_contigs(read_genes(genes_path), sizes, "gene table", genes_path)
-    loci = ctl.exclusion_intervals(reg)  # the union of the introgressed intervals: what gets shuffled
+    loci = permutation.loci_for_shuffling(reg)  # the union of the introgressed intervals: what gets shuffled
     write_bed(loci, loci_bed)
     offsets = permutation.genome_offsets(sizes)
     gs, ge = permutation.linear(gene_table, offsets)

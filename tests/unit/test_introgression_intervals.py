@@ -1,0 +1,137 @@
+"""Interval arithmetic against brute force, contig naming, region/control/gene filters, split, p-value."""
+
+import shutil
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from popcen.errors import PopcenInputError
+from popcen.introgression import controls, genes, permutation, regions
+from popcen.introgression.intervals import (
+    merge_intervals,
+    overlap_groups,
+    overlaps_any,
+    reconcile_contigs,
+    to_reference_contigs,
+)
+from popcen.introgression.split import group_split
+
+
+def random_intervals(rng, n, span=1000, max_len=60):
+    s = rng.integers(0, span, n)
+    return s, s + rng.integers(1, max_len, n)
+
+
+def covered(starts, ends, span):
+    mask = np.zeros(span + 100, bool)
+    for s, e in zip(starts, ends, strict=True):
+        mask[s:e] = True
+    return mask
+
+
+def test_merge_and_overlap_against_brute_force():
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        s, e = random_intervals(rng, 30)
+        ms, me = merge_intervals(s, e)
+        assert (covered(ms, me, 1000) == covered(s, e, 1000)).all()
+        assert (ms[1:] > me[:-1]).all()  # disjoint and not touching
+        qs, qe = random_intervals(rng, 50)
+        brute = [any(a < ee and ss < b for ss, ee in zip(s, e, strict=True)) for a, b in zip(qs, qe, strict=True)]
+        assert overlaps_any(qs, qe, ms, me).tolist() == brute
+
+
+def test_overlap_groups_are_connected_components():
+    df = pd.DataFrame({"chrom": ["a", "a", "a", "b", "a"], "start": [0, 5, 20, 0, 10], "end": [10, 8, 30, 10, 20]})
+    g = overlap_groups(df)
+    # [0,10) overlaps [5,8); [10,20) only touches both neighbours (half-open: no overlap); b is apart
+    assert g[0] == g[1] and len({g[0], g[2], g[3], g[4]}) == 4
+
+
+def test_contig_naming_is_reconciled_and_dropped_rows_counted():
+    assert reconcile_contigs(["20", "chr21", "X", "MT"], {"chr20": 1, "chr21": 1, "chrM": 1}) == \
+        {"20": "chr20", "chr21": "chr21", "X": None, "MT": "chrM"}
+    raw = pd.DataFrame({"chrom": ["20", "20", "20", "1"], "start": [0, 0, 90, 5], "end": [50, 50, 120, 9]})
+    reg, counts = regions.prepare_regions(raw, {"chr20": 100})
+    assert reg["chrom"].tolist() == ["chr20"] and reg["length"].tolist() == [50]
+    assert counts == {"rows": 4, "duplicates": 1, "absent_contig": 1, "past_contig_end": 1, "kept": 1}
+    with pytest.raises(PopcenInputError, match="naming"):
+        to_reference_contigs(raw.assign(chrom="scaffold_9"), {"chr20": 100}, "map")
+
+
+def test_gene_filters():
+    assert genes.lacks_a_base(b"NNNN") and genes.lacks_a_base(b"ACGACG") and not genes.lacks_a_base(b"ACGTN")
+    ranked = genes.rank_genes(pd.DataFrame({"gene_id": ["a", "b"], "symbol": ["A", "B"], "chrom": "c", "start": 0,
+                                            "end": 1, "strand": "+", "biotype": "x"}), np.array([0.2, 0.9]))
+    assert ranked["gene_id"].tolist() == ["b", "a"]
+    assert ranked["predicted_label"].tolist() == ["introgressed", "control"]
+
+
+def test_empirical_p_hand_example():
+    # observed 7; null [3, 7, 9, 2]: two null values >= 7 -> (1 + 2) / (4 + 1)
+    assert permutation.empirical_p(7, np.array([3, 7, 9, 2])) == pytest.approx(3 / 5)
+    assert permutation.empirical_p(100, np.arange(99)) == pytest.approx(1 / 100)
+
+
+def test_group_split_keeps_groups_whole_and_both_classes():
+    rng = np.random.default_rng(0)
+    groups = rng.integers(0, 12, 200)
+    labels = rng.integers(0, 2, 200)
+    train, test = group_split(groups, labels, 0.25, seed=5)
+    assert not set(groups[train]) & set(groups[test])
+    assert len(train) + len(test) == 200 and 0.1 < len(test) / 200 < 0.5
+    assert set(labels[test]) == {0, 1} and set(labels[train]) == {0, 1}
+    with pytest.raises(PopcenInputError, match="loci"):
+        group_split(np.zeros(10, int), labels[:10], 0.25, seed=1)
+
+
+def test_closest_gc_picks_the_nearest_candidate():
+    cand = np.array([[0.3, 0.5, np.nan], [0.9, 0.41, 0.2]])
+    assert controls.closest_gc(np.array([0.52, 0.4]), cand).tolist() == [1, 1]
+
+
+needs_bedtools = pytest.mark.skipif(shutil.which("bedtools") is None, reason="bedtools not installed")
+
+
+@needs_bedtools
+def test_shuffled_controls_keep_length_and_chrom_and_avoid_exclusion(tmp_path):
+    sizes = {"c1": 20000, "c2": 15000}
+    reg = pd.DataFrame({"region_id": [f"r{i}" for i in range(6)], "chrom": ["c1"] * 4 + ["c2"] * 2,
+                        "start": [100, 150, 5000, 9000, 300, 7000], "end": [900, 1200, 5600, 9100, 2300, 7050]})
+    reg["length"] = reg["end"] - reg["start"]
+    gaps = pd.DataFrame({"chrom": ["c1", "c2"], "start": [12000, 0], "end": [14000, 100]})
+    excl = controls.exclusion_intervals(reg, gaps)
+    for name, df, cols in [("r.bed", reg, ["chrom", "start", "end", "region_id"]), ("x.bed", excl, None)]:
+        df.loc[:, cols or df.columns].to_csv(tmp_path / name, sep="\t", header=False, index=False)
+    controls.write_genome_file(sizes, tmp_path / "g.txt")
+    con = controls.draw_controls(reg, tmp_path / "r.bed", tmp_path / "g.txt", tmp_path / "x.bed", seed=7,
+                                 no_overlap=True)
+    assert con["chrom"].tolist() == reg["chrom"].tolist()
+    assert con["length"].tolist() == reg["length"].tolist()
+    assert (con["end"] <= con["chrom"].map(sizes)).all()
+    for chrom, sub in con.groupby("chrom"):
+        e = excl[excl["chrom"] == chrom]
+        assert not overlaps_any(sub["start"], sub["end"], e["start"].to_numpy(), e["end"].to_numpy()).any()
+    again = controls.draw_controls(reg, tmp_path / "r.bed", tmp_path / "g.txt", tmp_path / "x.bed", seed=7,
+                                   no_overlap=True)
+    assert again.equals(con)  # reproducible from the seed
+
+
+@needs_bedtools
+def test_numpy_gene_count_equals_bedtools_intersect(tmp_path):
+    rng = np.random.default_rng(11)
+    sizes = {"c1": 5000, "c2": 3000}
+    def table(n):
+        chrom = rng.choice(["c1", "c2"], n)
+        s = np.array([rng.integers(0, sizes[c] - 200) for c in chrom])
+        return pd.DataFrame({"chrom": chrom, "start": s, "end": s + rng.integers(1, 200, n)})
+    g, iv = table(80), table(30)
+    g.to_csv(tmp_path / "g.bed", sep="\t", header=False, index=False)
+    iv.to_csv(tmp_path / "i.bed", sep="\t", header=False, index=False)
+    out = subprocess.run(["bedtools", "intersect", "-u", "-a", tmp_path / "g.bed", "-b", tmp_path / "i.bed"],
+                         capture_output=True, text=True, check=True).stdout
+    off = permutation.genome_offsets(sizes)
+    assert permutation.count_overlapping(*permutation.linear(g, off), *permutation.linear(iv, off)) == \
+        len(out.splitlines())
