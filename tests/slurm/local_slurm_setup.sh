@@ -29,6 +29,7 @@ mkdir -p "$S/ctld" "$S/d" "$S/log" /etc/slurm
 for f in slurm.conf gres.conf; do
   if [ -e "/etc/slurm/$f" ] && ! grep -qF "$MARK" "/etc/slurm/$f"; then mv "/etc/slurm/$f" "$S/$f.orig"; fi
 done
+touch "$S/wrote-config"                          # local_slurm_stop.sh removes only config we wrote
 # munge: the key comes from the package's postinst; start the daemon unless one already answers.
 [ -s /etc/munge/munge.key ] || mungekey --create --force
 if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then

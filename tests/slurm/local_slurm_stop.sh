@@ -10,7 +10,9 @@ for p in "$S/slurmd.pid" "$S/slurmctld.pid" "$S/munged.pid"; do
   kill -9 "$pid" 2>/dev/null || true
   rm -f "$p"
 done
-# Put back a slurm.conf / gres.conf that the setup script moved aside.
+# Put back a slurm.conf / gres.conf that the setup script moved aside (only if this state dir wrote ours).
+[ -e "$S/wrote-config" ] || exit 0
+rm -f "$S/wrote-config"
 for f in slurm.conf gres.conf; do
   if [ -e "$S/$f.orig" ]; then mv "$S/$f.orig" "/etc/slurm/$f"
   elif grep -qsF "# written by popcen tests/slurm/local_slurm_setup.sh" "/etc/slurm/$f"; then rm -f "/etc/slurm/$f"; fi
