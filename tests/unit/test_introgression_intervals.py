@@ -135,3 +135,26 @@ def test_numpy_gene_count_equals_bedtools_intersect(tmp_path):
     off = permutation.genome_offsets(sizes)
     assert permutation.count_overlapping(*permutation.linear(g, off), *permutation.linear(iv, off)) == \
         len(out.splitlines())
+
+
+@needs_bedtools
+def test_gc_matched_controls_pick_the_closest_candidate(tmp_path):
+    sizes = {"c1": 50000}
+    reg = pd.DataFrame({"region_id": ["r0", "r1", "r2"], "chrom": "c1", "start": [100, 2000, 30000],
+                        "end": [600, 2300, 31000]})
+    reg["length"] = reg["end"] - reg["start"]
+    reg[["chrom", "start", "end", "region_id"]].to_csv(tmp_path / "r.bed", sep="\t", header=False, index=False)
+    reg[["chrom", "start", "end"]].to_csv(tmp_path / "x.bed", sep="\t", header=False, index=False)
+    controls.write_genome_file(sizes, tmp_path / "g.txt")
+
+    def fake_gc(table):  # any deterministic function of position will do to check the choice
+        return (table["start"].to_numpy() % 101) / 100
+
+    con = controls.draw_controls(reg, tmp_path / "r.bed", tmp_path / "g.txt", tmp_path / "x.bed", seed=3,
+                                 no_overlap=False, gc_candidates=6, gc_of=fake_gc)
+    candidates = [controls.bedtools_shuffle(tmp_path / "r.bed", tmp_path / "g.txt", tmp_path / "x.bed", 3 + i)
+                  for i in range(6)]
+    for i in range(3):
+        best = min((abs(fake_gc(c)[i] - fake_gc(reg)[i]), c["start"][i]) for c in candidates)
+        assert abs(fake_gc(con)[i] - fake_gc(reg)[i]) == pytest.approx(best[0])
+    assert (con["end"] - con["start"]).tolist() == reg["length"].tolist()

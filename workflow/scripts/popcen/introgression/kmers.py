@@ -53,15 +53,17 @@ def _window_codes(batch: list[bytes], k: int) -> tuple[np.ndarray, np.ndarray]:
     """Row (sequence index within ``batch``) and code of every valid k-mer window of the batch."""
     lengths = np.fromiter((len(s) for s in batch), np.int64, len(batch))
     # A separator base (code 4) after each sequence makes windows that cross two sequences invalid.
-    joined = _CODE[np.frombuffer(b"N".join(batch) + b"N", np.uint8)].astype(np.int64)
+    joined = _CODE[np.frombuffer(b"N".join(batch) + b"N", np.uint8)]
     n_win = len(joined) - k + 1
     if n_win <= 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    bad = np.concatenate(([0], np.cumsum(joined == 4)))
+        return np.empty(0, np.int64), np.empty(0, np.int32)
+    bad = np.concatenate(([0], np.cumsum(joined == 4, dtype=np.int32)))
     valid = (bad[k:] - bad[:-k])[:n_win] == 0
-    codes = np.zeros(n_win, np.int64)
-    for j in range(k):
-        codes = codes * 4 + np.where(joined[j: j + n_win] == 4, 0, joined[j: j + n_win])
+    base = np.where(joined == 4, 0, joined).astype(np.int32)  # invalid windows are masked out below
+    codes = base[:n_win].copy()
+    for j in range(1, k):
+        codes <<= 2
+        codes |= base[j: j + n_win]
     rows = np.repeat(np.arange(len(batch)), lengths + 1)[:n_win]
     return rows[valid], codes[valid]
 
@@ -78,20 +80,26 @@ def count_kmers(seqs: list[bytes], k: int, canonical: bool = False, batch_bases:
     canonical : bool
         Count a k-mer and its reverse complement together, in the column of the smaller code.
     batch_bases : int
-        Sequences are processed in batches of about this many bases (memory: ~30 bytes per base).
+        Sequences are processed in batches of about this many bases (memory: ~20 bytes per base).
     """
     if not 1 <= k <= MAX_K:
         raise ValueError(f"k must be in 1..{MAX_K}, got {k}")
-    canon = canonical_codes(k) if canonical else None
+    canon = canonical_codes(k).astype(np.int32) if canonical else None
+    n_cols = 4**k
     blocks, batch, size = [], [], 0
 
     def flush():
         rows, codes = _window_codes(batch, k)
         if canon is not None:
             codes = canon[codes]
-        m = sp.coo_matrix((np.ones(len(codes), np.int32), (rows, codes)), shape=(len(batch), 4**k)).tocsr()
-        m.sum_duplicates()
-        blocks.append(m)
+        if len(batch) * n_cols <= 4 * batch_bases:
+            # small k: one histogram over (row, code) pairs, no sort
+            dense = np.bincount(rows * n_cols + codes, minlength=len(batch) * n_cols).reshape(len(batch), n_cols)
+            blocks.append(sp.csr_matrix(dense.astype(np.int32)))
+        else:
+            m = sp.coo_matrix((np.ones(len(codes), np.int32), (rows, codes)), shape=(len(batch), n_cols)).tocsr()
+            m.sum_duplicates()
+            blocks.append(m)
 
     for s in seqs:
         batch.append(s)
