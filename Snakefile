@@ -21,6 +21,8 @@ validate_config(config, workflow.source_path("config/schemas/config.schema.yaml"
 include: "rules/common.smk"
 include: "rules/demo.smk"
 include: "rules/genotypes.smk"
+include: "rules/representation.smk"
+include: "rules/clustering.smk"
 include: "rules/introgression.smk"
 
 

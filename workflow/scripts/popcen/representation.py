@@ -71,6 +71,7 @@ def train_cae(
         config.latent_dim,
     )
     train_idx, val_idx = split_indices(len(images), settings["val_fraction"], seed, stratify=stratify)
+    model.init_pixel_bias(torch.as_tensor(images[train_idx].mean(axis=0)))
     train = make_loader(images[train_idx], batch_size=settings["batch_size"], shuffle=True, seed=seed)
     val = make_loader(images[val_idx], batch_size=settings["batch_size"]) if len(val_idx) else None
     result = fit(

@@ -3,7 +3,7 @@
 Encoder: ``depth`` blocks of conv 3×3 + batch-norm + ReLU + max-pool 2×2, then a dense layer to the
 latent vector (standardised by a batch-norm without affine parameters). Decoder: a dense layer back to the last feature map, then per level an upsampling to the
 exact size the encoder saw there + a transposed conv 3×3 + batch-norm + ReLU, and a final transposed conv
-to one channel with a sigmoid (pixels are in [0, 1]). The reconstruction loss is the mean squared error
+to one channel plus a learnable bias per pixel, through a sigmoid (pixels are in [0, 1]). The reconstruction loss is the mean squared error
 over the real pixels only (the zero padding of the square is not the sample's data).
 
 Depth and widths come from the image side (:func:`architecture`): one pooling level per halving while the
@@ -118,10 +118,17 @@ class CAE(nn.Module):
                 nn.ReLU(inplace=True),
             ]
         self.decoder_conv = nn.Sequential(*up)
-        self.output = nn.Sequential(
-            nn.ConvTranspose2d(ch[1], 1, 3, padding=1),  # (B, C_1, S, S) -> (B, 1, S, S)
-            nn.Sigmoid(),
-        )
+        self.output = nn.ConvTranspose2d(ch[1], 1, 3, padding=1)  # (B, C_1, S, S) -> (B, 1, S, S)
+        # One learnable bias per pixel (i.e. per variant): the decoder's shared kernels cannot give each
+        # variant its own mean, and spending the latent code on the means would leave less for ancestry.
+        self.pixel_bias = nn.Parameter(torch.zeros(1, 1, config.side, config.side))  # (1, 1, S, S)
+
+    @torch.no_grad()
+    def init_pixel_bias(self, mean_image: torch.Tensor, eps: float = 1e-3) -> None:
+        """Start the per-pixel bias at logit(mean image of the training samples): the decoder then begins
+        at the per-variant mean, the best constant reconstruction, and learns deviations from it."""
+        mean_image = torch.as_tensor(mean_image, dtype=torch.float32).reshape(self.pixel_bias.shape)
+        self.pixel_bias.copy_(torch.logit(mean_image.clamp(eps, 1 - eps)))
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 1, S, S) -> (B, latent)"""
@@ -129,7 +136,7 @@ class CAE(nn.Module):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """(B, latent) -> (B, 1, S, S)"""
-        return self.output(self.decoder_conv(self.decoder_dense(z)))
+        return torch.sigmoid(self.output(self.decoder_conv(self.decoder_dense(z))) + self.pixel_bias)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.encode(x)

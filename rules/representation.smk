@@ -1,0 +1,55 @@
+# Representation learning: genotype images -> convolutional autoencoder (CAE) -> latent features per sample.
+# Logic: workflow/scripts/popcen/{images,representation}.py, models/cae.py, training.py (shared loop).
+validate_config(config, workflow.source_path("../config/schemas/training.schema.yaml"))
+validate_config(config, workflow.source_path("../config/schemas/representation.schema.yaml"))
+
+TRAINING = config["training"]
+REPRESENTATION = config["representation"]
+REP_DIR = f"{RESULTS}/{{cohort}}/representation"
+
+
+def features_folder(wildcards):
+    return f"{RESULTS}/{wildcards.cohort}/features"
+
+
+FEATURES = {
+    "genotypes": f"{RESULTS}/{{cohort}}/features/genotypes.zarr",
+    "variants": f"{RESULTS}/{{cohort}}/features/variants.tsv",
+    "samples": f"{RESULTS}/{{cohort}}/features/samples.tsv",
+}
+
+
+rule train_cae:
+    input:
+        **FEATURES,
+    output:
+        weights=f"{REP_DIR}/cae.pt",
+        config=f"{REP_DIR}/cae.json",
+        latent=f"{REP_DIR}/latent.tsv",
+        losses=f"{REP_DIR}/cae_losses.tsv",
+    params:
+        features=features_folder,
+        training=TRAINING,
+        representation=REPRESENTATION,
+        label_columns=lambda wc: COHORTS.label_columns(wc.cohort),
+        device=config["device"],
+        # Not an output: Snakemake deletes the outputs of a failed job, and the checkpoint must outlive
+        # an interrupted one so that the rerun resumes. fit() deletes it after a normal end.
+        checkpoint_dir=lambda wc: f"{RESULTS}/{wc.cohort}/checkpoints/cae",
+    log:
+        f"{RESULTS}/{{cohort}}/logs/train_cae.log",
+    benchmark:
+        f"{RESULTS}/{{cohort}}/benchmarks/train_cae.tsv"
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow/scripts/train_cae.py"
+
+
+def representation_targets(cohort):
+    if cohort not in COHORTS.trained():
+        return []
+    return [f"{RESULTS}/{cohort}/representation/latent.tsv"]
+
+
+COHORT_TARGETS.append(representation_targets)

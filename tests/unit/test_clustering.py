@@ -1,0 +1,102 @@
+"""Clustering scores (ACC against brute force), DBSCAN's eps from the k-distance knee, baselines, K sweep."""
+
+from itertools import permutations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from popcen.clustering.baselines import dbscan_eps, k_distances, knee, run_baselines
+from popcen.clustering.ksweep import choose_k, elbow, k_sweep
+from popcen.clustering.metrics import cluster_accuracy, contingency, score_clustering
+
+
+def _acc_brute_force(y_true, y_pred):
+    """Best accuracy over every injective map of clusters to labels (clusters left over count as errors)."""
+    labels, clusters = sorted(set(y_true)), sorted(set(y_pred))
+    best = 0
+    slots = labels + [None] * max(0, len(clusters) - len(labels))
+    for perm in permutations(slots, len(clusters)):
+        mapping = dict(zip(clusters, perm, strict=True))
+        best = max(best, sum(mapping[c] == t for t, c in zip(y_true, y_pred, strict=True)))
+    return best / len(y_true)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_acc_equals_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    n_labels, n_clusters = rng.integers(2, 5), rng.integers(2, 6)
+    y_true = rng.integers(0, n_labels, size=25).tolist()
+    y_pred = rng.integers(0, n_clusters, size=25).tolist()
+    assert cluster_accuracy(y_true, y_pred) == pytest.approx(_acc_brute_force(y_true, y_pred))
+
+
+def test_acc_by_hand():
+    y_true = ["a", "a", "a", "b", "b", "c"]
+    y_pred = [1, 1, 2, 2, 2, 0]  # best: 1->a (2), 2->b (2), 0->c (1) = 5/6
+    assert cluster_accuracy(y_true, y_pred) == pytest.approx(5 / 6)
+    table, clusters, labels = contingency(y_true, y_pred)
+    assert table.tolist() == [[0, 0, 1], [2, 0, 0], [1, 2, 0]] and labels.tolist() == ["a", "b", "c"]
+
+
+def test_scores_of_a_relabelled_perfect_clustering_are_one():
+    y = np.array([0, 0, 1, 1, 2, 2])
+    scores = score_clustering(y, (y + 1) % 3)
+    assert all(v == pytest.approx(1.0) for v in scores.values())
+    one_cluster = score_clustering(y, np.zeros(6))
+    assert one_cluster["ARI"] == pytest.approx(0) and one_cluster["completeness"] == pytest.approx(1)
+    assert one_cluster["homogeneity"] == pytest.approx(0) and one_cluster["ACC"] == pytest.approx(1 / 3)
+
+
+def test_knee_and_dbscan_eps():
+    # flat then a sharp rise: the knee is the last flat point
+    y = np.array([1, 1.1, 1.2, 1.3, 1.4, 5, 10])
+    assert knee(y) == 4
+    x = np.array([[0.0], [1.0], [3.0], [7.0]])
+    # 1st nearest other point: 1, 1, 2, 4 -> sorted
+    np.testing.assert_allclose(k_distances(x, 1), [1, 1, 2, 4])
+    assert dbscan_eps(x, 1) in {1.0, 2.0}
+
+
+def _blobs(seed=0):
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0, 0], [8, 0], [0, 8]])
+    y = np.repeat(np.arange(3), 30)
+    return centres[y] + rng.normal(size=(90, 2)), y
+
+
+def test_every_baseline_finds_well_separated_blobs():
+    x, y = _blobs()
+    genotypes = np.hstack([x, np.random.default_rng(1).normal(size=(90, 30)) * 0.1])
+    results = run_baselines(x, genotypes, 3, seed=0, min_samples=5, pca_components=2)
+    assert [r.method for r in results] == ["kmeans", "ward", "gmm", "dbscan", "optics", "pca_kmeans", "pca_ward"]
+    for r in results:
+        assert len(r.labels) == 90 and r.seconds >= 0
+        # density methods label the blobs' sparse edges as noise (-1), and OPTICS' xi extraction may split a
+        # blob: they must still be clearly informative
+        threshold = {"dbscan": 0.85, "optics": 0.5}.get(r.method, 0.95)
+        assert score_clustering(y, r.labels)["ARI"] > threshold, r.method
+    with pytest.raises(ValueError, match="unknown baseline"):
+        run_baselines(x, genotypes, 3, methods=["spectral"])
+
+
+def test_k_sweep_picks_the_elbow_of_three_blobs():
+    x, y = _blobs()
+    table = k_sweep(x, range(2, 8), seed=0, labels=y, progress=False)
+    assert list(table["k"]) == list(range(2, 8))
+    assert (np.diff(table["wcss"]) < 0).all()
+    choice = choose_k(table)
+    assert choice["k"] == 3 and choice["k_best_nmi_kmeans"] == 3
+    assert elbow([2, 3, 4, 5], [100, 10, 8, 7]) == 3
+    assert "elbow" in choice["method"]
+
+
+def test_k_sweep_records_g_from_the_cec_runs():
+    class Outcome:
+        def __init__(self, k):
+            self.train_loss, self.val_loss, self.labels = 0.5 * k, 1.0 * k, np.arange(90) % k
+
+    x, y = _blobs()
+    table = k_sweep(x, [2, 3], seed=0, labels=y, cec_fn=Outcome, progress=False)
+    assert table["g"].tolist() == [0.5, 0.5]
+    assert isinstance(table, pd.DataFrame) and "nmi_cec" in table
