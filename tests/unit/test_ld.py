@@ -81,3 +81,25 @@ def test_random_subset_is_reproducible_and_sized():
     c = random_subset(1000, 0.05, seed=7, key="chr2")
     assert a.sum() == 50 and np.array_equal(a, b) and not np.array_equal(a, c)
     assert random_subset(3, 0.01, seed=1).sum() == 1
+
+
+@pytest.mark.parametrize("missing", [0.0, 0.1])
+def test_bit_packed_r2_matches_the_definition(missing):
+    from popcen.ld import BitGenotypes, pair_r2
+
+    gn = linked_matrix(n_variants=30, n_samples=131, seed=4, missing=missing)  # 131: not a multiple of 64
+    gn[7] = 1  # constant: r undefined
+    got = pair_r2(BitGenotypes(gn), np.arange(30), np.arange(30))
+    want = np.array([[r2_pairwise_complete(gn[i], gn[j]) for j in range(30)] for i in range(30)])
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert np.isnan(got[7]).all() and np.isnan(want[7]).all()
+
+
+def test_prune_without_missing_matches_brute_force_and_scikit_allel():
+    import allel
+
+    gn = linked_matrix(n_variants=400, n_samples=70, seed=9, missing=0.0)
+    got = ld_prune(gn, window=25, step=6, r2=0.3)
+    np.testing.assert_array_equal(got, brute_force_prune(gn, 25, 6, 0.3))
+    np.testing.assert_array_equal(got, allel.locate_unlinked(gn, size=25, step=6, threshold=0.3))
+    assert 0 < got.sum() < len(gn)

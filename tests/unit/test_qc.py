@@ -114,3 +114,18 @@ def test_region_of_a_single_bgzf_vcf_with_or_without_chr(tmp_path):
         pd.Series([r[0] for r in RECORDS]).to_numpy(),
         zarr.open_group(str(tmp_path / "chr1.zarr"), mode="r")["variants/POS"][:],
     )
+
+
+def test_alt_counts_by_table_match_the_definition():
+    from popcen.qc import alt_counts, read_gt
+
+    rng = np.random.default_rng(5)
+    gt = rng.integers(-1, 4, size=(300, 40, 2)).astype(np.int8)
+    want = np.where((gt < 0).any(axis=2), -1, (gt > 0).sum(axis=2))
+    np.testing.assert_array_equal(alt_counts(gt), want)
+    # Non-contiguous input (a column subset) and the generic path (ploidy 3) give the same definition.
+    np.testing.assert_array_equal(alt_counts(gt[:, ::3]), want[:, ::3])
+    gt3 = rng.integers(-1, 2, size=(50, 7, 3)).astype(np.int8)
+    np.testing.assert_array_equal(alt_counts(gt3), np.where((gt3 < 0).any(axis=2), -1, (gt3 > 0).sum(axis=2)))
+    cols = np.array([5, 1, 30])
+    np.testing.assert_array_equal(read_gt(gt, 10, 20, cols), gt[10:20][:, cols])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from popcen.qc import alt_counts
+from popcen.qc import alt_counts, read_gt
 
 
 def sample_columns(store, samples: list[str]) -> np.ndarray:
@@ -30,7 +30,6 @@ def read_alt_counts(store, rows: np.ndarray, samples: list[str], block: int = 50
         lo, hi = np.searchsorted(rows, [start, stop])
         if hi == lo:
             continue
-        chunk = gt.get_orthogonal_selection((slice(start, stop), cols, slice(None)))
-        out[done:done + hi - lo] = alt_counts(chunk[rows[lo:hi] - start])
+        out[done:done + hi - lo] = alt_counts(read_gt(gt, start, stop, cols)[rows[lo:hi] - start])
         done += hi - lo
     return out

@@ -1,0 +1,156 @@
+"""Parallel conversion: a contig cut into pieces gives the same store as one process."""
+
+import subprocess
+
+import numpy as np
+import pytest
+import zarr
+
+from popcen.errors import PopcenInputError
+from popcen.vcf import ZARR_FIELDS, _convert_pieces, _pieces, read_header, vcf_to_zarr
+
+
+def write_vcf(path, records, n_samples=12, seed=0):
+    """BGZF VCF + tabix index with random phased genotypes; records are (pos, ref, alt)."""
+    rng = np.random.default_rng(seed)
+    lines = [
+        "##fileformat=VCFv4.2",
+        "##contig=<ID=chr1,length=10000000>",
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+        "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT"]
+                  + [f"s{i}" for i in range(n_samples)]),
+    ]
+    for pos, ref, alt in records:
+        gts = [f"{a}|{b}" for a, b in rng.integers(0, 2, size=(n_samples, 2))]
+        lines.append("\t".join(["chr1", str(pos), f"v{pos}", ref, alt, ".", "PASS", ".", "GT", *gts]))
+    plain = path.with_suffix("")
+    plain.write_text("\n".join(lines) + "\n")
+    subprocess.run(["bgzip", "-f", str(plain)], check=True)
+    subprocess.run(["tabix", "-f", "-p", "vcf", str(path)], check=True)
+    return path
+
+
+def read_store(path):
+    z = zarr.open_group(str(path), mode="r")
+    return {name: z[name][:] for name in ZARR_FIELDS}
+
+
+def assert_same_store(a, b):
+    sa, sb = read_store(a), read_store(b)
+    for name in ZARR_FIELDS:
+        np.testing.assert_array_equal(sa[name], sb[name], err_msg=name)
+
+
+def test_deletions_spanning_a_cut_are_taken_once(tmp_path):
+    # Deletions that start just before the cuts at 1001 and 2001: tabix returns them in both pieces.
+    records = [(p, "A", "G") for p in range(10, 3000, 37)]
+    records += [(998, "ACGTA", "A"), (1999, "AC", "A"), (2000, "ACGTACGT", "A")]
+    vcf = write_vcf(tmp_path / "del.vcf.gz", sorted(records))
+    one, many = tmp_path / "one.zarr", tmp_path / "many.zarr"
+    vcf_to_zarr(vcf, one)
+    _convert_pieces(vcf, many, [("chr1", 1, 1000), ("chr1", 1001, 2000), ("chr1", 2001, 2**31 - 1)], 16, 2)
+    assert_same_store(one, many)
+    pos = read_store(many)["variants/POS"]
+    assert len(pos) == len(records) and np.all(np.diff(pos) >= 0)
+
+
+def test_threads_give_the_single_process_store(tmp_path):
+    # Enough records for several BGZF blocks, so that the index has something to cut on.
+    records = [(p, "C", "T") for p in range(100, 4_000_000, 800)]
+    vcf = write_vcf(tmp_path / "big.vcf.gz", records, n_samples=40)
+    assert len(_pieces(vcf, read_header(vcf), None, 2)) > 1
+    vcf_to_zarr(vcf, tmp_path / "one.zarr")
+    vcf_to_zarr(vcf, tmp_path / "two.zarr", threads=2)
+    vcf_to_zarr(vcf, tmp_path / "region.zarr", region="chr1", threads=2)
+    assert_same_store(tmp_path / "one.zarr", tmp_path / "two.zarr")
+    assert_same_store(tmp_path / "one.zarr", tmp_path / "region.zarr")
+    assert not list(tmp_path.glob("*.tmp*"))
+
+
+def test_empty_pieces_are_skipped_and_an_empty_region_is_an_error(tmp_path):
+    vcf = write_vcf(tmp_path / "sparse.vcf.gz", [(5, "A", "C"), (5_000_000, "G", "T")])
+    _convert_pieces(vcf, tmp_path / "s.zarr", [("chr1", 1, 1000), ("chr1", 1001, 4_999_999),
+                                               ("chr1", 5_000_000, 2**31 - 1)], 16, 2)
+    assert read_store(tmp_path / "s.zarr")["variants/POS"].tolist() == [5, 5_000_000]
+    with pytest.raises(PopcenInputError, match="no variant records"):
+        vcf_to_zarr(vcf, tmp_path / "none.zarr", region="chr9", threads=2)
+
+
+def test_plain_gzip_falls_back_to_one_process(tmp_path):
+    vcf = write_vcf(tmp_path / "x.vcf.gz", [(p, "A", "T") for p in range(1, 500, 7)])
+    plain = tmp_path / "plain.vcf.gz"
+    subprocess.run(f"bgzip -dc {vcf} | gzip -c > {plain}", shell=True, check=True)
+    assert _pieces(plain, read_header(plain), None, 2) is None
+    vcf_to_zarr(plain, tmp_path / "p.zarr", threads=2)
+    vcf_to_zarr(vcf, tmp_path / "b.zarr")
+    assert_same_store(tmp_path / "p.zarr", tmp_path / "b.zarr")
+
+
+def allel_reference(vcf, out):
+    """The store scikit-allel's own parser writes (what the fast path must reproduce)."""
+    from popcen.vcf import _allel_to_zarr
+
+    _allel_to_zarr(str(vcf), out, None, 65536)
+    return out
+
+
+def assert_same_layout(a, b):
+    za, zb = zarr.open_group(str(a), mode="r"), zarr.open_group(str(b), mode="r")
+    for name in ZARR_FIELDS:
+        x, y = za[name], zb[name]
+        assert (x.shape, x.dtype, x.chunks, x.compressor, x.filters, dict(x.attrs)) == \
+               (y.shape, y.dtype, y.chunks, y.compressor, y.filters, dict(y.attrs)), name
+
+
+def test_fast_path_writes_what_scikit_allel_writes(tmp_path):
+    from tests.unit.test_qc import write_vcf as write_hand_vcf
+
+    # Multi-allelic, symbolic, '*', '.' ALT, '.' IDs, missing and unphased calls, several chunks.
+    hand = write_hand_vcf(tmp_path / "hand.vcf.gz")
+    rng = np.random.default_rng(3)
+    lines = ["##fileformat=VCFv4.2", '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+             "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\ta\tb\tc"]
+    for i in range(300):
+        alt = ["T", "G,C", ".", "<DEL>", "*", "TA"][i % 6]
+        calls = ["".join(x) for x in rng.choice(list("0123."), size=(3, 2))]
+        calls = [f"{c[0]}{'|/'[i % 2]}{c[1]}" for c in calls]
+        lines.append("\t".join(["2", str(10 + i), "." if i % 3 else f"id{i}", "A", alt, "50", "PASS",
+                                "DP=3", "GT", *calls]))
+    many = tmp_path / "many.vcf"
+    many.write_text("\n".join(lines) + "\n")
+    from popcen.vcf import _allel_to_zarr, _open_vcf, _stream_to_zarr
+    from popcen.vcffast import gt_only_to_zarr
+
+    with _open_vcf(many) as fh:  # the fast path must be the one taken here
+        assert gt_only_to_zarr(fh, tmp_path / "probe.zarr", 64, ZARR_FIELDS[1:],
+                               lambda src, path: _allel_to_zarr(src, path, None, 64))
+    for vcf, chunk in ((hand, 65536), (many, 65536), (many, 64)):
+        ref, fast = tmp_path / f"ref{chunk}.zarr", tmp_path / f"fast{chunk}.zarr"
+        _allel_to_zarr(str(vcf), ref, None, chunk)
+        _stream_to_zarr(lambda: _open_vcf(vcf), fast, chunk)
+        assert_same_layout(ref, fast)
+        assert_same_store(ref, fast)
+        for p in (ref, fast):
+            subprocess.run(["rm", "-rf", str(p)], check=True)
+
+
+@pytest.mark.parametrize("record", [
+    "1\t5\t.\tA\tG\t.\t.\t.\tGT:DP\t0|1:3\t1|1:4",   # another FORMAT field
+    "1\t5\t.\tA\tG\t.\t.\t.\tGT\t0\t1",             # haploid calls
+    "1\t5\t.\tA\tG\t.\t.\t.\tGT\t0|10\t1|1",        # a two-digit allele
+])
+def test_records_the_fast_path_does_not_handle_go_through_scikit_allel(tmp_path, record):
+    from popcen.vcf import _allel_to_zarr
+    from popcen.vcffast import gt_only_to_zarr
+
+    text = ("##fileformat=VCFv4.2\n##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n"
+            "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tx\ty\n"
+            "1\t4\t.\tC\tT\t.\t.\t.\tGT\t0|0\t0|1\n" + record + "\n")
+    vcf = tmp_path / "odd.vcf"
+    vcf.write_text(text)
+    with open(vcf, "rb") as fh:
+        template = lambda src, path: _allel_to_zarr(src, path, None, 16)  # noqa: E731
+        assert gt_only_to_zarr(fh, tmp_path / "f.zarr", 16, ZARR_FIELDS[1:], template) is False
+    assert not (tmp_path / "f.zarr").exists()
+    vcf_to_zarr(vcf, tmp_path / "odd.zarr")
+    assert_same_store(allel_reference(vcf, tmp_path / "ref.zarr"), tmp_path / "odd.zarr")
