@@ -41,7 +41,12 @@ def model_performance(y_test: np.ndarray, scores: pd.DataFrame, metrics: pd.Data
                       confusion: pd.DataFrame, path) -> None:
     """ROC curves of every model and their confusion matrices on the held-out sequences."""
     names = list(scores.columns)
-    fig, axes = plt.subplots(1, 1 + len(names), figsize=(4 * (1 + len(names)), 4))
+    ncols = 4
+    nrows = -(-(1 + len(names)) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 3.8 * nrows), squeeze=False)
+    axes = axes.ravel()
+    for ax in axes[1 + len(names):]:
+        ax.axis("off")
     ax = axes[0]
     for name in names:
         if len(np.unique(y_test)) == 2:
@@ -52,7 +57,7 @@ def model_performance(y_test: np.ndarray, scores: pd.DataFrame, metrics: pd.Data
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
     ax.legend(fontsize=7)
-    for ax, name in zip(axes[1:], names, strict=True):
+    for ax, name in zip(axes[1: 1 + len(names)], names, strict=True):
         cm = confusion[confusion["model"] == name].pivot(index="true", columns="predicted", values="count")
         ax.imshow(cm.to_numpy(), cmap="Blues")
         for (i, j), v in np.ndenumerate(cm.to_numpy()):
