@@ -23,6 +23,9 @@ include: "rules/demo.smk"
 include: "rules/genotypes.smk"
 include: "rules/representation.smk"
 include: "rules/clustering.smk"
+include: "rules/classification.smk"
+include: "rules/predict.smk"
+include: "rules/explain.smk"
 include: "rules/introgression.smk"
 
 

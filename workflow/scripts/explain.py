@@ -1,6 +1,7 @@
 """Rule explain: LightGBM on the cohort's features (same folds as the classifier), SHAP top variants and plots."""
 
 import pandas as pd
+
 from popcen.classification.cv import evaluate_with_coarse, summary_frame
 from popcen.classification.tables import encode_labels, predictions_table, read_folds
 from popcen.errors import PopcenInputError
@@ -33,7 +34,11 @@ def main(smk, log):
 
     proba = lightgbm_cv_proba(x, y, folds, len(labels), cfg["lightgbm"], cfg["seed"], threads)
     results = evaluate_with_coarse(samples, proba, labels, folds, fine, coarse)
-    lgb_metrics = summary_frame(results, "lightgbm")
+    # Named like the CAE classifier's rows: the fine model, and the coarse class of its fine predictions.
+    lgb_metrics = summary_frame({fine: results[fine]}, "lightgbm")
+    if coarse:
+        lgb_metrics = pd.concat([lgb_metrics, summary_frame(
+            {coarse: {"summary": results[coarse]["summary_from_fine_argmax"]}}, f"lightgbm_from_{fine}")])
     cae_metrics = pd.concat([pd.read_csv(p, sep="\t") for p in smk.input.cae_metrics], ignore_index=True)
     comparison = pd.concat([cae_metrics, lgb_metrics], ignore_index=True)
     comparison.to_csv(smk.output.metrics, sep="\t", index=False)

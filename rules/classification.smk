@@ -1,0 +1,132 @@
+# Ancestry classification: the CAE encoder (frozen unless fine-tuned) + a softmax head, trained on all
+# labelled samples (train_classifier) and evaluated by stratified k-fold CV at each label level
+# (evaluate_classifier). Logic: workflow/scripts/popcen/classification/.
+validate_config(config, workflow.source_path("../config/schemas/classification.schema.yaml"))
+
+CLASSIFICATION = config["classification"]
+CLS_DIR = f"{RESULTS}/{{cohort}}/classification"
+
+
+wildcard_constraints:
+    level="[A-Za-z0-9_]+",
+
+
+def label_levels(cohort):
+    return COHORTS.label_columns(cohort)
+
+
+# The feature set and the trained CAE, as rules/representation.smk names them (FEATURES, train_cae).
+CAE_FILES = {
+    "cae_weights": rules.train_cae.output.weights,
+    "cae_json": rules.train_cae.output.config,
+}
+
+
+rule classification_folds:
+    input:
+        **FEATURES,
+    output:
+        folds=f"{CLS_DIR}/folds.tsv",
+    params:
+        features=features_folder,
+        label_column=lambda wc: label_levels(wc.cohort)[0],
+        n_folds=CLASSIFICATION["n_folds"],
+        seed=CLASSIFICATION["fold_seed"],
+    log:
+        f"{RESULTS}/{{cohort}}/logs/classification_folds.log",
+    conda:
+        "../envs/ml.yaml"
+    script:
+        "../workflow/scripts/classification_folds.py"
+
+
+rule train_classifier:
+    input:
+        **FEATURES,
+        **CAE_FILES,
+    output:
+        weights=f"{CLS_DIR}/model.pt",
+        meta=f"{CLS_DIR}/model.json",
+        losses=f"{CLS_DIR}/losses.tsv",
+        trials=f"{CLS_DIR}/trials.tsv",
+    params:
+        features=features_folder,
+        label_columns=lambda wc: label_levels(wc.cohort),
+        classification=CLASSIFICATION,
+        device=config["device"],
+    log:
+        f"{RESULTS}/{{cohort}}/logs/train_classifier.log",
+    benchmark:
+        f"{RESULTS}/{{cohort}}/benchmarks/train_classifier.tsv"
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow/scripts/train_classifier.py"
+
+
+def fine_predictions(wildcards):
+    """A coarse level (super_pop) is also scored from the fine level's (pop) out-of-fold predictions."""
+    fine = label_levels(wildcards.cohort)[0]
+    if wildcards.level == fine:
+        return []
+    return f"{RESULTS}/{wildcards.cohort}/classification/cv/{fine}/predictions.tsv"
+
+
+rule evaluate_classifier:
+    input:
+        **FEATURES,
+        **CAE_FILES,
+        folds=rules.classification_folds.output.folds,
+        fine_predictions=fine_predictions,
+    output:
+        predictions=f"{CLS_DIR}/cv/{{level}}/predictions.tsv",
+        metrics=f"{CLS_DIR}/cv/{{level}}/metrics.tsv",
+        per_class=f"{CLS_DIR}/cv/{{level}}/per_class.tsv",
+        confusion=f"{CLS_DIR}/cv/{{level}}/confusion.tsv",
+        confusion_normalized=f"{CLS_DIR}/cv/{{level}}/confusion_normalized.tsv",
+        auc=f"{CLS_DIR}/cv/{{level}}/auc.tsv",
+        trials=f"{CLS_DIR}/cv/{{level}}/trials.tsv",
+        confusion_png=report(
+            f"{CLS_DIR}/cv/{{level}}/confusion.png",
+            category="Classification",
+            subcategory="{cohort}",
+            caption="../workflow/report/classification_confusion.rst",
+            labels={"level": "{level}", "figure": "confusion matrix"},
+        ),
+        roc_png=report(
+            f"{CLS_DIR}/cv/{{level}}/roc.png",
+            category="Classification",
+            subcategory="{cohort}",
+            caption="../workflow/report/classification_roc.rst",
+            labels={"level": "{level}", "figure": "ROC curves"},
+        ),
+        f1_png=report(
+            f"{CLS_DIR}/cv/{{level}}/f1.png",
+            category="Classification",
+            subcategory="{cohort}",
+            caption="../workflow/report/classification_f1.rst",
+            labels={"level": "{level}", "figure": "F1 per class"},
+        ),
+    params:
+        features=features_folder,
+        label_columns=lambda wc: label_levels(wc.cohort),
+        classification=CLASSIFICATION,
+        device=config["device"],
+    log:
+        f"{RESULTS}/{{cohort}}/logs/evaluate_classifier/{{level}}.log",
+    benchmark:
+        f"{RESULTS}/{{cohort}}/benchmarks/evaluate_classifier/{{level}}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow/scripts/evaluate_classifier.py"
+
+
+def classification_targets(cohort):
+    if COHORTS.predict_with(cohort):
+        return []
+    d = f"{RESULTS}/{cohort}/classification"
+    return [f"{d}/model.pt"] + [f"{d}/cv/{level}/metrics.tsv" for level in label_levels(cohort)]
+
+
+COHORT_TARGETS.append(classification_targets)
