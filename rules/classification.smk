@@ -4,6 +4,10 @@
 validate_config(config, workflow.source_path("../config/schemas/classification.schema.yaml"))
 
 CLASSIFICATION = config["classification"]
+# What the classifier's training depends on: a change of the prediction or fold settings must not
+# retrain it (Snakemake reruns a job whose params changed).
+CLASSIFIER_TRAINING = {k: v for k, v in CLASSIFICATION.items()
+                       if k not in ("n_folds", "fold_seed", "min_overlap", "strand_ambiguous")}
 CLS_DIR = f"{RESULTS}/{{cohort}}/classification"
 
 
@@ -52,7 +56,7 @@ rule train_classifier:
     params:
         features=features_folder,
         label_columns=lambda wc: label_levels(wc.cohort),
-        classification=CLASSIFICATION,
+        classification=CLASSIFIER_TRAINING,
         device=config["device"],
     log:
         f"{RESULTS}/{{cohort}}/logs/train_classifier.log",
@@ -110,7 +114,7 @@ rule evaluate_classifier:
     params:
         features=features_folder,
         label_columns=lambda wc: label_levels(wc.cohort),
-        classification=CLASSIFICATION,
+        classification=CLASSIFIER_TRAINING,
         device=config["device"],
     log:
         f"{RESULTS}/{{cohort}}/logs/evaluate_classifier/{{level}}.log",
