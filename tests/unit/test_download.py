@@ -184,3 +184,46 @@ def test_checksum_file_is_sha256sum_format(tmp_path):
     first, second = (tmp_path / "f.sha256").read_text().splitlines()
     assert first == f"{sha(b'abc')}  f"
     assert hashlib.md5(b"abc").hexdigest() in second and "UNVERIFIED" in second
+
+
+def test_plan_expands_contigs_and_picks_checksums():
+    from popcen.download import plan_downloads
+
+    plan = plan_downloads({
+        "vcf": {"url": "https://x.org/d/ALL.{contig}.vcf.gz", "contigs": ["chr1", "chr2"],
+                "sha256": {"chr1": "a" * 64}, "md5": None},
+        "panel": {"url": "https://x.org/d/p.panel", "sha256": "b" * 64},
+        "map": {"url": None, "file": "map.bed"},
+    })
+    assert sorted(plan) == [("map", "map.bed"), ("panel", "p.panel"), ("vcf", "ALL.chr1.vcf.gz"),
+                            ("vcf", "ALL.chr2.vcf.gz")]
+    assert plan[("vcf", "ALL.chr1.vcf.gz")].sha256 == "a" * 64 and plan[("vcf", "ALL.chr2.vcf.gz")].sha256 is None
+    assert plan[("vcf", "ALL.chr2.vcf.gz")].url == "https://x.org/d/ALL.chr2.vcf.gz"
+    assert plan[("vcf", "ALL.chr2.vcf.gz")].contig == "chr2"
+    assert plan[("map", "map.bed")].url is None
+    with pytest.raises(PopcenInputError, match="needs `contigs`"):
+        plan_downloads({"x": {"url": "https://x.org/{contig}.vcf.gz"}})
+    with pytest.raises(PopcenInputError, match="one file, one checksum"):
+        plan_downloads({"x": {"url": "https://x.org/a", "sha256": {"chr1": "a" * 64}}})
+    with pytest.raises(PopcenInputError, match="`file` must name it"):
+        plan_downloads({"x": {"url": None}})
+
+
+def test_project_config_plans_the_public_inputs():
+    """The shipped `downloads` section is valid and lists what docs/cluster.md promises."""
+    import jsonschema
+    import yaml
+
+    from popcen.download import plan_downloads
+    from tests.conftest import ROOT
+
+    config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    schema = yaml.safe_load((ROOT / "config/schemas/downloads.schema.yaml").read_text())
+    jsonschema.Draft202012Validator(schema).validate(config)
+    plan = plan_downloads(config["downloads"]["files"])
+    entries = {spec.entry for spec in plan.values()}
+    assert {"kg_phase3_vcf", "kg_phase3_vcf_index", "kg_phase3_panel", "sgdp_bcf", "hg19_fasta",
+            "vernot_akey_map", "gencode_v19_gtf"} <= entries
+    assert sum(spec.entry == "kg_phase3_vcf" for spec in plan.values()) == 22
+    for spec in plan.values():
+        assert spec.url is None or spec.url.startswith("https://"), spec

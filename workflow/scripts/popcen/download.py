@@ -32,6 +32,60 @@ CHUNK = 1 << 20
 RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
 
+@dataclass(frozen=True)
+class DownloadSpec:
+    """One file to download: config entry, local file name, address, expected checksums."""
+
+    entry: str
+    file: str
+    url: str | None
+    sha256: str | None
+    md5: str | None
+    contig: str | None = None
+
+
+def _for_contig(value, contig: str | None):
+    """A checksum setting (None, a hex string, or a mapping contig -> hex) for one file."""
+    if isinstance(value, dict):
+        return value.get(contig)
+    return value
+
+
+def plan_downloads(files: dict) -> dict[tuple[str, str], DownloadSpec]:
+    """Expand the config's ``downloads.files`` into one :class:`DownloadSpec` per file.
+
+    An entry whose ``url`` contains ``{contig}`` gives one file per value of ``contigs``; the local file name
+    is the URL's last path component (or ``file``). A single-file entry must not give checksums per contig.
+
+    Returns
+    -------
+    dict
+        (entry, file name) -> DownloadSpec
+    """
+    plan = {}
+    for entry, spec in files.items():
+        url = spec.get("url")
+        contigs = spec.get("contigs")
+        patterned = url is not None and "{contig}" in url
+        if patterned != bool(contigs):
+            raise PopcenInputError(None, f"config downloads.files.{entry}: a url with {{contig}} needs `contigs`, "
+                                   "and `contigs` needs a url with {contig}")
+        for key in ("sha256", "md5"):
+            if isinstance(spec.get(key), dict) and not patterned:
+                raise PopcenInputError(None, f"config downloads.files.{entry}.{key}: one file, one checksum "
+                                       "(a mapping is only for urls with {contig})")
+        for contig in contigs or [None]:
+            full = url.replace("{contig}", contig) if contig is not None else url
+            name = spec.get("file") or (full.rstrip("/").rsplit("/", 1)[-1] if full else None)
+            if not name:
+                raise PopcenInputError(None, f"config downloads.files.{entry}: url is null, so `file` must name it")
+            if contig is not None and spec.get("file"):
+                raise PopcenInputError(None, f"config downloads.files.{entry}: `file` cannot name one file per contig")
+            plan[(entry, name)] = DownloadSpec(entry, name, full, _for_contig(spec.get("sha256"), contig),
+                                               _for_contig(spec.get("md5"), contig), contig)
+    return plan
+
+
 class IncompleteTransfer(Exception):
     """The connection ended before the announced number of bytes arrived (resumable)."""
 

@@ -1,0 +1,89 @@
+# Public inputs: 1000 Genomes phase 3, SGDP, hg19, the Vernot & Akey map, GENCODE genes. Nothing here is in
+# `rule all`: a file is downloaded when a cohort sheet or the introgression config points at it, or when
+# you ask for it (`snakemake --cores 4 download_1kg`). Addresses and checksums: config `downloads`.
+import re
+
+from popcen.download import plan_downloads
+
+validate_config(config, workflow.source_path("../config/schemas/downloads.schema.yaml"))
+
+DL = config["downloads"]
+DL_DIR = DL["dir"]
+DOWNLOADS = plan_downloads(DL["files"])
+
+
+def _alternatives(names):
+    # A regex that matches exactly these names (and nothing when there are none).
+    return "|".join(re.escape(n) for n in sorted(set(names))) or "(?!)"
+
+
+def downloaded(entry, contig=None):
+    """Local paths of a config entry's files (of one contig when given)."""
+    return [f"{DL_DIR}/{s.entry}/{s.file}" for s in DOWNLOADS.values()
+            if s.entry == entry and (contig is None or s.contig == contig)]
+
+
+def _spec(wildcards):
+    return DOWNLOADS[(wildcards.entry, wildcards.filename)]
+
+
+rule download:
+    output:
+        file=f"{DL_DIR}/{{entry}}/{{filename}}",
+        checksum=f"{DL_DIR}/{{entry}}/{{filename}}.sha256",
+    wildcard_constraints:
+        entry=_alternatives(s.entry for s in DOWNLOADS.values()),
+        filename=_alternatives(s.file for s in DOWNLOADS.values()),
+    params:
+        url=lambda wc: _spec(wc).url,
+        sha256=lambda wc: _spec(wc).sha256,
+        md5=lambda wc: _spec(wc).md5,
+        retries=DL["retries"],
+        timeout=DL["timeout"],
+    log:
+        "logs/downloads/{entry}/{filename}.log",
+    # Compute nodes are often offline: downloads run where snakemake runs (the login node on a cluster).
+    localrule: True
+    conda:
+        "../envs/downloads.yaml"
+    script:
+        "../workflow/scripts/download.py"
+
+
+# SGDP comes as BCF; the genotype stages read bgzipped VCF (scikit-allel).
+rule sgdp_vcf:
+    input:
+        bcf=lambda wc: downloaded("sgdp_bcf", wc.contig),
+    output:
+        vcf=f"{DL_DIR}/sgdp/sgdp.{{contig}}.vcf.gz",
+        tbi=f"{DL_DIR}/sgdp/sgdp.{{contig}}.vcf.gz.tbi",
+    log:
+        "logs/downloads/sgdp_vcf/{contig}.log",
+    conda:
+        "../envs/genotypes.yaml"
+    shell:
+        "(bcftools view -Oz -o {output.vcf} {input.bcf} && tabix -p vcf {output.vcf}) 2> {log}"
+
+
+rule download_1kg:
+    input:
+        downloaded("kg_phase3_vcf"),
+        downloaded("kg_phase3_vcf_index"),
+        downloaded("kg_phase3_panel"),
+    localrule: True
+
+
+rule download_sgdp:
+    input:
+        expand(f"{DL_DIR}/sgdp/sgdp.{{contig}}.vcf.gz",
+               contig=[s.contig for s in DOWNLOADS.values() if s.entry == "sgdp_bcf"]),
+        downloaded("sgdp_metadata"),
+    localrule: True
+
+
+rule download_introgression:
+    input:
+        downloaded("hg19_fasta"),
+        downloaded("vernot_akey_map"),
+        downloaded("gencode_v19_gtf"),
+    localrule: True

@@ -1,0 +1,67 @@
+"""The download rules through snakemake, against a local HTTP server on 127.0.0.1 only.
+
+The project's `downloads.files` (real public addresses) are replaced in the test's config, so nothing but
+the local server is ever contacted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+import yaml
+
+from tests.conftest import TINY_DEMO, TINY_DEMO_COHORT, make_workdir, run_snakemake
+from tests.unit.test_download import FileServer
+
+pytestmark = pytest.mark.workflow
+
+A, B = b"##fileformat=VCFv4.2\n" * 5000, b"contig b\n" * 3000
+
+
+@pytest.fixture
+def served(tmp_path):
+    server = FileServer({"toy.a.vcf.gz": A, "toy.b.vcf.gz": B, "map.bed": b"chr1\t0\t10\n"})
+    wd = make_workdir(tmp_path, TINY_DEMO, [TINY_DEMO_COHORT])
+    config = yaml.safe_load((wd / "config/config.yaml").read_text())
+    config["downloads"] = {"dir": "resources/public", "retries": 2, "timeout": 10, "files": {
+        "toy": {"url": server.url("toy.{contig}.vcf.gz"), "contigs": ["a", "b"],
+                "sha256": {"a": hashlib.sha256(A).hexdigest(), "b": None}},
+        "tampered": {"url": server.url("map.bed"), "sha256": "0" * 64},
+        "unknown": {"url": None, "file": "Akey_intr_coords.bed"},
+    }}
+    (wd / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    yield wd, server
+    server.close()
+
+
+def test_download_rule_verifies_and_resumes(served):
+    wd, server = served
+    out = wd / "resources/public/toy"
+    out.mkdir(parents=True)
+    (out / "toy.a.vcf.gz.part").write_bytes(A[:1000])  # an interrupted earlier run
+    run_snakemake(["--directory", wd, "--cores", "1", "resources/public/toy/toy.a.vcf.gz",
+                   "resources/public/toy/toy.b.vcf.gz"])
+    assert (out / "toy.a.vcf.gz").read_bytes() == A and (out / "toy.b.vcf.gz").read_bytes() == B
+    assert ("toy.a.vcf.gz", "bytes=1000-") in server.requests
+    assert not list(out.glob("*.part"))
+    a_sum, b_sum = (out / "toy.a.vcf.gz.sha256").read_text(), (out / "toy.b.vcf.gz.sha256").read_text()
+    assert a_sum.startswith(f"{hashlib.sha256(A).hexdigest()}  toy.a.vcf.gz\n") and "verified" in a_sum
+    assert b_sum.startswith(f"{hashlib.sha256(B).hexdigest()}  toy.b.vcf.gz\n") and "UNVERIFIED" in b_sum
+    assert "UNVERIFIED download toy.b.vcf.gz" in (wd / "logs/downloads/toy/toy.b.vcf.gz.log").read_text()
+
+
+def test_checksum_mismatch_fails_with_one_line_and_no_output(served):
+    wd, _ = served
+    proc = run_snakemake(["--directory", wd, "--cores", "1", "resources/public/tampered/map.bed"], check=False)
+    assert proc.returncode != 0
+    assert f"popcen error in rule download: {served[1].url('map.bed')}: sha256 mismatch: expected {'0' * 64}" in proc.stderr
+    assert not (wd / "resources/public/tampered").exists() or not any((wd / "resources/public/tampered").iterdir())
+
+
+def test_entry_without_address_says_so(served):
+    wd, _ = served
+    proc = run_snakemake(["--directory", wd, "--cores", "1", "resources/public/unknown/Akey_intr_coords.bed"],
+                         check=False)
+    assert proc.returncode != 0
+    assert "config downloads.files.unknown.url is not set" in proc.stderr
