@@ -23,10 +23,8 @@ include: "rules/demo.smk"
 include: "rules/genotypes.smk"
 include: "rules/representation.smk"
 include: "rules/clustering.smk"
-include: "rules/classification.smk"
-include: "rules/predict.smk"
-include: "rules/explain.smk"
 include: "rules/introgression.smk"
+include: "rules/downloads.smk"
 
 
 rule all:
