@@ -65,3 +65,19 @@ def test_entry_without_address_says_so(served):
                          check=False)
     assert proc.returncode != 0
     assert "config downloads.files.unknown.url is not set" in proc.stderr
+
+
+def test_1kg_config_dry_run_downloads_then_runs_per_contig(tmp_path):
+    """docs/cluster.md's 1000 Genomes command, dry-run only (nothing is fetched): 22 VCFs and the panel are
+    downloaded on first use, then every genotype stage runs once per chromosome."""
+    from tests.conftest import ROOT
+
+    wd = make_workdir(tmp_path)
+    for name in ("1kg.yaml", "cohorts.1kg.tsv"):
+        (wd / "config" / name).write_text((ROOT / "config" / name).read_text())
+    out = run_snakemake(["--directory", wd, "-n", "--cores", "4", "--configfile", "config/1kg.yaml"]).stdout
+    stats = dict(line.split()[:2] for line in out[out.index("Job stats:"):].splitlines()[3:] if len(line.split()) == 2)
+    assert stats["download"] == "23"
+    assert stats["vcf_to_zarr"] == stats["variant_qc"] == stats["ld_prune"] == "22"
+    assert stats["assemble_features"] == "1" and "simulate_demo_contig" not in stats
+    assert "wildcards: entry=kg_phase3_panel, filename=integrated_call_samples_v3.20130502.ALL.panel" in out
