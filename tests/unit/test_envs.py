@@ -73,6 +73,10 @@ def parse_rules() -> dict[str, dict]:
                     value = next(v.strip() for v in body[j + 1:] if v.strip())
                 if key in ("conda", "script"):
                     rule[key] = value.strip().strip(",").strip("\"'")
+                if key == "shell":  # the command: this line and the indented lines below it
+                    rest = body[j + 1:]
+                    stop = next((k for k, v in enumerate(rest) if re.match(r"\s{4}\w+:", v)), len(rest))
+                    rule["shell"] = " ".join([value, *rest[:stop]])
             assert name not in rules, f"rule {name} defined twice ({rules[name]['file']}, {path})"
             rules[name] = rule
     return rules
@@ -187,6 +191,7 @@ def requirements_txt() -> dict[str, str]:
 
 def test_rule_parser_finds_the_spine_rules():
     assert {"vcf_to_zarr", "variant_qc", "ld_prune", "assemble_features"} <= set(RUNNING)
+    assert "bcftools view" in RULES["sgdp_vcf"]["shell"] and "tabix" in RULES["sgdp_vcf"]["shell"]
     assert RULES["ld_prune"]["conda"] == "../envs/genotypes.yaml"
     assert RULES["ld_prune"]["script"] == "../workflow/scripts/ld_prune.py"
     assert not RULES["all"]["runs"]
@@ -237,8 +242,14 @@ def test_rule_names_an_existing_env(rule):
 @pytest.mark.parametrize("rule", RUNNING)
 def test_env_provides_what_the_script_imports(rule):
     info = RULES[rule]
+    if "shell" in info and "conda" in info:
+        env_path = (info["file"].parent / info["conda"]).resolve()
+        used = {t for t in TOOLS if re.search(rf"(?<![\w/.-]){t}\b", info["shell"])}
+        missing = sorted({TOOLS[t] for t in used} - provided(read_env(env_path)))
+        assert not missing, f"rule {rule}: {env_path.name} lacks {missing} (called by its shell command)"
+        return
     if "script" not in info or "conda" not in info:
-        pytest.skip(f"rule {rule} has no script: (its shell command is not analysed)")
+        pytest.skip(f"rule {rule} runs neither a script nor a shell command")
     script = (info["file"].parent / info["script"]).resolve()
     env_path = (info["file"].parent / info["conda"]).resolve()
     assert script.is_file(), f"rule {rule}: script {info['script']} does not exist"
