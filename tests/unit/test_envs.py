@@ -69,6 +69,7 @@ def parse_rules() -> dict[str, dict]:
                     continue
                 key, value = m.groups()
                 rule["runs"] = True
+                same_line = value
                 if not value:  # the value is on the next non-empty line
                     value = next(v.strip() for v in body[j + 1:] if v.strip())
                 if key in ("conda", "script"):
@@ -76,7 +77,7 @@ def parse_rules() -> dict[str, dict]:
                 if key == "shell":  # the command: this line and the indented lines below it
                     rest = body[j + 1:]
                     stop = next((k for k, v in enumerate(rest) if re.match(r"\s{4}\w+:", v)), len(rest))
-                    rule["shell"] = " ".join([value, *rest[:stop]])
+                    rule["shell"] = " ".join([same_line, *rest[:stop]]).strip()
             assert name not in rules, f"rule {name} defined twice ({rules[name]['file']}, {path})"
             rules[name] = rule
     return rules
