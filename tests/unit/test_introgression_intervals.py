@@ -158,3 +158,37 @@ def test_gc_matched_controls_pick_the_closest_candidate(tmp_path):
         best = min((abs(fake_gc(c)[i] - fake_gc(reg)[i]), c["start"][i]) for c in candidates)
         assert abs(fake_gc(con)[i] - fake_gc(reg)[i]) == pytest.approx(best[0])
     assert (con["end"] - con["start"]).tolist() == reg["length"].tolist()
+
+
+def test_group_split_takes_the_number_of_groups_closest_to_the_fraction():
+    groups = np.repeat(np.arange(8), 10)  # 8 equal groups: 25 % is exactly 2 of them
+    labels = np.tile([0, 1], 40)
+    train, test = group_split(groups, labels, 0.25, seed=0)
+    assert len(test) == 20 and len(train) == 60
+
+
+def test_bad_bed_inputs_are_one_clear_error(tmp_path):
+    from popcen.introgression.intervals import read_bed3, read_genes
+
+    with pytest.raises(PopcenInputError, match="not found"):
+        read_bed3(tmp_path / "missing.bed")
+    (tmp_path / "bad.bed").write_text("chr1\t100\t50\n")
+    with pytest.raises(PopcenInputError, match="end <= start"):
+        read_bed3(tmp_path / "bad.bed")
+    (tmp_path / "words.bed").write_text("chr1\tabc\t50\n")
+    with pytest.raises(PopcenInputError, match="integers"):
+        read_bed3(tmp_path / "words.bed")
+    (tmp_path / "genes.bed").write_text("chr1\t1\t50\t+\tid\n")
+    with pytest.raises(PopcenInputError, match="7 columns"):
+        read_genes(tmp_path / "genes.bed")
+
+
+def test_gtf_gene_lines_are_read_zero_based(tmp_path):
+    from popcen.introgression.intervals import read_genes
+
+    (tmp_path / "g.gtf").write_text(
+        '20\tHAVANA\tgene\t101\t200\t.\t-\t.\tgene_id "G1"; gene_type "lincRNA"; gene_name "ABC";\n'
+        '20\tHAVANA\texon\t101\t150\t.\t-\t.\tgene_id "G1"; gene_type "lincRNA"; gene_name "ABC";\n')
+    g = read_genes(tmp_path / "g.gtf")
+    assert g.to_dict("records") == [{"chrom": "20", "start": 100, "end": 200, "strand": "-", "gene_id": "G1",
+                                     "symbol": "ABC", "biotype": "lincRNA"}]

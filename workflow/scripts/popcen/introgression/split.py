@@ -21,8 +21,9 @@ def split_groups(table: pd.DataFrame, by: str) -> np.ndarray:
 
 def group_split(groups: np.ndarray, labels: np.ndarray, test_fraction: float, seed: int,
                 max_tries: int = 200) -> tuple[np.ndarray, np.ndarray]:
-    """Whole groups go to the test part, in a seeded random order, until it holds ``test_fraction`` of the
-    items; retried with the next seed until both parts hold both classes.
+    """Whole groups go to the test part, in a seeded random order; as many as bring its size closest to
+    ``test_fraction`` of the items (at least one, never all). Retried with the next seed until both parts
+    hold both classes.
 
     Returns
     -------
@@ -36,7 +37,7 @@ def group_split(groups: np.ndarray, labels: np.ndarray, test_fraction: float, se
     for attempt in range(max_tries):
         order = np.random.default_rng(seed + attempt).permutation(uniq)
         taken = np.cumsum(sizes.loc[order].to_numpy())
-        n_test = int(np.searchsorted(taken, test_fraction * len(groups)) + 1)
+        n_test = int(np.argmin(np.abs(taken - test_fraction * len(groups)))) + 1
         n_test = min(n_test, len(uniq) - 1)
         test = np.isin(groups, order[:n_test])
         if all(len(np.unique(labels[m])) == 2 for m in (test, ~test)):
