@@ -28,12 +28,17 @@ KEPT = "kept"
 TYPE_REASONS = ("no_alt", "multiallelic", "symbolic", "indel", "mnp", "non_acgt")
 REASONS = (*TYPE_REASONS, "duplicate_position", "low_call_rate", "low_mac", "low_maf")
 _ACGT = set("ACGT")
+_BASES = _ACGT | set("acgt")
 
 
 def classify_alleles(ref, alt, numalt) -> np.ndarray:
     """Status of each record from its alleles alone: ``kept`` for a bi-allelic SNV, else the reason."""
     status = np.full(len(ref), KEPT, dtype=object)
-    for i, (r, a, n) in enumerate(zip(ref, alt, numalt, strict=True)):
+    # Most records are bi-allelic SNVs: find them with set look-ups, and walk the reasons for the rest only.
+    simple = (np.asarray(numalt) == 1) & np.fromiter(
+        (r in _BASES and a in _BASES for r, a in zip(ref, alt, strict=True)), dtype=bool, count=len(ref))
+    for i in np.flatnonzero(~simple):
+        r, a, n = ref[i], alt[i], numalt[i]
         r = (r or "").upper()
         a = (a or "").upper()
         if n == 0 or a in ("", "."):
@@ -98,9 +103,9 @@ def read_gt(gt, start: int, stop: int, columns: np.ndarray) -> np.ndarray:
 
 def call_stats(gn: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Call rate, minor-allele count and minor-allele frequency of (variants, samples) alt counts."""
-    called = gn >= 0
-    n_called = called.sum(axis=1)
-    ac = np.where(called, gn, 0).sum(axis=1, dtype=np.int64)
+    n_called = (gn >= 0).sum(axis=1)
+    # Missing calls are -1: adding their number back gives the alt count over the called ones.
+    ac = gn.sum(axis=1, dtype=np.int64) + (gn.shape[1] - n_called)
     an = 2 * n_called
     mac = np.minimum(ac, an - ac)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -147,7 +152,7 @@ def variant_qc(store, sample_index: np.ndarray, min_call_rate: float, min_mac: i
         rows = np.flatnonzero(status[start:stop] == KEPT)
         if rows.size == 0:
             continue
-        gn = alt_counts(read_gt(gt, start, stop, sample_index)[rows])
+        gn = alt_counts(read_gt(gt, start, stop, sample_index))[rows]
         cr, mc, mf = call_stats(gn)
         call_rate[start + rows], mac[start + rows], maf[start + rows] = cr, mc, mf
 

@@ -19,7 +19,22 @@ from typing import Callable
 import numpy as np
 
 _BLOCK = 32 << 20  # bytes of VCF text parsed at a time
-_TAB, _PIPE, _SLASH, _DOT, _ZERO, _NINE = (ord(c) for c in "\t|/.09")
+
+
+def _allele_table() -> np.ndarray:
+    """Decoding table indexed by two bytes read as one native uint16: an allele (0-9, '.' -> -1) followed by
+    '|', '/' or a tab; anything else -> -2."""
+    pairs = np.arange(1 << 16, dtype=np.uint16).view(np.uint8).reshape(-1, 2)
+    allele, after = pairs[:, 0].astype(np.int16), pairs[:, 1]
+    value = np.where((allele >= ord("0")) & (allele <= ord("9")), allele - ord("0"),
+                     np.where(allele == ord("."), -1, -2))
+    return np.where(np.isin(after, [ord("|"), ord("/"), ord("\t")]), value, -2).astype(np.int8)
+
+
+_ALLELE = _allele_table()
+# A call 'a', sep, 'b', tab read as a little-endian uint32, with the allele bytes masked out.
+_MARKS = 0xFF00FF00
+_PHASED, _UNPHASED = (ord("\t") << 24 | ord(sep) << 8 for sep in "|/")
 
 
 class NotSimple(Exception):
@@ -44,38 +59,40 @@ def gt_only_to_zarr(stream, store: str | Path, chunk_length: int, fields: list[s
     import zarr
 
     store = Path(store)
-    blocks = _line_blocks(stream)
-    header = next(blocks, [])
-    first = next(blocks, None)
+    blocks = _record_blocks(stream)
+    header = next(blocks)
     if not header or not header[-1].startswith(b"#CHROM"):
         return False
+    first = next(blocks, None)
     if first is None:
         return True
     n_samples = len(header[-1].split(b"\t")) - 9
     try:
-        _parse(first[:1], n_samples)  # fail before writing anything when the very first record does not fit
-        make_template(io.BytesIO(b"\n".join([*header, first[0]]) + b"\n"), store)
+        first_line = first[:first.index(b"\n") + 1]
+        _parse(first_line, n_samples)  # fail before writing anything when the first record does not fit
+        make_template(io.BytesIO(b"\n".join(header) + b"\n" + first_line), store)
         root = zarr.open_group(str(store), mode="r+")
         arrays = {name: root[name] for name in fields}
         for a in arrays.values():
             a.resize((0, *a.shape[1:]))
-        pending: list[dict[str, np.ndarray]] = []
-        n_pending = 0
+        # Whole chunks are gathered in a buffer and appended at once, so that no chunk is written twice.
+        buffer = {name: np.empty((chunk_length, *a.shape[1:]), dtype=a.dtype) for name, a in arrays.items()}
+        filled = 0
         for block in _chain(first, blocks):
             parsed = _parse(block, n_samples)
-            pending.append(parsed)
-            n_pending += len(parsed["variants/POS"])
-            if n_pending >= chunk_length:
-                # Append whole chunks only, so that no chunk is written twice.
-                merged = {k: np.concatenate([p[k] for p in pending]) for k in fields}
-                cut = n_pending - n_pending % chunk_length
-                for k in fields:
-                    arrays[k].append(merged[k][:cut], axis=0)
-                pending = [{k: v[cut:] for k, v in merged.items()}]
-                n_pending -= cut
-        if n_pending:
-            for k in fields:
-                arrays[k].append(np.concatenate([p[k] for p in pending]), axis=0)
+            n, done = len(parsed["variants/POS"]), 0
+            while done < n:
+                take = min(chunk_length - filled, n - done)
+                for name in fields:
+                    buffer[name][filled:filled + take] = parsed[name][done:done + take]
+                filled, done = filled + take, done + take
+                if filled == chunk_length:
+                    for name in fields:
+                        arrays[name].append(buffer[name], axis=0)
+                    filled = 0
+        if filled:
+            for name in fields:
+                arrays[name].append(buffer[name][:filled], axis=0)
     except NotSimple:
         shutil.rmtree(store, ignore_errors=True)
         return False
@@ -90,54 +107,69 @@ def _chain(first, rest):
     yield from rest
 
 
-def _line_blocks(stream):
-    """Yield the header lines (one list, up to and including #CHROM), then lists of record lines."""
-    rest = b""
-    header: list[bytes] | None = []
-    while True:
+def _record_blocks(stream):
+    """Yield the header lines (a list, up to the #CHROM line), then blocks of whole record lines (bytes,
+    each line ending in a newline)."""
+    buf = b""
+    eof = False
+    header: list[bytes] = []
+    while True:  # header lines, which may span reads
+        end = buf.find(b"\n")
+        if buf[:1] == b"#" and end >= 0:
+            header.append(buf[:end].rstrip(b"\r"))
+            buf = buf[end + 1:]
+            continue
+        if buf[:1] not in (b"#", b"") or eof:
+            break
         data = stream.read(_BLOCK)
-        buf = rest + data
-        if not data:
-            lines, rest = (buf.split(b"\n") if buf else []), b""
-        else:
-            cut = buf.rfind(b"\n")
-            if cut < 0:
-                rest = buf
-                continue
-            lines, rest = buf[:cut].split(b"\n"), buf[cut + 1:]
-        if header is not None:
-            while lines and lines[0].startswith(b"#"):
-                header.append(lines.pop(0))
-            if lines or not data:
-                yield header
-                header = None
-        lines = [line for line in lines if line]
-        if lines:
-            yield lines
-        if not data:
+        eof = not data
+        buf += data
+    yield header
+    while True:
+        if not eof:
+            data = stream.read(_BLOCK)
+            eof = not data
+            buf += data
+        cut = len(buf) if eof else buf.rfind(b"\n") + 1
+        if cut > 0:
+            block, buf = buf[:cut], buf[cut:]
+            if not block.endswith(b"\n"):
+                block += b"\n"
+            yield block
+        if eof and not buf:
             return
 
 
-def _parse(lines: list[bytes], n_samples: int) -> dict[str, np.ndarray]:
-    """Arrays of a block of records, as scikit-allel stores them (alt_number=1); raises NotSimple."""
-    rows = [line.split(b"\t", 9) for line in lines]
-    if any(len(r) != 10 for r in rows):
-        raise NotSimple("fewer than 10 columns")
-    chrom, pos, ids, ref, alt, _qual, _filter, _info, fmt, calls = zip(*rows, strict=True)
-    if set(fmt) != {b"GT"}:
-        raise NotSimple("FORMAT other than GT")
-    if b"." in ref or any(len(c) != 4 * n_samples - 1 for c in calls):
-        raise NotSimple("missing REF or calls not 3 characters each")
-    text = np.frombuffer(b"\t".join(calls) + b"\t", dtype=np.uint8).reshape(len(rows), n_samples, 4)
-    sep = text[:, :, 1]
-    if not ((text[:, :, 3] == _TAB).all() and ((sep == _PIPE) | (sep == _SLASH)).all()):
+def _parse(block: bytes, n_samples: int) -> dict[str, np.ndarray]:
+    """Arrays of a block of whole record lines, as scikit-allel stores them (alt_number=1); raises
+    NotSimple. The calls of a line are its last 4 * n_samples - 1 bytes; the checks below make sure they
+    are n_samples calls of 3 bytes and the rest nine fields ending in FORMAT = GT."""
+    text = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(text == ord("\n"))
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    full = ends > starts  # blank lines are skipped, as scikit-allel does
+    starts, ends = starts[full], ends[full]
+    width = 4 * n_samples - 1
+    calls_at = ends - width
+    if (calls_at <= starts).any():
+        raise NotSimple("line shorter than its calls")
+    cells = np.empty((len(ends), 4 * n_samples), dtype=np.uint8)
+    cells[:, -1] = ord("\t")
+    for row, (at, end) in enumerate(zip(calls_at.tolist(), ends.tolist(), strict=True)):
+        cells[row, :width] = text[at:end]
+    fixed = [block[s:c].split(b"\t") for s, c in zip(starts.tolist(), calls_at.tolist(), strict=True)]
+    if any(len(f) != 10 or f[8] != b"GT" or f[9] != b"" for f in fixed):
+        raise NotSimple("FORMAT other than GT, or calls not 3 characters each")
+    marks = cells.view("<u4") & np.uint32(_MARKS)
+    if not ((marks == _PHASED) | (marks == _UNPHASED)).all():
         raise NotSimple("calls are not a|b or a/b")
-    alleles = text[:, :, 0:3:2]
-    dot = alleles == _DOT
-    if not (((alleles >= _ZERO) & (alleles <= _NINE)) | dot).all():
-        raise NotSimple("allele not a digit or '.'")
-    gt = alleles.astype(np.int8) - _ZERO
-    gt[dot] = -1
+    # Each call's two (allele, separator) byte pairs, read as uint16, decoded by one table look-up each.
+    gt = _ALLELE[cells.view(np.uint16)].reshape(len(ends), n_samples, 2)
+    if gt.min() < -1:
+        raise NotSimple("allele not 0-9 or '.'")
+    chrom, pos, ids, ref, alt = (list(col) for col in zip(*(f[:5] for f in fixed), strict=True))
+    if b"." in ref:
+        raise NotSimple("missing REF")
     return {
         "variants/CHROM": _strings(chrom),
         "variants/POS": np.array([int(p) for p in pos], dtype=np.int32),

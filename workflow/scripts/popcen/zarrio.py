@@ -30,6 +30,6 @@ def read_alt_counts(store, rows: np.ndarray, samples: list[str], block: int = 50
         lo, hi = np.searchsorted(rows, [start, stop])
         if hi == lo:
             continue
-        out[done:done + hi - lo] = alt_counts(read_gt(gt, start, stop, cols)[rows[lo:hi] - start])
+        out[done:done + hi - lo] = alt_counts(read_gt(gt, start, stop, cols))[rows[lo:hi] - start]
         done += hi - lo
     return out
