@@ -9,17 +9,41 @@ import torch
 
 from popcen.clustering.metrics import score_clustering
 from popcen.representation import load_cae
+from tests.conftest import TINY_DEMO, TINY_DEMO_COHORT, deep_merge, make_workdir, run_snakemake
 
 pytestmark = pytest.mark.workflow
+
+# Tiny training on top of the tiny demo: the point is that every rule runs and its outputs agree.
+TINY_CLUSTERING = deep_merge(
+    TINY_DEMO,
+    {
+        "training": {"max_epochs": 4, "patience": 2},
+        "clustering": {"k_max": 4, "k_sweep_epochs": 1, "training": {"max_epochs": 3}},
+    },
+)
+TARGETS = [
+    "results/demo/clustering/pop/metrics.tsv",
+    "results/demo/clustering/super_pop/metrics.tsv",
+    "results/demo/clustering/pop/tsne.png",
+    "results/demo/clustering/super_pop/tsne.png",
+    "results/demo/clustering/k_choice.json",
+]
+
+
+@pytest.fixture(scope="module")
+def clustered(tmp_path_factory):
+    wd = make_workdir(tmp_path_factory.mktemp("clustering"), TINY_CLUSTERING, [TINY_DEMO_COHORT])
+    run_snakemake(["--directory", wd, "--cores", "2", *TARGETS])
+    return wd
 
 
 def read(path):
     return pd.read_csv(path, sep="\t", dtype={"sample": str})
 
 
-def test_cae_outputs(full_demo):
-    d = full_demo / "results/demo/representation"
-    samples = read(full_demo / "results/demo/features/samples.tsv")
+def test_cae_outputs(clustered):
+    d = clustered / "results/demo/representation"
+    samples = read(clustered / "results/demo/features/samples.tsv")
     latent = read(d / "latent.tsv")
     assert latent["sample"].tolist() == samples["sample"].tolist()
     cae, meta = load_cae(d / "cae.pt", d / "cae.json")
@@ -30,13 +54,13 @@ def test_cae_outputs(full_demo):
     losses = read(d / "cae_losses.tsv")
     assert len(losses) == meta["epochs_run"] and losses["val_loss"].notna().all()
     # the checkpoint of a finished run is gone, so a changed config never resumes it
-    assert not (full_demo / "results/demo/checkpoints/cae/last.pt").exists()
+    assert not (clustered / "results/demo/checkpoints/cae/last.pt").exists()
 
 
 @pytest.mark.parametrize(("level", "k"), [("pop", 4), ("super_pop", 3)])
-def test_cec_and_baselines_score_the_same_samples(full_demo, level, k):
-    d = full_demo / f"results/demo/clustering/{level}"
-    samples = read(full_demo / "results/demo/features/samples.tsv")
+def test_cec_and_baselines_score_the_same_samples(clustered, level, k):
+    d = clustered / f"results/demo/clustering/{level}"
+    samples = read(clustered / "results/demo/features/samples.tsv")
     cec = read(d / "cec_assignments.tsv")
     assert cec["sample"].tolist() == samples["sample"].tolist()
     q = cec[[f"q{j}" for j in range(k)]].to_numpy()
@@ -71,8 +95,8 @@ def test_cec_and_baselines_score_the_same_samples(full_demo, level, k):
         assert (d / f"{name}.png").stat().st_size > 5000
 
 
-def test_k_sweep(full_demo):
-    d = full_demo / "results/demo/clustering"
+def test_k_sweep(clustered):
+    d = clustered / "results/demo/clustering"
     table = read(d / "k_sweep.tsv")
     choice = json.loads((d / "k_choice.json").read_text())
     assert table["k"].iloc[0] == 2 and (np.diff(table["wcss"]) < 0).all()
