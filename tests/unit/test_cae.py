@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+
 from popcen.models.cae import CAE, architecture, reconstruction_loss
 
 

@@ -6,6 +6,7 @@ from fractions import Fraction as F
 import numpy as np
 import pytest
 import torch
+
 from popcen.clustering.deep import train_cec
 from popcen.models.cae import CAE, architecture
 from popcen.models.cec import CEC, cec_loss, kl_divergence, soft_assignment, target_distribution

@@ -69,7 +69,15 @@ def test_every_baseline_finds_well_separated_blobs():
     x, y = _blobs()
     genotypes = np.hstack([x, np.random.default_rng(1).normal(size=(90, 30)) * 0.1])
     results = run_baselines(x, genotypes, 3, seed=0, min_samples=5, pca_components=2)
-    assert [r.method for r in results] == ["kmeans", "ward", "gmm", "dbscan", "optics", "pca_kmeans", "pca_ward"]
+    assert [r.method for r in results] == [
+        "kmeans",
+        "ward",
+        "gmm",
+        "dbscan",
+        "optics",
+        "pca_kmeans",
+        "pca_ward",
+    ]
     for r in results:
         assert len(r.labels) == 90 and r.seconds >= 0
         # density methods label the blobs' sparse edges as noise (-1), and OPTICS' xi extraction may split a

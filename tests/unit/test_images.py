@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from popcen.images import genotype_images, image_side, scale_genotypes, select_variants, variant_variance
 
 

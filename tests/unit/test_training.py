@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+
 from popcen.training import (
     Callback,
     fit,
