@@ -139,3 +139,17 @@ def test_records_the_fast_path_does_not_handle_go_through_scikit_allel(tmp_path,
     assert not (tmp_path / "f.zarr").exists()
     vcf_to_zarr(vcf, tmp_path / "odd.zarr")
     assert_same_store(allel_reference(vcf, tmp_path / "ref.zarr"), tmp_path / "odd.zarr")
+
+
+@pytest.mark.parametrize("block", [64, 5000])
+def test_small_read_buffers_give_the_same_store(tmp_path, monkeypatch, block):
+    # 64 bytes: shorter than a header line and a record (the buffer grows); 5000: lines split across reads.
+    import popcen.vcffast
+
+    records = [(p, "C", "T") for p in range(100, 40_000, 80)] + [(40_100, "ACGT", "A,AT")]
+    vcf = write_vcf(tmp_path / "x.vcf.gz", records, n_samples=40)
+    vcf_to_zarr(vcf, tmp_path / "default.zarr")
+    monkeypatch.setattr(popcen.vcffast, "_BLOCK", block)
+    vcf_to_zarr(vcf, tmp_path / "small.zarr", threads=2)
+    assert_same_store(tmp_path / "default.zarr", tmp_path / "small.zarr")
+    assert_same_store(allel_reference(vcf, tmp_path / "ref.zarr"), tmp_path / "small.zarr")
