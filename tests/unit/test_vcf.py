@@ -111,7 +111,7 @@ def test_fast_path_writes_what_scikit_allel_writes(tmp_path):
     for vcf, chunk in ((hand, 65536), (many, 65536), (many, 64)):
         ref, fast = tmp_path / f"ref{chunk}.zarr", tmp_path / f"fast{chunk}.zarr"
         _allel_to_zarr(str(vcf), ref, None, chunk)
-        _stream_to_zarr(lambda: _open_vcf(vcf), fast, chunk)
+        _stream_to_zarr(lambda vcf=vcf: _open_vcf(vcf), fast, chunk)
         assert_same_layout(ref, fast)
         assert_same_store(ref, fast)
         for p in (ref, fast):

@@ -58,7 +58,7 @@ def classify_alleles(ref, alt, numalt) -> np.ndarray:
 
 def duplicated_positions(chrom, pos, candidate: np.ndarray) -> np.ndarray:
     """True for every candidate record whose (chrom, pos) is shared with another candidate record."""
-    key = pd.Series(list(zip(np.asarray(chrom)[candidate], np.asarray(pos)[candidate])))
+    key = pd.Series(list(zip(np.asarray(chrom)[candidate], np.asarray(pos)[candidate], strict=True)))
     dup = np.zeros(len(candidate), dtype=bool)
     dup[np.flatnonzero(candidate)] = key.duplicated(keep=False).to_numpy()
     return dup
