@@ -9,6 +9,8 @@ rule vcf_to_zarr:
     params:
         # One VCF for all contigs: read this contig's region through the tabix index.
         region=lambda wc: None if COHORTS.vcf_is_per_contig(wc.cohort) else wc.contig,
+    # A second thread decompresses the BGZF stream (bgzip) while the first parses.
+    threads: 2
     log:
         f"{RESULTS}/{{cohort}}/logs/vcf_to_zarr/{{contig}}.log",
     benchmark:

@@ -5,7 +5,7 @@ from popcen.vcf import vcf_to_zarr
 
 
 def main(smk, log):
-    header = vcf_to_zarr(smk.input.vcf, smk.output.zarr, region=smk.params.region)
+    header = vcf_to_zarr(smk.input.vcf, smk.output.zarr, region=smk.params.region, threads=smk.threads)
     log.info("%s -> %s (%d samples, %s)", smk.input.vcf, smk.output.zarr, len(header.samples),
              "BGZF" if header.bgzf else "plain gzip/text")
 
