@@ -115,6 +115,8 @@ def main(argv=None):
     parser.add_argument("--cae-epochs", type=int, default=6)
     parser.add_argument("--cae-base-channels", type=int, default=8)
     parser.add_argument("--cae-latent", type=int, default=32)
+    parser.add_argument("--cae-max-depth", type=int, default=1,
+                        help="conv/pool levels of the CAE encoder (the frozen features the head reads)")
     parser.add_argument("--encoder-output", default="conv", choices=["conv", "latent"])
     parser.add_argument("--trials", type=int, default=8, help="random-search draws per fold (CAE classifier)")
     args = parser.parse_args(argv)
@@ -179,14 +181,14 @@ def pretrain_cae(images, n_pixels, args):
     cached in the output folder (same flags -> same weights)."""
     from popcen.representation import load_cae, save_cae, train_cae
 
-    tag = f"cae_b{args.cae_base_channels}_l{args.cae_latent}_e{args.cae_epochs}"
+    tag = f"cae_d{args.cae_max_depth}_b{args.cae_base_channels}_l{args.cae_latent}_e{args.cae_epochs}"
     weights, meta = args.out / f"{tag}.pt", args.out / f"{tag}.json"
     if weights.exists():
         return load_cae(weights, meta)[0]
     settings = {"optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0, "max_epochs": args.cae_epochs,
                 "patience": 5, "seed": 1, "batch_size": 32, "val_fraction": 0.1, "amp": True}
     representation = {"latent_dim": args.cae_latent, "base_channels": args.cae_base_channels,
-                      "max_channels": 128, "max_depth": 4, "dropout": 0.0}
+                      "max_channels": 128, "max_depth": args.cae_max_depth, "dropout": 0.0}
     model, result = train_cae(images, n_pixels, settings, representation, device=args.device,
                               loss_tsv=args.out / f"{tag}.losses.tsv", progress=False)
     save_cae(model, weights, meta, {"seconds": result.seconds})
