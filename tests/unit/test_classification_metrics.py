@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+
 from popcen.classification.cv import evaluate_with_coarse, out_of_fold_proba, stratified_folds
 from popcen.classification.metrics import (
     coarsen,

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+
 from popcen.classification.cv import evaluate_level, stratified_folds
 from popcen.classification.model import class_weights
 from popcen.classification.train import TrainSettings, cross_validated_proba, fit_classifier, predict_proba

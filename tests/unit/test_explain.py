@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+
 from popcen.classification.cv import stratified_folds
 from popcen.explain import (
     as_float,

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+
 from popcen.classification.io import load_classifier, save_classifier
 from popcen.classification.stages import predict_new_cohort, train_final
 from popcen.classification.train import TrainSettings, predict_proba

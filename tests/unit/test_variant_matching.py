@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+
 from popcen.errors import PopcenInputError
 from popcen.variant_matching import (
     align_counts,

@@ -2,6 +2,7 @@
 
 import pandas as pd
 import torch
+
 from popcen.classification.cv import summary_frame
 from popcen.classification.stages import cae_variant_index, derived_summary, evaluate_cv, images_for
 from popcen.classification.tables import read_folds

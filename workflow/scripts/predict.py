@@ -2,6 +2,7 @@
 
 import pandas as pd
 import torch
+
 from popcen.classification.io import load_classifier
 from popcen.classification.newcohort import read_cohort
 from popcen.classification.stages import accuracy_note, predict_new_cohort, write_json

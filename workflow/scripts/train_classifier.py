@@ -1,6 +1,7 @@
 """Rule train_classifier: the cohort's classifier on the frozen CAE encoder, trained on all labelled samples."""
 
 import torch
+
 from popcen.classification.io import save_classifier
 from popcen.classification.stages import cae_variant_index, images_for, train_final
 from popcen.classification.train import TrainSettings
