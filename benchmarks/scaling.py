@@ -41,6 +41,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _snakebench import (  # noqa: E402
     ROOT,
+    benchmarked_rules,
     collect_benchmarks,
     epoch_times,
     make_workdir,
@@ -94,9 +95,21 @@ def parse_args(argv=None):
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "scaling")
     p.add_argument("--copy-plot", type=Path, default=None,
                    help="also write a small copy of the plot here (e.g. benchmarks/scaling.png)")
+    p.add_argument("--target-records", type=float, default=84e6,
+                   help="extrapolate to this many VCF records genome-wide (default 84e6: 1000 Genomes phase 3)")
+    p.add_argument("--target-samples", type=int, default=2504, help="... and samples (default 2,504)")
+    p.add_argument("--target-contigs", type=int, default=22, help="... in this many per-contig jobs (default 22)")
+    p.add_argument("--target-largest-contig", type=float, default=7.08e6,
+                   help="records of the largest contig (default 7.08e6: 1000 Genomes chr2)")
+    p.add_argument("--gpu-speedup", type=float, default=10.0,
+                   help="ASSUMED speed-up of the training rules on one GPU over these CPU cores (default 10; "
+                        "not measured here)")
     p.add_argument("--collect-only", action="store_true",
                    help="do not run Snakemake: tabulate what <out>/work holds")
     args = p.parse_args(argv)
+    if min(args.target_records, args.target_samples, args.target_contigs, args.target_largest_contig,
+           args.gpu_speedup) <= 0:
+        p.error("--target-* and --gpu-speedup must be > 0")
     for name in ("length", "max_epochs", "lightgbm_trees", "max_image_variants", "cores", "min_variants"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1")
@@ -232,6 +245,20 @@ def run_pipeline(args, cohorts: pd.DataFrame, panel: Path) -> float:
     return seconds
 
 
+def log_wall_seconds(log_path: Path) -> float | None:
+    """First to last job timestamp of a Snakemake log (the wall time of a run tabulated later)."""
+    import re
+    from datetime import datetime
+
+    if not log_path.exists():
+        return None
+    stamps = re.findall(r"^\[(\w{3} \w{3} +\d+ [\d:]{8} \d{4})\]$", log_path.read_text(), re.MULTILINE)
+    if len(stamps) < 2:
+        return None
+    first, last = (datetime.strptime(t, "%a %b %d %H:%M:%S %Y") for t in (stamps[0], stamps[-1]))
+    return (last - first).total_seconds()
+
+
 # ------------------------------------------------------------------------------------------- the results
 
 def fit_exponents(points: pd.DataFrame, column: str) -> dict:
@@ -270,11 +297,86 @@ def inputs_table(args, cohorts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# Training rules: their cost is capped by --max-epochs here; the full run trains up to the project config's
+# epochs (an upper bound: early stopping may end sooner). Value: the config keys of the full run's epochs.
+TRAINING_EPOCHS = {
+    "train_cae": ("training", "max_epochs"),
+    "train_cec": ("clustering", "training", "max_epochs"),
+    "k_sweep": ("clustering", "k_sweep_epochs"),
+    "train_classifier": ("classification", "max_epochs"),
+    "evaluate_classifier": ("classification", "max_epochs"),
+}
+
+
+def epoch_factor(args, rule: str) -> float:
+    """Full-run epochs / epochs run here, for a training rule (1 for the others)."""
+    import yaml
+
+    if rule not in TRAINING_EPOCHS:
+        return 1.0
+    value = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    for key in TRAINING_EPOCHS[rule]:
+        value = value[key]
+    capped = min(args.max_epochs, 2) if rule == "k_sweep" else args.max_epochs
+    return max(float(value) / capped, 1.0)
+
+
+def extrapolate(args, table: pd.DataFrame) -> pd.DataFrame:
+    """Each rule's wall time at the target size, from the largest combination measured and the fitted
+    exponents: per-contig rules at the largest contig (they run in parallel, one job per contig), the
+    others at the whole genome; training rules also × the full run's epochs / the capped epochs here."""
+    per_contig = {r.rule for r in benchmarked_rules() if "contig" in r.regex.groupindex}
+    rows = []
+    for rule, rows_rule in table.groupby("rule", sort=False):
+        ref = rows_rule.sort_values(["samples", "records"]).iloc[-1]
+        fit = fit_exponents(rows_rule, "s")
+        if fit["a"] != fit["a"]:
+            continue
+        # Exponents below 0 are noise of a flat cost: do not let a bigger input make a rule cheaper.
+        a, b = max(fit["a"], 0.0), max(fit["b"], 0.0)
+        records = args.target_largest_contig if rule in per_contig else args.target_records
+        size = (records / ref["records"]) ** a * (args.target_samples / ref["samples"]) ** b
+        epochs = epoch_factor(args, rule)
+        one_job = ref["s"] * size * epochs / (ref["jobs"] if rule in per_contig else 1)
+        rows.append({"stage": ref["stage"], "rule": rule, "per_contig": rule in per_contig, "a": a, "b": b,
+                     "measured_s": ref["s"], "size_factor": size, "epoch_factor": epochs,
+                     "projected_s": one_job, "gpu": rule in TRAINING_EPOCHS})
+    return pd.DataFrame(rows)
+
+
+def extrapolation_markdown(args, proj: pd.DataFrame) -> list[str]:
+    if proj.empty:
+        return []
+    md = ["", f"Extrapolated to {args.target_records / 1e6:g} M records × {args.target_samples:,} samples "
+          f"({args.target_contigs} per-contig jobs, the largest {args.target_largest_contig / 1e6:g} M records), "
+          "from the wall time at the largest size measured × (records ratio)^a × (samples ratio)^b "
+          "(negative exponents taken as 0) × full-run / capped epochs for training rules:", "",
+          "| stage | rule | per contig | measured s | a | b | size × | epochs × | projected CPU h (per-contig: "
+          f"the largest contig's job) | on one GPU, h (assumed ×{args.gpu_speedup:g}) |",
+          "|:--|:--|:--|--:|--:|--:|--:|--:|--:|--:|"]
+    for r in proj.itertuples():
+        gpu = f"{r.projected_s / args.gpu_speedup / 3600:.2f}" if r.gpu else "–"
+        md.append(f"| {r.stage} | {r.rule} | {'yes' if r.per_contig else 'no'} | {r.measured_s:.1f} | {r.a:.2f} | "
+                  f"{r.b:.2f} | {r.size_factor:.1f} | {r.epoch_factor:.1f} | "
+                  f"{r.projected_s / 3600:.2f} | {gpu} |")
+    contig_chain = proj[proj["per_contig"]]["projected_s"].sum()
+    gpu_total = (proj[proj["gpu"]]["projected_s"]).sum() / args.gpu_speedup
+    cpu_after = proj[~proj["per_contig"] & ~proj["gpu"]]["projected_s"].sum()
+    cpu_only = contig_chain + proj[~proj["per_contig"]]["projected_s"].sum()
+    md += ["", f"Critical path on a SLURM cluster with one GPU: per-contig chain of the largest contig "
+           f"{contig_chain / 3600:.1f} h + cohort-wide CPU rules {cpu_after / 3600:.1f} h + training rules one after "
+           f"the other on the GPU {gpu_total / 3600:.1f} h (**assumed** ×{args.gpu_speedup:g} GPU speed-up, not "
+           f"measured) = **{(contig_chain + cpu_after + gpu_total) / 3600:.1f} h**; everything on CPU "
+           f"(as measured here): {cpu_only / 3600:.1f} h."]
+    return md
+
+
 def combo_label(fraction: float, samples: int) -> str:
     return f"{fraction * 100:g} % × {samples:,}"
 
 
-def markdown(args, table: pd.DataFrame, inputs: pd.DataFrame, wall: float | None) -> str:
+def markdown(args, table: pd.DataFrame, inputs: pd.DataFrame, wall: float | None,
+             proj: pd.DataFrame) -> str:
     combos = table[["fraction", "samples"]].drop_duplicates().sort_values(["samples", "fraction"])
     labels = [combo_label(f, n) for f, n in combos.itertuples(index=False)]
     order = table.drop_duplicates("rule")[["stage", "rule"]]
@@ -282,10 +384,12 @@ def markdown(args, table: pd.DataFrame, inputs: pd.DataFrame, wall: float | None
                                               "classification", "predict", "explain"])}
     order = order.assign(rank=order["stage"].map(stage_rank).fillna(99)).sort_values(["rank"], kind="stable")
 
-    def grid(column: str, fmt) -> list[str]:
+    def grid(column: str, fmt, only=None) -> list[str]:
         head = "| stage | rule | " + " | ".join(labels) + " | a (records) | b (samples) | R² |"
         lines = [head, "|:--|:--|" + "--:|" * (len(labels) + 3)]
         for stage, rule, _ in order.itertuples(index=False):
+            if only is not None and rule not in only:
+                continue
             rows = table[table["rule"] == rule]
             cells = []
             for f, n in combos.itertuples(index=False):
@@ -317,7 +421,9 @@ def markdown(args, table: pd.DataFrame, inputs: pd.DataFrame, wall: float | None
     trained = table.dropna(subset=["s_per_epoch"])
     if not trained.empty:
         md += ["", "Seconds per epoch (median over epochs; epochs run in brackets, summed over a rule's jobs):", ""]
-        md += grid("s_per_epoch", lambda r: f"{r['s_per_epoch']:.2f} ({r['epochs']:.0f})")
+        md += grid("s_per_epoch", lambda r: f"{r['s_per_epoch']:.2f} ({r['epochs']:.0f})",
+                   only=set(trained["rule"]))
+    md += extrapolation_markdown(args, proj)
     return "\n".join(md)
 
 
@@ -367,12 +473,14 @@ def main(argv=None) -> None:
     if args.collect_only and not (args.out / "work").is_dir():
         raise SystemExit(f"--collect-only: {args.out / 'work'} does not exist (run without it first)")
     cohorts, panel = build_cohorts(args)
-    wall = None if args.collect_only else run_pipeline(args, cohorts, panel)
+    wall = log_wall_seconds(args.out / "snakemake.log") if args.collect_only else run_pipeline(args, cohorts, panel)
     table = tabulate(args, cohorts)
     if table.empty:
         raise SystemExit(f"no benchmark TSVs under {args.out / 'work'}")
     table.to_csv(args.out / "scaling.tsv", sep="\t", index=False)
-    md = markdown(args, table, inputs_table(args, cohorts), wall)
+    proj = extrapolate(args, table)
+    proj.to_csv(args.out / "extrapolation.tsv", sep="\t", index=False)
+    md = markdown(args, table, inputs_table(args, cohorts), wall, proj)
     (args.out / "scaling.md").write_text(md + "\n")
     plot(table, args.out / "scaling.png", args.copy_plot)
     print(md)
