@@ -4,7 +4,7 @@ import pandas as pd
 import torch
 
 from popcen.classification.io import load_classifier
-from popcen.classification.newcohort import read_cohort
+from popcen.classification.newcohort import read_cohort, read_samples
 from popcen.classification.stages import accuracy_note, predict_new_cohort, write_json
 from popcen.rulerunner import run_rule
 
@@ -13,7 +13,7 @@ def main(smk, log):
     model, meta = load_classifier(smk.input.weights, smk.input.meta)
     train_variants = pd.read_csv(smk.input.model_variants, sep="\t",
                                  dtype={"chrom": str, "id": str, "ref": str, "alt": str})
-    samples = pd.read_csv(smk.input.samples[0], sep="\t", dtype=str, keep_default_na=False)
+    samples = read_samples(list(smk.input.samples))
     torch.set_num_threads(max(1, smk.threads))
     gn, new_variants = read_cohort(smk.input.zarr, smk.input.qc, samples["sample"].tolist())
     log.info("%s: %d samples, %d usable records", smk.wildcards.cohort, len(samples), len(new_variants))

@@ -20,6 +20,16 @@ log = logging.getLogger("popcen")
 USABLE_STATUSES = ("kept", "low_mac", "low_maf")
 
 
+def read_samples(paths) -> pd.DataFrame:
+    """The cohort's kept samples (QC's per-contig ``samples.tsv``); every contig must keep the same ones."""
+    first = pd.read_csv(paths[0], sep="\t", dtype=str, keep_default_na=False)
+    for other in paths[1:]:
+        if pd.read_csv(other, sep="\t", dtype=str)["sample"].tolist() != first["sample"].tolist():
+            raise PopcenInputError(other, f"kept samples differ from {paths[0]}: every contig's VCF must hold "
+                                          "the same samples")
+    return first
+
+
 def read_cohort(zarr_paths, qc_tables, samples: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
     """Alt counts (samples, variants) int8 (-1 missing) and the table ``chrom, pos, ref, alt`` of the
     usable records of every contig (in the order given).
