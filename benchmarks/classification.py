@@ -206,7 +206,7 @@ def cae_fit_predict(gn, y, samples, n_classes, args):
     cae = pretrain_cae(images, gn.shape[1], args)
     settings = TrainSettings(encoder_output=args.encoder_output, fine_tune=False, hidden=128, noise_std=0.1,
                              dropout=0.5, optimizer="adagrad", lr=0.01, weight_decay=1e-4, batch_size=32,
-                             max_epochs=200, patience=20, val_fraction=0.15, seed=1, device=args.device,
+                             max_epochs=60, patience=8, val_fraction=0.15, seed=1, device=args.device,
                              n_trials=args.trials,
                              search_space={"lr": [0.003, 0.01, 0.03], "hidden": [64, 128, 256],
                                            "dropout": [0.2, 0.5], "noise_std": [0.0, 0.1, 0.3],
