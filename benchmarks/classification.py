@@ -118,6 +118,7 @@ def main(argv=None):
     parser.add_argument("--cae-max-depth", type=int, default=1,
                         help="conv/pool levels of the CAE encoder (the frozen features the head reads)")
     parser.add_argument("--encoder-output", default="conv", choices=["conv", "latent"])
+    parser.add_argument("--lgb-rounds", type=int, default=100, help="LightGBM boosting rounds")
     parser.add_argument("--trials", type=int, default=8, help="random-search draws per fold (CAE classifier)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -133,7 +134,7 @@ def main(argv=None):
     runners = {
         "lr_all_snvs": lambda: logistic_fit_predict(x, y, 0.001),
         "lr_pca20": lambda: logistic_fit_predict(x, y, 1.0, pca=20),
-        "lightgbm": lambda: lightgbm_fit_predict(gn, y, len(labels)),
+        "lightgbm": lambda: lightgbm_fit_predict(gn, y, len(labels), args.lgb_rounds),
         "cae_classifier": lambda: cae_fit_predict(gn, y, samples, len(labels), args),
     }
     rows = []
@@ -164,13 +165,14 @@ def _has_tabulate() -> bool:
         return False
 
 
-def lightgbm_fit_predict(gn, y, n_classes):
+def lightgbm_fit_predict(gn, y, n_classes, rounds):
     from popcen.explain import as_float, make_lightgbm
 
     x = as_float(gn)
 
     def fit_predict(train, test, fold):
-        model = make_lightgbm(n_classes, {"n_estimators": 300}, seed=1, n_jobs=2).fit(x[train], y[train])
+        model = make_lightgbm(n_classes, {"n_estimators": rounds, "learning_rate": 0.1, "colsample_bytree": 0.3},
+                              seed=1, n_jobs=2).fit(x[train], y[train])
         return model.predict_proba(x[test])
 
     return fit_predict
