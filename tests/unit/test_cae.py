@@ -18,7 +18,8 @@ def test_depth_follows_the_image_side(side, max_depth, depth):
     assert config.channels == tuple(min(8 * 2**i, 32) for i in range(depth))
     model = CAE(config).eval()
     x = torch.rand(3, 1, side, side)
-    z, x_hat = model(x)
+    with torch.no_grad():
+        z, x_hat = model(x)
     assert z.shape == (3, 5)
     assert x_hat.shape == x.shape
     assert float(x_hat.min()) >= 0 and float(x_hat.max()) <= 1
