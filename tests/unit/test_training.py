@@ -10,6 +10,7 @@ from popcen.training import (
     fit,
     make_loader,
     make_optimizer,
+    recalibrate_batchnorm,
     resolve_device,
     seed_everything,
     split_indices,
@@ -165,3 +166,18 @@ def test_split_indices_is_stratified_and_disjoint():
     assert len(np.intersect1d(train, val)) == 0 and len(train) + len(val) == 30
     assert (labels[val] == "a").sum() == 4 and (labels[val] == "b").sum() == 2
     assert np.array_equal(val, split_indices(30, 0.2, seed=1, stratify=labels)[1])
+
+
+def test_recalibrate_batchnorm_gives_the_exact_statistics():
+    seed_everything(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2, affine=False))
+    x = torch.randn(40, 3) * 5 + 2
+    model.train()
+    model(x[:4])  # one step of momentum 0.1 from (0, 1): far from the data's statistics
+    recalibrate_batchnorm(model, make_loader(x.numpy(), batch_size=40), device="cpu")
+    with torch.no_grad():
+        h = model[0](x)
+    bn = model[1]
+    torch.testing.assert_close(bn.running_mean, h.mean(0))
+    torch.testing.assert_close(bn.running_var, h.var(0))  # unbiased, as BatchNorm keeps it
+    assert bn.momentum == 0.1 and model.training

@@ -10,7 +10,15 @@ import numpy as np
 import torch
 
 from popcen.models.cae import CAE, CAEConfig, architecture, cae_loss
-from popcen.training import FitResult, fit, infer, make_loader, seed_everything, split_indices
+from popcen.training import (
+    FitResult,
+    fit,
+    infer,
+    make_loader,
+    recalibrate_batchnorm,
+    seed_everything,
+    split_indices,
+)
 
 log = logging.getLogger("popcen")
 
@@ -92,6 +100,9 @@ def train_cae(
         desc="CAE",
         **fit_kwargs(settings),
     )
+    # Early stopping may restore weights whose batch-norm statistics saw a few batches only: recompute them
+    # on all training samples so that eval-mode latent features have the scale the layers were trained at.
+    recalibrate_batchnorm(model, make_loader(images[train_idx], batch_size=settings["batch_size"]), device=device)
     return model.cpu(), result
 
 

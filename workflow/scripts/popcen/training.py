@@ -264,6 +264,33 @@ def infer(model: torch.nn.Module, loader: Iterable, forward: Callable, device: s
     return torch.cat([o.float().cpu() for o in outputs]).numpy()
 
 
+@torch.no_grad()
+def recalibrate_batchnorm(model: torch.nn.Module, loader: Iterable, device: str | torch.device = "auto") -> None:
+    """Recompute every batch-norm layer's running mean and variance as exact averages over ``loader``.
+
+    A model restored from an early epoch (early stopping) carries running statistics that have seen only a
+    few batches since their start at mean 0 / variance 1; in eval mode its outputs are then off in scale.
+    The first tensor of each batch is the model's input.
+    """
+    device = resolve_device(device)
+    model.to(device)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    was_training = model.training
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average: every batch weighs the same
+    model.train()
+    for batch in loader:
+        batch = to_device(batch, device)
+        model(batch[0] if isinstance(batch, (list, tuple)) else batch)
+    for m, momentum in zip(norms, momenta, strict=True):
+        m.momentum = momentum
+    model.train(was_training)
+
+
 # ------------------------------------------------------------------------------------------ callbacks
 @dataclass
 class TrainContext:
