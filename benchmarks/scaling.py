@@ -298,34 +298,39 @@ def inputs_table(args, cohorts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-# Training rules: their cost is capped by --max-epochs here; the full run trains up to the project config's
-# epochs (an upper bound: early stopping may end sooner). Value: the config keys of the full run's epochs.
-TRAINING_EPOCHS = {
-    "train_cae": ("training", "max_epochs"),
-    "train_cec": ("clustering", "training", "max_epochs"),
-    "k_sweep": ("clustering", "k_sweep_epochs"),
-    "train_classifier": ("classification", "max_epochs"),
-    "evaluate_classifier": ("classification", "max_epochs"),
+# Rules whose work is capped here for timing: the config keys of the full run's value, and the capped value
+# used here. Training: epochs (an upper bound: early stopping may end sooner); explain: LightGBM trees (an
+# upper bound too: building LightGBM's dataset and SHAP do not grow with the trees).
+CAPPED = {
+    "train_cae": (("training", "max_epochs"), lambda args: args.max_epochs),
+    "train_cec": (("clustering", "training", "max_epochs"), lambda args: args.max_epochs),
+    "k_sweep": (("clustering", "k_sweep_epochs"), lambda args: min(args.max_epochs, 2)),
+    "train_classifier": (("classification", "max_epochs"), lambda args: args.max_epochs),
+    "evaluate_classifier": (("classification", "max_epochs"), lambda args: args.max_epochs),
+    "explain": (("explain", "lightgbm", "n_estimators"), lambda args: args.lightgbm_trees),
 }
+# The rules that would run on the GPU (the training loop of popcen.training).
+GPU_RULES = ("train_cae", "train_cec", "k_sweep", "train_classifier", "evaluate_classifier")
 
 
 def epoch_factor(args, rule: str) -> float:
-    """Full-run epochs / epochs run here, for a training rule (1 for the others)."""
+    """The project config's value / the capped value here (epochs, trees), 1 for uncapped rules."""
     import yaml
 
-    if rule not in TRAINING_EPOCHS:
+    if rule not in CAPPED:
         return 1.0
+    keys, capped = CAPPED[rule]
     value = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    for key in TRAINING_EPOCHS[rule]:
+    for key in keys:
         value = value[key]
-    capped = min(args.max_epochs, 2) if rule == "k_sweep" else args.max_epochs
-    return max(float(value) / capped, 1.0)
+    return max(float(value) / capped(args), 1.0)
 
 
 def extrapolate(args, table: pd.DataFrame) -> pd.DataFrame:
     """Each rule's wall time at the target size, from the largest combination measured: per-contig rules at
     the largest contig (they run in parallel, one job per contig), the others at the whole genome; training
-    rules also × the full run's epochs / the capped epochs here. Two projections:
+    rules also × the full run's epochs / the capped epochs here, explain × the full run's trees / the capped
+    trees. Two projections:
 
     * ``fitted``: × (records ratio)^a × (samples ratio)^b with the fitted exponents (negative ones taken as
       0). Fixed start-up costs (imports, ~3-5 s a job here) flatten the small points, so this is low;
@@ -349,7 +354,7 @@ def extrapolate(args, table: pd.DataFrame) -> pd.DataFrame:
                      "measured_s": ref["s"], "epoch_factor": epoch_factor(args, rule),
                      "fitted_s": base * r_ratio ** a * n_ratio ** b,
                      "linear_s": base * r_ratio ** (1.0 if fit["a"] >= 0.2 else a) * n_ratio,
-                     "gpu": rule in TRAINING_EPOCHS})
+                     "gpu": rule in GPU_RULES})
     return pd.DataFrame(rows)
 
 
@@ -367,8 +372,8 @@ def extrapolation_markdown(args, proj: pd.DataFrame) -> list[str]:
     md = ["", f"Extrapolated to {args.target_records / 1e6:g} M records × {args.target_samples:,} samples "
           f"({args.target_contigs} per-contig jobs, the largest {args.target_largest_contig / 1e6:g} M records), "
           "from the wall time at the largest size measured × the full run's / the capped epochs (training "
-          "rules) × the size ratios, with the fitted exponents and with linear growth (see `extrapolate`):", "",
-          "| stage | rule | per contig | measured s | a | b | epochs × | projected h, fitted | projected h, linear |",
+          "rules) or trees (explain) × the size ratios, with the fitted exponents and with linear growth (see `extrapolate`):", "",
+          "| stage | rule | per contig | measured s | a | b | epochs/trees × | projected h, fitted | projected h, linear |",
           "|:--|:--|:--|--:|--:|--:|--:|--:|--:|"]
     for r in proj.itertuples():
         md.append(f"| {r.stage} | {r.rule} | {'yes' if r.per_contig else 'no'} | {r.measured_s:.1f} | {r.a:.2f} | "
