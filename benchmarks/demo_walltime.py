@@ -17,7 +17,7 @@ Usage::
 
 Writes ``<out>/demo_walltime.md`` (printed), ``<out>/demo_walltime.tsv`` (one row per job) and the
 Snakemake logs; ``--keep`` keeps the working folder (under ``<out>/work``) instead of a temporary one.
-About 15-25 minutes on 2 cores.
+About 15 minutes on 2 busy cores.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ Usage::
 Outputs under ``--out``: the simulated VCF (cached, keyed on model, length, samples and seed: the same file
 benchmarks/genotypes.py simulates), the subsets, ``work/`` (the Snakemake folder; jobs already done are
 not rerun), ``scaling.tsv`` (one row per cohort × rule), ``scaling.md`` (printed) and ``scaling.png``
-(log-log plot; a small copy goes to benchmarks/scaling.png with ``--copy-plot``). About 30-40 minutes on
+(log-log plot; a small copy goes to benchmarks/scaling.png with ``--copy-plot``). About 45 minutes on
 2 cores with the defaults.
 """
 
@@ -486,9 +486,9 @@ def plot(table: pd.DataFrame, path: Path, small: Path | None) -> None:
 def main(argv=None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    args.out.mkdir(parents=True, exist_ok=True)
     if args.collect_only and not (args.out / "work").is_dir():
         raise SystemExit(f"--collect-only: {args.out / 'work'} does not exist (run without it first)")
+    args.out.mkdir(parents=True, exist_ok=True)
     cohorts, panel = build_cohorts(args)
     wall = log_wall_seconds(args.out / "snakemake.log") if args.collect_only else run_pipeline(args, cohorts, panel)
     table = tabulate(args, cohorts)
