@@ -10,7 +10,7 @@ CORES ?= 2
 SYSTEM_TOOLS := bedtools:bedtools samtools:samtools bcftools:bcftools tabix:tabix bgzip:tabix plink2:plink2 \
 	chromium:chromium chromedriver:chromium-driver dot:graphviz
 
-.PHONY: demo test setup venv tools lint clean dag report
+.PHONY: demo test setup venv tools lint clean dag benchmarks
 
 demo: setup
 	$(BIN)/snakemake --profile profiles/default --cores $(CORES)
@@ -45,6 +45,10 @@ tools:
 	    apt-get install -y -qq --no-install-recommends $$pkgs >/dev/null; \
 	  else echo "missing system tools:$$missing (install them, e.g. apt-get install $$pkgs)"; exit 1; fi; \
 	fi
+
+# Every benchmark against its peers, in turn (long: see benchmarks/README.md); results in benchmarks/out/.
+benchmarks: setup
+	benchmarks/run_all.sh
 
 dag: setup
 	$(BIN)/snakemake --profile profiles/default --rulegraph | dot -Tsvg > dag.svg
