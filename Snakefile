@@ -28,6 +28,7 @@ include: "rules/predict.smk"
 include: "rules/explain.smk"
 include: "rules/introgression.smk"
 include: "rules/downloads.smk"
+include: "rules/report.smk"
 
 
 rule all:

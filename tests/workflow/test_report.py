@@ -63,6 +63,12 @@ def test_report_shows_every_figure(full_demo, browser):
     # Every figure has a caption that the report rendered.
     captions = browser.execute_script("return Object.entries(results).map(([k, v]) => [k, v.caption])")
     assert all(c and len(c) > 40 for k, c in captions if k in figures)
+    # One summary page per cohort, with the numbers of the stage tables.
+    for cohort in ("demo", "demo_new"):
+        assert f"results/{cohort}/summary.html" in registered
+    qc = (full_demo / "results/demo/qc/summary.tsv").read_text().splitlines()
+    n_features = qc[-1].split("\t")[qc[0].split("\t").index("ld_pruned_kept")]
+    assert f"<b>{n_features}</b> variants after LD pruning" in (full_demo / "results/demo/summary.html").read_text()
     # A screenshot a person can look at; not a blank page.
     png = base64.b64decode(browser.get_screenshot_as_base64())
     (full_demo / "report_screenshot.png").write_bytes(png)
