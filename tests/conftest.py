@@ -86,7 +86,10 @@ TINY_NEW_COHORT = {
 }
 
 # The whole pipeline at test size: TINY_DEMO plus small training settings for the later stages.
-TINY_PIPELINE = deep_merge(TINY_DEMO, {})
+TINY_PIPELINE = deep_merge(TINY_DEMO, {
+    "training": {"max_epochs": 4, "patience": 2},
+    "clustering": {"k_max": 4, "k_sweep_epochs": 1, "training": {"max_epochs": 3}},
+})
 
 
 @pytest.fixture(scope="session")

@@ -9,32 +9,15 @@ import torch
 
 from popcen.clustering.metrics import score_clustering
 from popcen.representation import load_cae
-from tests.conftest import TINY_DEMO, TINY_DEMO_COHORT, deep_merge, make_workdir, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
-# Tiny training on top of the tiny demo: the point is that every rule runs and its outputs agree.
-TINY_CLUSTERING = deep_merge(
-    TINY_DEMO,
-    {
-        "training": {"max_epochs": 4, "patience": 2},
-        "clustering": {"k_max": 4, "k_sweep_epochs": 1, "training": {"max_epochs": 3}},
-    },
-)
-TARGETS = [
-    "results/demo/clustering/pop/metrics.tsv",
-    "results/demo/clustering/super_pop/metrics.tsv",
-    "results/demo/clustering/pop/tsne.png",
-    "results/demo/clustering/super_pop/tsne.png",
-    "results/demo/clustering/k_choice.json",
-]
-
 
 @pytest.fixture(scope="module")
-def clustered(tmp_path_factory):
-    wd = make_workdir(tmp_path_factory.mktemp("clustering"), TINY_CLUSTERING, [TINY_DEMO_COHORT])
-    run_snakemake(["--directory", wd, "--cores", "2", *TARGETS])
-    return wd
+def clustered(full_demo):
+    """The shared tiny run of the whole pipeline (tests/conftest.py TINY_PIPELINE: 4 CAE epochs, 3 CEC
+    epochs, K up to 4): every clustering rule has run; here we check that their outputs agree."""
+    return full_demo
 
 
 def read(path):
