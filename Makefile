@@ -18,6 +18,7 @@ demo: setup
 	@echo "Results are in $$(pwd)/results/; the report: $$(pwd)/results/report.html"
 
 test: setup
+	$(BIN)/ruff check workflow tests benchmarks
 	$(BIN)/python -m pytest
 
 lint: setup
