@@ -68,3 +68,26 @@ def test_fine_tune_changes_the_encoder():
     model, _ = fit_classifier(images, y, 3, cfg, state, settings, np.arange(36), np.arange(0))
     key = "encoder_conv.0.weight"
     assert not torch.equal(model.state_dict()[key].cpu(), state[key])
+
+
+def test_head_input_is_standardised_with_fit_samples_only_and_saved(tmp_path):
+    from popcen.classification.io import load_classifier, save_classifier
+    from popcen.classification.train import encoder_features
+
+    images, y = separable()
+    cfg, state = cae_for(images, 64)
+    settings = TrainSettings(optimizer="adam", lr=0.01, max_epochs=2, patience=2, device="cpu")
+    fit_index, val_index = np.arange(0, len(y), 2), np.arange(1, len(y), 2)
+    model, _ = fit_classifier(images, y, 3, cfg, state, settings, fit_index, val_index)
+    feats = encoder_features(model, images, "cpu")
+    scaling = model.head[1]
+    # mean/std over the fit samples only: differ from those over all samples on this data
+    np.testing.assert_allclose(scaling.mean.numpy(), feats[fit_index].mean(0), rtol=1e-4, atol=1e-6)
+    std = feats[fit_index].std(0)
+    np.testing.assert_allclose(scaling.std.numpy(), np.where(std > 1e-6, std, 1.0), rtol=1e-4, atol=1e-6)
+    assert not np.allclose(scaling.mean.numpy(), feats.mean(0))
+    # the statistics travel with the saved model: same probabilities after a round trip
+    save_classifier(model, tmp_path / "m.pt", tmp_path / "m.json", {})
+    loaded, _ = load_classifier(tmp_path / "m.pt", tmp_path / "m.json")
+    np.testing.assert_allclose(predict_proba(loaded, images, "cpu"), predict_proba(model, images, "cpu"), atol=1e-6)
+    np.testing.assert_allclose(loaded.head[1].mean.numpy(), scaling.mean.numpy())

@@ -5,6 +5,8 @@ Shapes for a batch of B genotype images of side S (see :mod:`popcen.models.cae`)
     x                    (B, 1, S, S)
     encoder              (B, F)        F = C_last·S_last² ("conv": the flattened last feature map, the
                                        paper's choice) or F = latent_dim ("latent": the CAE's code)
+    standardise          (B, F)        (f - mean) / std per feature, mean and std of the training
+                                       samples' encoder features (``standardize``; buffers, saved)
     + Gaussian noise     (B, F)        training only: std ``noise_std``
     dense + ReLU         (B, H)        H = ``hidden``
     dropout              (B, H)
@@ -13,6 +15,12 @@ Shapes for a batch of B genotype images of side S (see :mod:`popcen.models.cae`)
 
 A frozen encoder stays in eval mode while the head trains, so its batch-norm statistics are those the
 CAE learnt, not those of the classifier's batches.
+
+Why standardise: the encoder's ReLU features are non-negative with scales that differ by orders of
+magnitude between channels; fed raw to the dense layer, the head's validation loss stalled at 1.6-2.5 on
+real 1000 Genomes data while a linear model on the same (standardised) features separated the populations.
+The statistics are set once from the training samples (:meth:`AncestryClassifier.set_feature_scaling`)
+and live in the state dict, so prediction applies exactly the training scaling.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ class ClassifierConfig:
     noise_std: float = 0.1
     dropout: float = 0.5
     fine_tune: bool = False
+    standardize: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -66,6 +75,30 @@ def encoder_width(cae_config: CAEConfig, encoder_output: str) -> int:
     raise ValueError(f"encoder_output must be one of {ENCODER_OUTPUTS}, not {encoder_output!r}")
 
 
+class FeatureScaling(nn.Module):
+    """(x - mean) / std per feature with fixed statistics (buffers: saved with the model, never trained).
+
+    Starts as the identity; :meth:`fit` sets the statistics from a (n_samples, F) feature matrix.
+    """
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(width))
+        self.register_buffer("std", torch.ones(width))
+
+    @torch.no_grad()
+    def fit(self, features: np.ndarray | torch.Tensor, eps: float = 1e-6) -> FeatureScaling:
+        f = torch.as_tensor(np.asarray(features), dtype=torch.float64).flatten(1)
+        std = f.std(0, unbiased=False)
+        self.mean.copy_(f.mean(0).to(self.mean.dtype))
+        # A constant feature (std 0, e.g. a ReLU that never fires) is only centred, not blown up.
+        self.std.copy_(torch.where(std > eps, std, torch.ones_like(std)).to(self.std.dtype))
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
 class AncestryClassifier(nn.Module):
     """Encoder of a trained :class:`CAE` + noise/dense/dropout/softmax head; ``forward`` gives logits."""
 
@@ -79,6 +112,7 @@ class AncestryClassifier(nn.Module):
         width = encoder_width(cae.config, config.encoder_output)
         self.head = nn.Sequential(
             nn.Flatten(),  # (B, C_last, S_last, S_last) or (B, latent) -> (B, F)
+            FeatureScaling(width) if config.standardize else nn.Identity(),  # (B, F)
             GaussianNoise(config.noise_std),  # (B, F)
             nn.Linear(width, config.hidden),  # -> (B, H)
             nn.ReLU(),
@@ -87,6 +121,12 @@ class AncestryClassifier(nn.Module):
         )
         for p in self.encoder_parameters():
             p.requires_grad = config.fine_tune
+
+    def set_feature_scaling(self, features: np.ndarray) -> None:
+        """Standardise the head's input with the mean/std of ``features`` (n_samples, F): the encoder's
+        output on the training samples. A no-op when ``standardize`` is off."""
+        if isinstance(self.head[1], FeatureScaling):
+            self.head[1].fit(features)
 
     def encoder_parameters(self):
         yield from self.encoder_conv.parameters()

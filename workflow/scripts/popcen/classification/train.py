@@ -34,6 +34,7 @@ class TrainSettings:
 
     encoder_output: str = "conv"
     fine_tune: bool = False
+    standardize: bool = True
     hidden: int = 64
     noise_std: float = 0.1
     dropout: float = 0.5
@@ -56,7 +57,8 @@ class TrainSettings:
 
     def head(self, n_classes: int) -> ClassifierConfig:
         return ClassifierConfig(n_classes=n_classes, encoder_output=self.encoder_output, hidden=self.hidden,
-                                noise_std=self.noise_std, dropout=self.dropout, fine_tune=self.fine_tune)
+                                noise_std=self.noise_std, dropout=self.dropout, fine_tune=self.fine_tune,
+                                standardize=self.standardize)
 
 
 def fit_classifier(
@@ -81,9 +83,10 @@ def fit_classifier(
     y : (n_samples,) int class indices
     cae_config, cae_state : the trained CAE (config dict and state dict)
     features : (n_samples, F) float32, optional
-        :func:`encoder_features` of the images, to reuse across trials and folds. A frozen encoder is
-        deterministic (eval mode), so only the head is trained, on these features: the same model as
-        training the whole network, without running the encoder every epoch.
+        :func:`encoder_features` of the images (of the pre-trained encoder), to reuse across trials and
+        folds. A frozen encoder is deterministic (eval mode), so only the head is trained, on these
+        features: the same model as training the whole network, without running the encoder every epoch.
+        They also give the head's input standardisation (mean/std over ``fit_index``).
 
     Returns
     -------
@@ -92,11 +95,12 @@ def fit_classifier(
     seed_everything(settings.seed)
     model = build_classifier(cae_config, cae_state, settings.head(n_classes))
     weights = torch.as_tensor(class_weights(y[fit_index], n_classes), dtype=torch.float32)
-    if settings.fine_tune:
-        trained, inputs = model, images
-    else:
-        trained = model.head
-        inputs = features if features is not None else encoder_features(model, images, settings.device)
+    if features is None:
+        features = encoder_features(model, images, settings.device)
+    # Scaling statistics from the fit samples only (never the validation split or a held-out fold). With
+    # a fine-tuned encoder they stay those of the pre-trained encoder's output: a fixed affine map.
+    model.set_feature_scaling(features[fit_index])
+    trained, inputs = (model, images) if settings.fine_tune else (model.head, features)
 
     def loss_fn(net, batch):
         x, target = batch
