@@ -95,7 +95,9 @@ SETTINGS = dict(
     seed=5,
     amp=False,
 )
-CLUSTERING = dict(sigma=0.9, alpha=1.0, update_interval=3, tol=0.0, kmeans_n_init=3)
+CLUSTERING = dict(
+    sigma=0.9, alpha=1.0, update_interval=3, tol=0.0, kmeans_n_init=3, init="kmeans", freeze_batchnorm=True
+)
 
 
 def test_same_seed_gives_identical_assignments_on_cpu(tmp_path):

@@ -102,7 +102,14 @@ def train_cae(
     )
     # Early stopping may restore weights whose batch-norm statistics saw a few batches only: recompute them
     # on all training samples so that eval-mode latent features have the scale the layers were trained at.
-    recalibrate_batchnorm(model, make_loader(images[train_idx], batch_size=settings["batch_size"]), device=device)
+    # Shuffled, as in training: cohorts list their samples grouped by population, and the average variance
+    # of batches in file order is the within-population variance, far below the variance the layers
+    # were trained to standardise (eval-mode latent features then came out inflated and CEC drifted).
+    recalibrate_batchnorm(
+        model,
+        make_loader(images[train_idx], batch_size=settings["batch_size"], shuffle=True, seed=seed),
+        device=device,
+    )
     return model.cpu(), result
 
 

@@ -23,7 +23,7 @@ class CECOutcome:
     result: FitResult
     q: np.ndarray  # (n, K) soft assignments of every sample
     labels: np.ndarray  # (n,) hard assignments = argmax q
-    init_labels: np.ndarray  # k-means labels on the CAE latent space the centroids started from
+    init_labels: np.ndarray  # the clustering of the CAE latent space the centroids started from
     latent: np.ndarray  # (n, latent_dim) latent features after CEC training
 
     @property
@@ -55,14 +55,21 @@ def train_cec(
     cae : trained CAE (copied, not modified)
     images : (n, 1, S, S) float32
     settings : training settings (optimizer, lr, batch_size, max_epochs, patience, val_fraction, seed, amp)
-    clustering : sigma, alpha, update_interval, tol, kmeans_n_init
+    clustering : sigma, alpha, update_interval, tol, kmeans_n_init, init, freeze_batchnorm
     """
     seed = settings["seed"]
     seed_everything(seed)
     n = len(images)
     latent0 = encode(cae, images, device=device)
-    model = CEC(copy.deepcopy(cae), n_clusters, alpha=clustering["alpha"])
-    init_labels = init_centroids(model, latent0, seed=seed, n_init=clustering["kmeans_n_init"])
+    model = CEC(
+        copy.deepcopy(cae),
+        n_clusters,
+        alpha=clustering["alpha"],
+        freeze_batchnorm=clustering["freeze_batchnorm"],
+    )
+    init_labels = init_centroids(
+        model, latent0, seed=seed, n_init=clustering["kmeans_n_init"], method=clustering["init"]
+    )
 
     index = np.arange(n)
     train_idx, val_idx = split_indices(n, settings["val_fraction"], seed, stratify=stratify)

@@ -23,7 +23,8 @@ import logging
 
 import numpy as np
 import torch
-from sklearn.cluster import KMeans
+from sklearn.cluster import AgglomerativeClustering, KMeans
+from sklearn.mixture import GaussianMixture
 from torch import nn
 
 from popcen.models.cae import CAE, reconstruction_loss
@@ -66,11 +67,28 @@ def kl_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 class CEC(nn.Module):
     """A CAE with K learnable centroids in its latent space; ``forward`` -> (z, x_hat, q)."""
 
-    def __init__(self, cae: CAE, n_clusters: int, alpha: float = 1.0):
+    def __init__(self, cae: CAE, n_clusters: int, alpha: float = 1.0, freeze_batchnorm: bool = True):
         super().__init__()
         self.cae = cae
         self.alpha = alpha
+        self.freeze_batchnorm = freeze_batchnorm
         self.centroids = nn.Parameter(torch.zeros(n_clusters, cae.config.latent_dim))  # (K, latent)
+
+    def train(self, mode: bool = True) -> CEC:
+        """Like ``nn.Module.train``, but with ``freeze_batchnorm`` the batch-norm layers stay in eval mode.
+
+        In train mode a batch-norm layer standardises each batch by that batch's own statistics, so a sample's
+        latent vector during a CEC step differs from the one the centroids were fitted to and the one the
+        target P is computed from (eval mode, running statistics); the batch-norm after the latent layer
+        then re-centres every batch of (unbalanced) clusters. Frozen, the training forward pass is the one
+        the clustering sees, and the running statistics of the trained CAE are kept.
+        """
+        super().train(mode)
+        if mode and self.freeze_batchnorm:
+            for m in self.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+        return self
 
     @property
     def n_clusters(self) -> int:
@@ -81,12 +99,36 @@ class CEC(nn.Module):
         return z, x_hat, soft_assignment(z, self.centroids, self.alpha)  # q: (B, K)
 
 
-def init_centroids(model: CEC, latent: np.ndarray, seed: int, n_init: int = 20) -> np.ndarray:
-    """Set the centroids to k-means centres of the latent features; returns the k-means labels."""
-    km = KMeans(n_clusters=model.n_clusters, n_init=n_init, random_state=seed).fit(latent)
+INIT_METHODS = ("kmeans", "gmm", "ward")
+
+
+def initial_clusters(latent: np.ndarray, k: int, method: str, seed: int, n_init: int = 20) -> np.ndarray:
+    """Hard clusters (n,) of the latent features by k-means, a full-covariance Gaussian mixture or Ward."""
+    if method == "kmeans":
+        return KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(latent)
+    if method == "gmm":
+        gmm = GaussianMixture(
+            n_components=k, covariance_type="full", n_init=max(1, n_init // 4), random_state=seed, reg_covar=1e-5
+        )
+        return gmm.fit(latent).predict(latent)
+    if method == "ward":
+        return AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(latent)
+    raise ValueError(f"unknown centroid initialisation {method!r}; one of {INIT_METHODS}")
+
+
+def init_centroids(
+    model: CEC, latent: np.ndarray, seed: int, n_init: int = 20, method: str = "kmeans"
+) -> np.ndarray:
+    """Set the centroids to the means of an initial clustering of the latent features (k-means by default;
+    see :func:`initial_clusters`); returns that clustering's labels (n,)."""
+    labels = initial_clusters(latent, model.n_clusters, method, seed, n_init)
+    # An empty cluster (possible for a mixture) keeps a centroid at the overall mean rather than NaN.
+    centres = np.stack(
+        [latent[labels == j].mean(axis=0) if (labels == j).any() else latent.mean(axis=0) for j in range(model.n_clusters)]
+    )
     with torch.no_grad():
-        model.centroids.copy_(torch.as_tensor(km.cluster_centers_, dtype=torch.float32))
-    return km.labels_
+        model.centroids.copy_(torch.as_tensor(centres, dtype=torch.float32))
+    return labels
 
 
 def cec_loss(model: CEC, x: torch.Tensor, p: torch.Tensor, sigma: float) -> torch.Tensor:
