@@ -45,9 +45,9 @@ sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 from popcen.demo import sample_names, sampled_populations, simulate_contig, write_vcf  # noqa: E402
 from popcen.ld import ld_prune  # noqa: E402
 from popcen.panel import read_panel, select_samples  # noqa: E402
-from popcen.qc import KEPT, summarise, variant_qc  # noqa: E402
+from popcen.qc import KEPT, summarise, variant_qc, write_table  # noqa: E402
 from popcen.vcf import vcf_to_zarr  # noqa: E402
-from popcen.zarrio import read_alt_counts  # noqa: E402
+from popcen.zarrio import KeptAltCounts, read_alt_counts, read_kept_alt_counts  # noqa: E402
 
 log = logging.getLogger("popcen")
 MODEL = "OutOfAfrica_4J17"
@@ -107,29 +107,28 @@ def popcen_convert(vcf: Path, work: Path, threads: int) -> Path:
     return store
 
 
-def popcen_qc(store: Path, panel_path: Path, work: Path, args) -> tuple[Path, Path]:
-    """As workflow/scripts/variant_qc.py: all panel samples (label column 'pop', every population)."""
+def popcen_qc(store: Path, panel_path: Path, work: Path, args) -> tuple[Path, Path, Path]:
+    """As workflow/scripts/variant_qc.py: all panel samples (label column 'pop', every population); the
+    QC table, the kept samples and the kept records' alt counts (the hand-off to pruning)."""
     import zarr
 
     panel = read_panel(panel_path, ["pop", "super_pop"])
     z = zarr.open_group(str(store), mode="r")
     selection = select_samples(z["samples"][:], panel, "pop", None, vcf_path=store)
-    table = variant_qc(z, selection.vcf_index, args.min_call_rate, args.min_mac, args.min_maf)
-    variants, samples = work / "variants.tsv.gz", work / "samples.tsv"
-    table.to_csv(variants, sep="\t", index=False)
+    variants, samples, alt_counts = work / "variants.tsv.gz", work / "samples.tsv", work / "alt_counts.zarr"
+    kept = KeptAltCounts(alt_counts, selection.samples["sample"].tolist())
+    table = variant_qc(z, selection.vcf_index, args.min_call_rate, args.min_mac, args.min_maf, kept_genotypes=kept)
+    write_table(table, variants)
     selection.samples.to_csv(samples, sep="\t", index=False)
-    return variants, samples
+    return variants, samples, alt_counts
 
 
-def popcen_prune(store: Path, variants: Path, samples: Path, args) -> pd.DataFrame:
+def popcen_prune(alt_counts: Path, variants: Path, samples: Path, args) -> pd.DataFrame:
     """As workflow/scripts/ld_prune.py (fraction 1: no random subset)."""
-    import zarr
-
     qc = pd.read_csv(variants, sep="\t", dtype={"chrom": str, "id": str, "ref": str, "alt": str})
     names = pd.read_csv(samples, sep="\t", dtype=str)["sample"].tolist()
-    z = zarr.open_group(str(store), mode="r")
-    rows = np.flatnonzero(qc["status"].to_numpy() == KEPT)
-    gn = read_alt_counts(z, rows, names)
+    rows, gn = read_kept_alt_counts(alt_counts, names)
+    assert np.array_equal(rows, np.flatnonzero(qc["status"].to_numpy() == KEPT))
     keep = ld_prune(gn, args.window, args.step, args.r2, args.iterations)
     return qc.iloc[rows[keep]][["chrom", "pos", "id", "ref", "alt"]]
 
@@ -258,9 +257,9 @@ def main(argv=None) -> None:
             else:
                 t, store = timed(popcen_convert, vcf, work, args.threads)
                 times["popcen_convert"].append(t)
-                t, (variants, samples) = timed(popcen_qc, store, panel, work, args)
+                t, (variants, samples, alt_counts) = timed(popcen_qc, store, panel, work, args)
                 times["popcen_qc"].append(t)
-                t, pruned = timed(popcen_prune, store, variants, samples, args)
+                t, pruned = timed(popcen_prune, alt_counts, variants, samples, args)
                 times["popcen_prune"].append(t)
                 pruned.to_csv(work / "pruned.tsv", sep="\t", index=False)
         log.info("repeat %d: %s", rep + 1, {k: round(v[-1], 1) for k, v in times.items()})

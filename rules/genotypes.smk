@@ -28,6 +28,10 @@ rule variant_qc:
     output:
         variants=f"{RESULTS}/{{cohort}}/qc/{{contig}}.variants.tsv.gz",
         samples=f"{RESULTS}/{{cohort}}/qc/{{contig}}.samples.tsv",
+        # Alt counts of the records that pass QC over the kept samples: ld_prune and assemble_features read
+        # these instead of decompressing the whole GT array again. Not temp(): changing a pruning setting
+        # would then rerun QC.
+        alt_counts=directory(f"{RESULTS}/{{cohort}}/qc/{{contig}}.alt_counts.zarr"),
     params:
         label_columns=lambda wc: COHORTS.label_columns(wc.cohort),
         populations=lambda wc: COHORTS.populations(wc.cohort),
@@ -46,7 +50,7 @@ rule variant_qc:
 
 rule ld_prune:
     input:
-        zarr=rules.vcf_to_zarr.output.zarr,
+        alt_counts=rules.variant_qc.output.alt_counts,
         variants=rules.variant_qc.output.variants,
         samples=rules.variant_qc.output.samples,
     output:
@@ -87,7 +91,7 @@ rule qc_summary:
 
 rule assemble_features:
     input:
-        zarr=per_contig(f"{RESULTS}/{{cohort}}/zarr/{{contig}}.zarr"),
+        alt_counts=per_contig(f"{RESULTS}/{{cohort}}/qc/{{contig}}.alt_counts.zarr"),
         kept=per_contig(f"{RESULTS}/{{cohort}}/ld/{{contig}}.kept.tsv"),
         samples=per_contig(f"{RESULTS}/{{cohort}}/qc/{{contig}}.samples.tsv"),
     output:

@@ -123,6 +123,9 @@ def test_fast_path_writes_what_scikit_allel_writes(tmp_path):
     "1\t5\t.\tA\tG\t.\t.\t.\tGT\t0\t1",             # haploid calls
     "1\t5\t.\tA\tG\t.\t.\t.\tGT\t0|10\t1|1",        # a two-digit allele
     "1\t5\t.\tA\tG\t.\t.\t.\tGT\t0|1\t1-1",         # not a genotype separator
+    "1\t5\t.\tA\tG\t.\t.\t.\tGT\t0|1\t1|1\t0|0",     # more calls than samples
+    "1\t5\t.\tA\tG\t.\t.\t.\tGT\t0|1\t1|1\r",        # CRLF line end
+    "1\t5\t.\tA\tG\t.\t.\tGT\t0|1\t1|1",           # a fixed field missing
 ])
 def test_records_the_fast_path_does_not_handle_go_through_scikit_allel(tmp_path, record):
     from popcen.vcf import _allel_to_zarr

@@ -101,6 +101,7 @@ def test_bad_panel_fails_with_one_line_and_no_partial_output(demo_run, tmp_path)
     assert "popcen error in rule variant_qc: broken.panel: panel lacks required column(s) pop, super_pop" in proc.stderr
     assert not (wd / "results/broken/qc/chr21.variants.tsv.gz").exists()
     assert not (wd / "results/broken/qc/chr21.samples.tsv").exists()
+    assert not (wd / "results/broken/qc/chr21.alt_counts.zarr").exists()
 
 
 def test_missing_vcf_is_named_before_any_job(tmp_path):

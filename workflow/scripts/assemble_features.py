@@ -1,12 +1,11 @@
 """Rule assemble_features: concatenate the pruned variants of every contig into the cohort's features."""
 
 import pandas as pd
-import zarr
 
 from popcen.errors import PopcenInputError
 from popcen.features import FeatureWriter, allele_frequencies, variant_ids, write_tables
 from popcen.rulerunner import run_rule
-from popcen.zarrio import read_alt_counts
+from popcen.zarrio import read_kept_alt_counts
 
 
 def main(smk, log):
@@ -19,11 +18,11 @@ def main(smk, log):
     folder = smk.output.variants.rsplit("/", 1)[0]
     writer = FeatureWriter(folder, len(samples))
     tables = []
-    for store_path, kept_path in zip(smk.input.zarr, smk.input.kept, strict=True):
+    for counts_path, kept_path in zip(smk.input.alt_counts, smk.input.kept, strict=True):
         kept = pd.read_csv(kept_path, sep="\t", dtype={"chrom": str, "id": str, "ref": str, "alt": str})
-        store = zarr.open_group(store_path, mode="r")
-        # read_alt_counts gives (variants, samples); features are (samples, variants).
-        block = read_alt_counts(store, kept["record"].to_numpy(), samples["sample"].tolist()).T
+        # The QC-kept alt counts are (variants, samples); features are (samples, variants).
+        _, gn = read_kept_alt_counts(counts_path, samples["sample"].tolist(), kept["record"].to_numpy())
+        block = gn.T
         writer.append(block)
         af = allele_frequencies(block, samples[labels[0]] if labels else None)
         kept["id"] = variant_ids(kept["id"], kept["chrom"], kept["pos"], kept["ref"], kept["alt"])

@@ -2,21 +2,22 @@
 
 import numpy as np
 import pandas as pd
-import zarr
 
+from popcen.errors import PopcenInputError
 from popcen.ld import ld_prune, random_subset
 from popcen.qc import KEPT
 from popcen.rulerunner import run_rule
-from popcen.zarrio import read_alt_counts
+from popcen.zarrio import read_kept_alt_counts
 
 
 def main(smk, log):
     p = smk.params
     qc = pd.read_csv(smk.input.variants, sep="\t", dtype={"chrom": str, "id": str, "ref": str, "alt": str})
     samples = pd.read_csv(smk.input.samples, sep="\t", dtype=str)
-    store = zarr.open_group(smk.input.zarr, mode="r")
-    rows = np.flatnonzero(qc["status"].to_numpy() == KEPT)
-    gn = read_alt_counts(store, rows, samples["sample"].tolist())
+    rows, gn = read_kept_alt_counts(smk.input.alt_counts, samples["sample"].tolist())
+    if not np.array_equal(rows, np.flatnonzero(qc["status"].to_numpy() == KEPT)):
+        raise PopcenInputError(smk.input.alt_counts, f"does not hold the records {smk.input.variants} keeps "
+                                                     "(written by another variant_qc run: rerun variant_qc)")
     keep = ld_prune(gn, p.window, p.step, p.r2, p.iterations)
     log.info("pruning (window %d, step %d, r2 %.3g, %d iterations): %d of %d variants kept",
              p.window, p.step, p.r2, p.iterations, keep.sum(), len(keep))

@@ -16,25 +16,13 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import numba
 import numpy as np
 
 _BLOCK = 32 << 20  # bytes of VCF text parsed at a time
 
 
-def _allele_table() -> np.ndarray:
-    """Decoding table indexed by two bytes read as one native uint16: an allele (0-9, '.' -> -1) followed by
-    '|', '/' or a tab; anything else -> -2."""
-    pairs = np.arange(1 << 16, dtype=np.uint16).view(np.uint8).reshape(-1, 2)
-    allele, after = pairs[:, 0].astype(np.int16), pairs[:, 1]
-    value = np.where((allele >= ord("0")) & (allele <= ord("9")), allele - ord("0"),
-                     np.where(allele == ord("."), -1, -2))
-    return np.where(np.isin(after, [ord("|"), ord("/"), ord("\t")]), value, -2).astype(np.int8)
-
-
-_ALLELE = _allele_table()
-# A call 'a', sep, 'b', tab read as a little-endian uint32, with the allele bytes masked out.
-_MARKS = 0xFF00FF00
-_PHASED, _UNPHASED = (ord("\t") << 24 | ord(sep) << 8 for sep in "|/")
+_TAB, _NEWLINE, _PIPE, _SLASH, _DOT, _ZERO = (ord(c) for c in "\t\n|/.0")
 
 
 class NotSimple(Exception):
@@ -158,44 +146,123 @@ def _record_blocks(stream):
 
 def _parse(text: np.ndarray, n_samples: int) -> dict[str, np.ndarray]:
     """Arrays of a block of whole record lines, as scikit-allel stores them (alt_number=1); raises
-    NotSimple. The calls of a line are its last 4 * n_samples - 1 bytes; the checks below make sure they
-    are n_samples calls of 3 bytes and the rest nine fields ending in FORMAT = GT."""
-    ends = np.flatnonzero(text == ord("\n"))
-    starts = np.concatenate([[0], ends[:-1] + 1])
-    full = ends > starts  # blank lines are skipped, as scikit-allel does
-    starts, ends = starts[full], ends[full]
-    width = 4 * n_samples - 1
-    calls_at = ends - width
-    if (calls_at <= starts).any():
-        raise NotSimple("line shorter than its calls")
-    cells = np.empty((len(ends), 4 * n_samples), dtype=np.uint8)
-    cells[:, -1] = ord("\t")
-    for row, (at, end) in enumerate(zip(calls_at.tolist(), ends.tolist(), strict=True)):
-        cells[row, :width] = text[at:end]
-    fixed = [text[s:c].tobytes().split(b"\t") for s, c in zip(starts.tolist(), calls_at.tolist(), strict=True)]
-    if any(len(f) != 10 or f[8] != b"GT" or f[9] != b"" for f in fixed):
-        raise NotSimple("FORMAT other than GT, or calls not 3 characters each")
-    marks = cells.view("<u4") & np.uint32(_MARKS)
-    if not ((marks == _PHASED) | (marks == _UNPHASED)).all():
-        raise NotSimple("calls are not a|b or a/b")
-    # Each call's two (allele, separator) byte pairs, read as uint16, decoded by one table look-up each.
-    gt = _ALLELE[cells.view(np.uint16)].reshape(len(ends), n_samples, 2)
-    if gt.min() < -1:
-        raise NotSimple("allele not 0-9 or '.'")
-    chrom, pos, ids, ref, alt = (list(col) for col in zip(*(f[:5] for f in fixed), strict=True))
-    if b"." in ref:
+    NotSimple. The compiled :func:`_scan` finds the lines, checks that each is nine fixed fields ending in
+    FORMAT = GT followed by n_samples calls of 3 bytes, and decodes calls, POS and the ALT count in one pass
+    over the text; the string fields are then cut out of it."""
+    most = len(text) // (4 * n_samples) + 1  # a record line is longer than its calls
+    gt = np.empty((most, n_samples, 2), dtype=np.int8)
+    starts = np.empty(most, dtype=np.int64)
+    tabs = np.empty((most, 5), dtype=np.int64)  # the tabs after CHROM, POS, ID, REF, ALT
+    pos = np.empty(most, dtype=np.int32)
+    alt_end = np.empty(most, dtype=np.int64)  # end of the first ALT allele
+    numalt = np.empty(most, dtype=np.int32)
+    n, bad = _scan(text, n_samples, gt, starts, tabs, pos, alt_end, numalt)
+    if bad >= 0:
+        raise NotSimple(f"the record at byte {bad} of a block is not a GT-only record of a|b calls")
+    starts, tabs, alt_end = starts[:n], tabs[:n], alt_end[:n]
+    with memoryview(text) as raw:
+        def field(begin: np.ndarray, end: np.ndarray) -> list[str]:
+            return [str(raw[i:j], "utf-8") for i, j in zip(begin.tolist(), end.tolist(), strict=True)]
+
+        chrom, ids = field(starts, tabs[:, 0]), field(tabs[:, 1] + 1, tabs[:, 2])
+        ref, alt = field(tabs[:, 2] + 1, tabs[:, 3]), field(tabs[:, 3] + 1, alt_end)
+    if "." in ref:
         raise NotSimple("missing REF")
+    numalt = numalt[:n]
     return {
         "variants/CHROM": _strings(chrom),
-        "variants/POS": np.array([int(p) for p in pos], dtype=np.int32),
+        "variants/POS": pos[:n],
         "variants/ID": _strings(ids),
         "variants/REF": _strings(ref),
         # alt_number=1: the first ALT allele; a missing ALT ('.') is stored as '' with numalt 0.
-        "variants/ALT": _strings(b"" if a == b"." else a.split(b",", 1)[0] for a in alt),
-        "variants/numalt": np.array([0 if a == b"." else a.count(b",") + 1 for a in alt], dtype=np.int32),
-        "calldata/GT": gt,
+        "variants/ALT": _strings(["" if k == 0 else a for a, k in zip(alt, numalt.tolist(), strict=True)]),
+        "variants/numalt": numalt,
+        "calldata/GT": gt[:n],
     }
 
 
-def _strings(values) -> np.ndarray:
-    return np.array([v.decode() for v in values], dtype=object)
+@numba.njit(cache=True, nogil=True)
+def _allele(byte):
+    """An allele character: 0-9 -> 0..9, '.' -> -1, anything else -> -2."""
+    if _ZERO <= byte <= _ZERO + 9:
+        return byte - _ZERO
+    return -1 if byte == _DOT else -2
+
+
+@numba.njit(cache=True, nogil=True)
+def _scan(text, n_samples, gt, starts, tabs, pos, alt_end, numalt):
+    """Walk the record lines of ``text`` (each ending in a newline; blank lines skipped), decoding each
+    into row i of the output arrays. Returns (number of records, -1), or (i, byte offset of the first line
+    that is not nine tab-separated fixed fields with FORMAT = GT, a tab, and n_samples one-character
+    'a|b' / 'a/b' calls separated by tabs)."""
+    width = 4 * n_samples - 1
+    end = len(text)
+    row, p = 0, 0
+    while p < end:
+        start = p
+        if text[p] == _NEWLINE:  # blank line
+            p += 1
+            continue
+        # Nine tabs end the fixed fields; the calls follow the ninth.
+        k = 0
+        info_end = -1
+        while p < end and k < 9:
+            byte = text[p]
+            if byte == _NEWLINE:
+                return row, start
+            if byte == _TAB:
+                if k < 5:
+                    tabs[row, k] = p
+                elif k == 7:
+                    info_end = p
+                k += 1
+            p += 1
+        calls = p
+        if k != 9 or calls + width >= end or text[calls + width] != _NEWLINE:
+            return row, start
+        if calls - 1 - info_end - 1 != 2 or text[info_end + 1] != ord("G") or text[info_end + 2] != ord("T"):
+            return row, start
+        # POS: decimal digits that fit an int32.
+        if tabs[row, 1] - tabs[row, 0] < 2:
+            return row, start
+        value = 0
+        for q in range(tabs[row, 0] + 1, tabs[row, 1]):
+            digit = text[q] - _ZERO
+            if digit < 0 or digit > 9 or value > 214748364:
+                return row, start
+            value = value * 10 + digit
+        if value > 2147483647:
+            return row, start
+        pos[row] = value
+        # ALT: alleles are comma-separated; '.' alone means none.
+        alt0, alt1 = tabs[row, 3] + 1, tabs[row, 4]
+        first_end, commas = alt1, 0
+        for q in range(alt0, alt1):
+            if text[q] == ord(","):
+                if commas == 0:
+                    first_end = q
+                commas += 1
+        alt_end[row] = first_end
+        numalt[row] = 0 if (alt1 - alt0 == 1 and text[alt0] == _DOT) else commas + 1
+        # The calls: 'a', '|' or '/', 'b', then a tab (the newline, checked above, after the last one).
+        q = calls
+        for s in range(n_samples):
+            sep, after = text[q + 1], text[q + 3]
+            if (sep != _PIPE and sep != _SLASH) or (after != _TAB and s < n_samples - 1):
+                return row, start
+            a, b = _allele(text[q]), _allele(text[q + 2])
+            if a < -1 or b < -1:
+                return row, start
+            gt[row, s, 0] = a
+            gt[row, s, 1] = b
+            q += 4
+        starts[row] = start
+        row += 1
+        p = calls + width + 1
+    return row, -1
+
+
+def _strings(values: list[str]) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
