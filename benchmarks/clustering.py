@@ -3,7 +3,7 @@
 Side by side in one run, on the same samples, scored against ``super_pop`` (K = 5) and ``pop`` (K = 12):
 
 * ``cec``         the pipeline: genotype images -> CAE (popcen.representation) -> CEC (popcen.clustering.deep)
-* ``cae_kmeans``  k-means on the CAE latent space (the centroids CEC starts from)
+* ``cae_<init>``  the clustering of the CAE latent space CEC's centroids start from (``--init``)
 * every baseline of popcen.clustering.baselines (k-means, Ward, GMM, DBSCAN, OPTICS on the latent space;
   PCA(20) + k-means and PCA(20) + Ward on the genotypes)
 * ``fastmixture`` (ADMIXTURE reimplementation) at the same K on the same genotypes; cluster = argmax Q.
@@ -124,6 +124,16 @@ def main() -> None:
     ap.add_argument("--patience", type=int, default=5)
     ap.add_argument("--cec-epochs", type=int, default=30)
     ap.add_argument("--sigma", type=float, default=0.9)
+    ap.add_argument("--alpha", type=float, default=1.0, help="degrees of freedom of CEC's Student t")
+    ap.add_argument(
+        "--init", default="kmeans", choices=["kmeans", "gmm", "ward"], help="CEC's starting clusters"
+    )
+    ap.add_argument(
+        "--freeze-batchnorm",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="CAE batch-norm layers in eval mode during CEC",
+    )
     ap.add_argument("--update-interval", type=int, default=20)
     ap.add_argument("--tol", type=float, default=0.001)
     ap.add_argument("--val-fraction", type=float, default=0.1)
@@ -187,10 +197,12 @@ def main() -> None:
     cec_settings = {**settings, "max_epochs": args.cec_epochs, "lr": args.cec_lr or args.lr}
     clustering = {
         "sigma": args.sigma,
-        "alpha": 1.0,
+        "alpha": args.alpha,
         "update_interval": args.update_interval,
         "tol": args.tol,
         "kmeans_n_init": 20,
+        "init": args.init,
+        "freeze_batchnorm": args.freeze_batchnorm,
     }
     rows = []
     for level in args.levels.split(","):
@@ -215,7 +227,7 @@ def main() -> None:
                 cae_seconds + cec_seconds,
                 f"{outcome.result.epochs_run} epochs, {outcome.result.stop_reason}",
             ),
-            ("cae_kmeans", "latent", outcome.init_labels, float("nan"), "CEC's initialisation"),
+            (f"cae_{args.init}", "latent", outcome.init_labels, float("nan"), "CEC's initialisation"),
         ]
         results += [
             (r.method, r.space, r.labels, r.seconds, r.note)

@@ -141,3 +141,43 @@ def test_interrupted_cec_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     assert resumed.result.epochs_run == 4
     assert np.array_equal(resumed.labels, reference.labels)
     np.testing.assert_allclose(resumed.q, reference.q, rtol=1e-6)
+
+
+def test_frozen_batchnorm_makes_a_training_step_see_the_eval_mode_latent():
+    images, _ = _blobs()
+    x = torch.tensor(images[:8])  # one population only: its batch statistics differ from the running ones
+    cae = _cae()
+    with torch.no_grad():  # running statistics of a "trained" CAE: from all three populations
+        cae.train()
+        cae(torch.tensor(images))
+        cae.eval()
+        z_eval = cae.encode(x)
+    frozen = CEC(cae, n_clusters=3, freeze_batchnorm=True).train()
+    running = [m.running_mean.clone() for m in frozen.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    with torch.no_grad():
+        torch.testing.assert_close(frozen(x)[0], z_eval)
+    after = [m.running_mean for m in frozen.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert all(torch.equal(a, b) for a, b in zip(running, after, strict=True))
+    assert frozen.cae.encoder_conv[0].weight.requires_grad  # frozen statistics, not frozen weights
+    unfrozen = CEC(cae, n_clusters=3, freeze_batchnorm=False).train()
+    with torch.no_grad():
+        assert not torch.allclose(unfrozen(x)[0], z_eval, atol=1e-3)
+
+
+@pytest.mark.parametrize("method", ["kmeans", "gmm", "ward"])
+def test_initial_centroids_are_the_means_of_the_initial_clusters(method):
+    rng = np.random.default_rng(3)
+    centres = np.array([[0.0, 0.0, 0.0], [8.0, 0.0, 0.0], [0.0, 8.0, 0.0]])  # latent_dim 3
+    truth = np.repeat(np.arange(3), [10, 15, 20])  # unequal sizes
+    latent = (centres[truth] + rng.normal(scale=0.5, size=(len(truth), 3))).astype(np.float32)
+    model = CEC(_cae(), n_clusters=3)
+    model.centroids.data[:] = 0.0
+    from popcen.models.cec import init_centroids
+
+    labels = init_centroids(model, latent, seed=0, n_init=4, method=method)
+    # well-separated blobs: every method finds them (up to the cluster names)
+    assert len({(t, c) for t, c in zip(truth, labels, strict=True)}) == 3
+    expected = np.stack([latent[labels == j].mean(axis=0) for j in range(3)])
+    np.testing.assert_allclose(model.centroids.detach().numpy(), expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="unknown"):
+        init_centroids(model, latent, seed=0, method="spectral")

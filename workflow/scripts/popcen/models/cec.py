@@ -108,7 +108,11 @@ def initial_clusters(latent: np.ndarray, k: int, method: str, seed: int, n_init:
         return KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit_predict(latent)
     if method == "gmm":
         gmm = GaussianMixture(
-            n_components=k, covariance_type="full", n_init=max(1, n_init // 4), random_state=seed, reg_covar=1e-5
+            n_components=k,
+            covariance_type="full",
+            n_init=max(1, n_init // 4),
+            random_state=seed,
+            reg_covar=1e-5,
         )
         return gmm.fit(latent).predict(latent)
     if method == "ward":
@@ -124,7 +128,10 @@ def init_centroids(
     labels = initial_clusters(latent, model.n_clusters, method, seed, n_init)
     # An empty cluster (possible for a mixture) keeps a centroid at the overall mean rather than NaN.
     centres = np.stack(
-        [latent[labels == j].mean(axis=0) if (labels == j).any() else latent.mean(axis=0) for j in range(model.n_clusters)]
+        [
+            latent[labels == j].mean(axis=0) if (labels == j).any() else latent.mean(axis=0)
+            for j in range(model.n_clusters)
+        ]
     )
     with torch.no_grad():
         model.centroids.copy_(torch.as_tensor(centres, dtype=torch.float32))
