@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 from popcen.classification.cv import evaluate_with_coarse, out_of_fold_proba, stratified_folds  # noqa: E402
+from popcen.classification.metrics import summary_metrics  # noqa: E402
 from popcen.qc import KEPT, alt_counts, classify_alleles, duplicated_positions  # noqa: E402
 
 log = logging.getLogger("popcen")
@@ -115,11 +116,29 @@ def main(argv=None):
     parser.add_argument("--cae-epochs", type=int, default=6)
     parser.add_argument("--cae-base-channels", type=int, default=8)
     parser.add_argument("--cae-latent", type=int, default=32)
-    parser.add_argument("--cae-max-depth", type=int, default=1,
-                        help="conv/pool levels of the CAE encoder (the frozen features the head reads)")
+    parser.add_argument("--cae-max-depth", type=int, default=2,
+                        help="conv/pool levels of the CAE (the pipeline's representation.max_depth)")
     parser.add_argument("--encoder-output", default="conv", choices=["conv", "latent"])
+    parser.add_argument("--encoder-blocks", type=int, default=1,
+                        help="conv blocks of the CAE's encoder the head reads (classification.encoder_blocks)")
+    parser.add_argument("--no-encoder-pool", dest="encoder_pool", action="store_false",
+                        help="the head reads the last tapped block's map before its max-pool")
+    parser.add_argument("--fine-tune", action="store_true", help="train the encoder with the head")
+    parser.add_argument("--encoder-lr-scale", type=float, default=0.1, help="fine-tuning: encoder lr = lr x this")
+    parser.add_argument("--hidden", type=int, default=128, help="head's dense units (0 = linear head)")
+    parser.add_argument("--noise-std", type=float, default=1.0)
+    parser.add_argument("--dropout", type=float, default=0.5)
+    parser.add_argument("--optimizer", default="adagrad")
+    parser.add_argument("--lr", type=float, default=0.003)
+    parser.add_argument("--weight-decay", type=float, default=1e-3)
+    parser.add_argument("--max-epochs", type=int, default=60)
+    parser.add_argument("--patience", type=int, default=8)
+    parser.add_argument("--refit", action="store_true",
+                        help="retrain the chosen head on all of a fold's training samples (classification.refit)")
+    parser.add_argument("--only-fold", type=int, default=None,
+                        help="quick check: train and score on this one fold only (pop level)")
     parser.add_argument("--lgb-rounds", type=int, default=100, help="LightGBM boosting rounds")
-    parser.add_argument("--trials", type=int, default=8, help="random-search draws per fold (CAE classifier)")
+    parser.add_argument("--trials", type=int, default=0, help="random-search draws per fold (CAE classifier)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -140,6 +159,13 @@ def main(argv=None):
     rows = []
     for name in args.models.split(","):
         t0 = time.perf_counter()
+        if args.only_fold is not None:
+            test = np.flatnonzero(folds == args.only_fold)
+            pred = runners[name]()(np.flatnonzero(folds != args.only_fold), test, args.only_fold).argmax(1)
+            scores = summary_metrics(y[test], pred, range(len(labels)))
+            log.info("%s fold %d: pop macro F1 %.3f MCC %.3f (%.0f s)", name, args.only_fold, scores["f1"],
+                     scores["mcc"], time.perf_counter() - t0)
+            continue
         proba = out_of_fold_proba(runners[name](), folds, len(labels), desc=name)
         seconds = time.perf_counter() - t0
         np.save(args.out / f"{name}.proba.npy", proba)
@@ -151,6 +177,8 @@ def main(argv=None):
         row["super_pop_f1_from_pop_argmax"] = res["super_pop"]["summary_from_fine_argmax"]["f1"]
         rows.append(row)
         log.info("%s", json.dumps(row))
+    if not rows:
+        return
     table = pd.DataFrame(rows)
     md = table.to_markdown(index=False, floatfmt=".3f") if _has_tabulate() else table.to_string(index=False)
     (args.out / "results.md").write_text(md + "\n")
@@ -206,18 +234,22 @@ def cae_fit_predict(gn, y, samples, n_classes, args):
 
     images, _ = genotype_images(gn)
     cae = pretrain_cae(images, gn.shape[1], args)
-    # Head input standardised (TrainSettings.standardize, the default); on standardised features noise 1.0,
-    # AdaGrad lr 0.003 and weight decay 1e-3 scored best of the settings tried on fold 0 (see RESULTS.md).
-    settings = TrainSettings(encoder_output=args.encoder_output, fine_tune=False, hidden=128, noise_std=1.0,
-                             dropout=0.5, optimizer="adagrad", lr=0.003, weight_decay=1e-3, batch_size=32,
-                             max_epochs=60, patience=8, val_fraction=0.15, seed=1, device=args.device,
-                             n_trials=args.trials,
-                             search_space={"lr": [0.003, 0.01, 0.03], "hidden": [64, 128, 256],
-                                           "dropout": [0.2, 0.5], "noise_std": [0.0, 0.1, 0.3],
-                                           "weight_decay": [0.0, 1e-4, 1e-3]})
+    # Head input standardised (TrainSettings.standardize, the default); the head's defaults are the
+    # settings that scored best on fold 0 (see benchmarks/RESULTS.md).
+    settings = TrainSettings(encoder_output=args.encoder_output, encoder_blocks=args.encoder_blocks,
+                             encoder_pool=args.encoder_pool, fine_tune=args.fine_tune,
+                             encoder_lr_scale=args.encoder_lr_scale, hidden=args.hidden,
+                             noise_std=args.noise_std, dropout=args.dropout, optimizer=args.optimizer, lr=args.lr,
+                             weight_decay=args.weight_decay, batch_size=32, max_epochs=args.max_epochs,
+                             patience=args.patience, val_fraction=0.15, seed=1, device=args.device,
+                             n_trials=args.trials, refit=args.refit,
+                             search_space={"lr": [args.lr / 3, args.lr, args.lr * 3], "hidden": [0, 64, 128, 256],
+                                           "dropout": [0.2, 0.5], "noise_std": [0.3, 1.0, 2.0],
+                                           "weight_decay": [1e-4, 1e-3, 1e-2]})
     cae_config, cae_state = cae.config.to_dict(), cae.state_dict()
     features = frozen_features(images, cae_config, cae_state, settings, n_classes)
-    log.info("frozen encoder features: %s", features.shape)
+    log.info("CAE channels %s; head reads %s", cae.config.channels,
+             "the fine-tuned encoder" if features is None else f"frozen features {features.shape}")
 
     def fit_predict(train, test, fold):
         model, chosen, trials = train_with_search(images, y, n_classes, cae_config, cae_state, settings, train,

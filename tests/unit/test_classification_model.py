@@ -39,7 +39,8 @@ def test_separable_classes_give_f1_one(encoder_output):
     cfg, state = cae_for(images, 64)
     settings = TrainSettings(encoder_output=encoder_output, optimizer="adam", lr=0.01, max_epochs=15, patience=15,
                              batch_size=8, hidden=16, noise_std=0.05, dropout=0.1, device="cpu",
-                             fine_tune=encoder_output == "latent")
+                             # the untrained CAE's encoder must learn here: full-size steps for it too
+                             fine_tune=encoder_output == "latent", encoder_lr_scale=1.0)
     folds = stratified_folds(y, 3, seed=0)
     proba, _ = cross_validated_proba(images, y, 3, cfg, state, settings, folds)
     summary = evaluate_level(y, proba, [0, 1, 2], folds)["summary"]
@@ -91,3 +92,106 @@ def test_head_input_is_standardised_with_fit_samples_only_and_saved(tmp_path):
     loaded, _ = load_classifier(tmp_path / "m.pt", tmp_path / "m.json")
     np.testing.assert_allclose(predict_proba(loaded, images, "cpu"), predict_proba(model, images, "cpu"), atol=1e-6)
     np.testing.assert_allclose(loaded.head[1].mean.numpy(), scaling.mean.numpy())
+
+
+def test_encoder_blocks_tap_the_first_blocks_of_a_deeper_cae():
+    from popcen.classification.model import ClassifierConfig, build_classifier, encoder_width
+
+    torch.manual_seed(0)
+    cae = CAE(architecture(32, 1000, latent_dim=4, base_channels=4, max_depth=2))  # 32 -> 16 -> 8, channels 4, 8
+    assert cae.config.channels == (4, 8)
+    x = torch.rand(3, 1, 32, 32)
+    first = build_classifier(cae.config, cae.state_dict(), ClassifierConfig(n_classes=2, encoder_blocks=1)).eval()
+    with torch.no_grad():
+        expected = cae.eval().encoder_conv[3](cae.encoder_conv[2](cae.encoder_conv[1](cae.encoder_conv[0](x))))
+        np.testing.assert_allclose(first.encode(x).numpy(), expected.numpy(), rtol=1e-6)
+    assert tuple(first.encode(x).shape) == (3, 4, 16, 16)
+    assert encoder_width(cae.config, "conv", 1) == 4 * 16 * 16
+    # 0 and anything beyond the CAE's depth: all blocks (the last map, 8 x 8 x 8)
+    for blocks in (0, 2, 5):
+        assert encoder_width(cae.config, "conv", blocks) == 8 * 8 * 8
+        model = build_classifier(cae.config, cae.state_dict(), ClassifierConfig(n_classes=2, encoder_blocks=blocks))
+        assert tuple(model.eval()(x).shape) == (3, 2)
+    with pytest.raises(ValueError, match="latent"):
+        build_classifier(cae.config, None, ClassifierConfig(n_classes=2, encoder_output="latent", encoder_blocks=1))
+    # without the first block's max-pool: its 4 x 32 x 32 map (conv, batch-norm, ReLU)
+    unpooled = build_classifier(cae.config, cae.state_dict(),
+                                ClassifierConfig(n_classes=2, encoder_blocks=1, encoder_pool=False)).eval()
+    with torch.no_grad():
+        np.testing.assert_allclose(unpooled.encode(x).numpy(), cae.encoder_conv[:3](x).numpy(), rtol=1e-6)
+        assert tuple(unpooled(x).shape) == (3, 2)
+    assert encoder_width(cae.config, "conv", 1, pool=False) == 4 * 32 * 32
+
+
+def test_linear_head_learns_separable_classes():
+    images, y = separable()
+    cfg, state = cae_for(images, 64)
+    settings = TrainSettings(hidden=0, noise_std=0.0, dropout=0.0, optimizer="adam", lr=0.01, max_epochs=15,
+                             patience=15, batch_size=8, device="cpu")
+    folds = stratified_folds(y, 3, seed=0)
+    proba, _ = cross_validated_proba(images, y, 3, cfg, state, settings, folds)
+    assert evaluate_level(y, proba, [0, 1, 2], folds)["summary"]["f1"] == pytest.approx(1.0)
+    model, _ = fit_classifier(images, y, 3, cfg, state, settings, np.arange(36), np.arange(0))
+    linears = [m for m in model.head if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == 1 and linears[0].out_features == 3
+
+
+def test_fine_tune_gives_the_encoder_its_own_learning_rate():
+    from popcen.classification.model import build_classifier
+    from popcen.classification.train import make_classifier_optimizer
+
+    images, y = separable()
+    cfg, state = cae_for(images, 64)
+    settings = TrainSettings(fine_tune=True, lr=0.02, encoder_lr_scale=0.25, device="cpu")
+    model = build_classifier(cfg, state, settings.head(3))
+    head_group, encoder_group = make_classifier_optimizer(model, settings).param_groups
+    assert head_group["lr"] == pytest.approx(0.02) and encoder_group["lr"] == pytest.approx(0.005)
+    assert {id(p) for p in encoder_group["params"]} == {id(p) for p in model.encoder_parameters()}
+    # encoder lr 0: the encoder's weights stay, the head's move
+    settings = TrainSettings(fine_tune=True, encoder_lr_scale=0.0, max_epochs=2, patience=0, batch_size=8,
+                             device="cpu")
+    model, _ = fit_classifier(images, y, 3, cfg, state, settings, np.arange(36), np.arange(0))
+    assert torch.equal(model.state_dict()["encoder_conv.0.weight"].cpu(), state["encoder_conv.0.weight"])
+    assert model.encoder_conv[0].weight.requires_grad
+
+
+def test_model_of_an_older_format_is_refused_clearly(tmp_path):
+    import json
+
+    from popcen.classification.io import load_classifier, save_classifier
+    from popcen.classification.model import build_classifier
+    from popcen.errors import PopcenInputError
+
+    images, _ = separable()
+    cfg, state = cae_for(images, 64)
+    model = build_classifier(cfg, state, TrainSettings().head(3))
+    save_classifier(model, tmp_path / "m.pt", tmp_path / "m.json", {})
+    doc = json.loads((tmp_path / "m.json").read_text())
+    del doc["format"]  # what models saved before the format number look like
+    (tmp_path / "m.json").write_text(json.dumps(doc))
+    with pytest.raises(PopcenInputError, match="format 1.*re-run train_classifier"):
+        load_classifier(tmp_path / "m.pt", tmp_path / "m.json")
+    # right format, weights of another network: also a clear error, not a state-dict traceback
+    doc["format"] = 2
+    doc["classifier"]["hidden"] = 7
+    (tmp_path / "m.json").write_text(json.dumps(doc))
+    with pytest.raises(PopcenInputError, match="weights do not fit"):
+        load_classifier(tmp_path / "m.pt", tmp_path / "m.json")
+
+
+def test_refit_trains_the_chosen_settings_on_all_training_samples():
+    from popcen.classification.train import encoder_features, train_with_search
+
+    images, y = separable()
+    cfg, state = cae_for(images, 64)
+    train = np.arange(30)
+    settings = TrainSettings(refit=True, max_epochs=3, patience=3, batch_size=8, device="cpu", val_fraction=0.3)
+    model, chosen, trials = train_with_search(images, y, 3, cfg, state, settings, train)
+    feats = encoder_features(model, images, "cpu")
+    # the input standardisation comes from every training sample (not only the 70 % fit part) ...
+    np.testing.assert_allclose(model.scaling.mean.numpy(), feats[train].mean(0), rtol=1e-4, atol=1e-6)
+    # ... while without refit it comes from the fit part only
+    plain, _, _ = train_with_search(images, y, 3, cfg, state, TrainSettings(**{**vars(settings), "refit": False}),
+                                    train)
+    assert not np.allclose(plain.scaling.mean.numpy(), feats[train].mean(0))
+    assert chosen.refit and len(trials) == 1

@@ -4,6 +4,10 @@ Every model is trained by :func:`popcen.training.fit` with class-weighted cross-
 unequal size weigh the same) and early stopping on an inner validation split of the training samples.
 The random search (``n_trials`` > 0) draws hyper-parameters from ``search_space`` and scores each draw by
 macro F1 on that same inner validation split, never on the held-out fold.
+
+Fine-tuning (``fine_tune``) trains encoder and head end to end, the encoder at ``lr · encoder_lr_scale``:
+the head starts from random weights, and full-size steps through it would first wreck the pre-trained
+filters. Early stopping watches the same inner validation split.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import torch.nn.functional as F
 from popcen.classification.cv import inner_split, out_of_fold_proba
 from popcen.classification.metrics import summary_metrics
 from popcen.classification.model import AncestryClassifier, ClassifierConfig, build_classifier, class_weights
-from popcen.training import fit, infer, make_loader, seed_everything
+from popcen.training import fit, infer, make_loader, make_optimizer, seed_everything
 
 log = logging.getLogger("popcen")
 
@@ -33,7 +37,10 @@ class TrainSettings:
     """Everything that decides how a classifier is trained (the ``classification`` config section)."""
 
     encoder_output: str = "conv"
+    encoder_blocks: int = 1
+    encoder_pool: bool = True
     fine_tune: bool = False
+    encoder_lr_scale: float = 0.1
     standardize: bool = True
     hidden: int = 64
     noise_std: float = 0.1
@@ -49,6 +56,7 @@ class TrainSettings:
     device: str = "auto"
     n_trials: int = 0
     search_space: dict = field(default_factory=dict)
+    refit: bool = False
 
     @classmethod
     def from_config(cls, section: dict, device: str = "auto") -> TrainSettings:
@@ -56,7 +64,9 @@ class TrainSettings:
         return cls(**known, device=device) if "device" not in known else cls(**known)
 
     def head(self, n_classes: int) -> ClassifierConfig:
-        return ClassifierConfig(n_classes=n_classes, encoder_output=self.encoder_output, hidden=self.hidden,
+        return ClassifierConfig(n_classes=n_classes, encoder_output=self.encoder_output,
+                                encoder_blocks=self.encoder_blocks, encoder_pool=self.encoder_pool,
+                                hidden=self.hidden,
                                 noise_std=self.noise_std, dropout=self.dropout, fine_tune=self.fine_tune,
                                 standardize=self.standardize)
 
@@ -74,6 +84,7 @@ def fit_classifier(
     checkpoint_dir: str | Path | None = None,
     desc: str = "classifier",
     features: np.ndarray | None = None,
+    restore_best: bool = True,
 ) -> tuple[AncestryClassifier, object]:
     """Train one classifier on ``fit_index``, early-stopping on ``val_index``.
 
@@ -87,6 +98,8 @@ def fit_classifier(
         folds. A frozen encoder is deterministic (eval mode), so only the head is trained, on these
         features: the same model as training the whole network, without running the encoder every epoch.
         They also give the head's input standardisation (mean/std over ``fit_index``).
+    restore_best : bool
+        Keep the weights of the best validation epoch (else those of the last epoch).
 
     Returns
     -------
@@ -111,13 +124,22 @@ def fit_classifier(
     val_loader = (make_loader(inputs[val_index], y[val_index], batch_size=256) if len(val_index) else None)
     result = fit(
         trained, train_loader, val_loader, loss_fn,
-        optimizer=settings.optimizer, lr=settings.lr, weight_decay=settings.weight_decay,
+        optimizer=make_classifier_optimizer(model, settings), lr=settings.lr, weight_decay=settings.weight_decay,
         max_epochs=settings.max_epochs, patience=settings.patience, seed=settings.seed, device=settings.device,
-        checkpoint_dir=checkpoint_dir, loss_tsv=loss_tsv, desc=desc, progress=False,
+        checkpoint_dir=checkpoint_dir, loss_tsv=loss_tsv, desc=desc, progress=False, restore_best=restore_best,
         fingerprint={"head": settings.head(n_classes).to_dict(), "n_fit": len(fit_index),
-                     "batch_size": settings.batch_size},
+                     "batch_size": settings.batch_size, "optimizer": settings.optimizer,
+                     "encoder_lr_scale": settings.encoder_lr_scale},
     )
     return model, result
+
+
+def make_classifier_optimizer(model: AncestryClassifier, settings: TrainSettings) -> torch.optim.Optimizer:
+    """The configured optimiser over the head (lr) and, when fine-tuning, the encoder (lr · encoder_lr_scale)."""
+    groups = [{"params": list(model.head_parameters()), "lr": settings.lr}]
+    if settings.fine_tune:
+        groups.append({"params": list(model.encoder_parameters()), "lr": settings.lr * settings.encoder_lr_scale})
+    return make_optimizer(groups, settings.optimizer, lr=settings.lr, weight_decay=settings.weight_decay)
 
 
 def encoder_features(model: AncestryClassifier, images: np.ndarray, device: str = "auto") -> np.ndarray:
@@ -158,6 +180,10 @@ def train_with_search(
     """Split ``train_index`` into fit/validation, run the random search there (if ``n_trials``), and return
     the best model (trained on the fit part), its settings, and a table of the trials.
 
+    With ``refit``, the chosen settings are trained once more from the start on all of ``train_index``
+    for the number of epochs early stopping chose (the model returned is that one): the inner validation
+    split is then used for choosing only, and no training sample is left out of the final model.
+
     ``encoder_output`` and ``fine_tune`` are not searchable, so the frozen ``features`` serve every trial."""
     fit_index, val_index = inner_split(train_index, y, settings.val_fraction, settings.seed)
     if features is None:
@@ -186,7 +212,15 @@ def train_with_search(
                  int(trials.val_macro_f1.idxmax()), trials.val_macro_f1.max())
         if loss_tsv:
             best[3].losses().to_csv(loss_tsv, sep="\t", index=False)
-    return best[1], best[2], trials
+    model, chosen, result = best[1], best[2], best[3]
+    if settings.refit and len(val_index):
+        epochs = max(result.best_epoch, 1)
+        model, _ = fit_classifier(images, y, n_classes, cae_config, cae_state,
+                                  replace(chosen, max_epochs=epochs, patience=0), train_index, np.arange(0),
+                                  checkpoint_dir=checkpoint_dir, desc=f"{desc} refit", features=features,
+                                  restore_best=False)
+        log.info("%s: refitted on all %d training samples for %d epochs", desc, len(train_index), epochs)
+    return model, chosen, trials
 
 
 def cross_validated_proba(
