@@ -187,7 +187,8 @@ def _stream_to_zarr(open_stream, tmp: Path, chunk_length: int) -> None:
     ``open_stream()`` returns a context manager giving a binary stream of VCF text, header included.
     """
     def template(source, path):
-        _allel_to_zarr(source, path, None, chunk_length)
+        # Short chunks: gt_only_to_zarr sets chunk_length itself (scikit-allel would allocate a whole chunk).
+        _allel_to_zarr(source, path, None, 16)
 
     with open_stream() as stream:
         done = gt_only_to_zarr(stream, tmp, chunk_length, ZARR_FIELDS[1:], template)
