@@ -98,7 +98,7 @@ def test_fast_path_writes_what_scikit_allel_writes(tmp_path):
         alt = ["T", "G,C", ".", "<DEL>", "*", "TA"][i % 6]
         calls = ["".join(x) for x in rng.choice(list("0123."), size=(3, 2))]
         calls = [f"{c[0]}{'|/'[i % 2]}{c[1]}" for c in calls]
-        lines.append("\t".join(["2", str(10 + i), "." if i % 3 else f"id{i}", "A", alt, "50", "PASS",
+        lines.append("\t".join(["2", str(10 + i), "." if i % 3 else (f"id{i}" if i % 7 else f"é{i}"), "A", alt, "50", "PASS",
                                 "DP=3", "GT", *calls]))
     many = tmp_path / "many.vcf"
     many.write_text("\n".join(lines) + "\n")

@@ -243,22 +243,18 @@ def _parse(text: np.ndarray, n_samples: int) -> dict[str, np.ndarray]:
     if bad >= 0:
         raise NotSimple(f"the record at byte {bad} of a block is not a GT-only record of a|b calls")
     starts, tabs, alt_end = starts[:n], tabs[:n], alt_end[:n]
-    with memoryview(text) as raw:
-        def field(begin: np.ndarray, end: np.ndarray) -> list[str]:
-            return [str(raw[i:j], "utf-8") for i, j in zip(begin.tolist(), end.tolist(), strict=True)]
-
-        chrom, ids = field(starts, tabs[:, 0]), field(tabs[:, 1] + 1, tabs[:, 2])
-        ref, alt = field(tabs[:, 2] + 1, tabs[:, 3]), field(tabs[:, 3] + 1, alt_end)
-    if "." in ref:
+    chrom, ids = _field_strings(text, starts, tabs[:, 0]), _field_strings(text, tabs[:, 1] + 1, tabs[:, 2])
+    ref, alt = _field_strings(text, tabs[:, 2] + 1, tabs[:, 3]), _field_strings(text, tabs[:, 3] + 1, alt_end)
+    if (ref == ".").any():
         raise NotSimple("missing REF")
     numalt = numalt[:n]
+    alt[numalt == 0] = ""  # alt_number=1: the first ALT allele; a missing ALT ('.') is stored as ''
     return {
-        "variants/CHROM": _strings(chrom),
+        "variants/CHROM": chrom,
         "variants/POS": pos[:n],
-        "variants/ID": _strings(ids),
-        "variants/REF": _strings(ref),
-        # alt_number=1: the first ALT allele; a missing ALT ('.') is stored as '' with numalt 0.
-        "variants/ALT": _strings(["" if k == 0 else a for a, k in zip(alt, numalt.tolist(), strict=True)]),
+        "variants/ID": ids,
+        "variants/REF": ref,
+        "variants/ALT": alt,
         "variants/numalt": numalt,
         "calldata/GT": gt[:n],
     }
@@ -345,7 +341,42 @@ def _scan(text, n_samples, gt, starts, tabs, pos, alt_end, numalt):
     return row, -1
 
 
-def _strings(values: list[str]) -> np.ndarray:
-    out = np.empty(len(values), dtype=object)
-    out[:] = values
-    return out
+_ONE_BYTE = np.array([bytes([b]).decode("latin-1") if b < 128 else None for b in range(256)], dtype=object)
+
+
+def _field_strings(text: np.ndarray, begin: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """The text fields [begin[i], end[i]) as an object array of str (UTF-8).
+
+    Most fields are one ASCII character (REF, ALT) or repeat the previous record's (CHROM, often ID):
+    those are taken from a table or copied; only the others are cut out one by one."""
+    out = np.empty(len(begin), dtype=object)
+    if not len(begin):
+        return out
+    source = _first_of_run(text, begin, end)  # the row whose bytes this row repeats
+    first = np.flatnonzero(source == np.arange(len(begin)))
+    one = (end[first] - begin[first] == 1) & (text[begin[first]] < 128)
+    out[first[one]] = _ONE_BYTE[text[begin[first[one]]]]
+    with memoryview(text) as raw:
+        for i in first[~one].tolist():
+            out[i] = str(raw[begin[i]:end[i]], "utf-8")
+    return out[source]
+
+
+@numba.njit(cache=True, nogil=True)
+def _first_of_run(text, begin, end):
+    """For each field, the first row of the run of consecutive rows whose fields hold the same bytes."""
+    source = np.empty(begin.size, dtype=np.int64)
+    for i in range(begin.size):
+        source[i] = i
+        if i > 0:
+            j = source[i - 1]
+            length = end[i] - begin[i]
+            if end[j] - begin[j] == length:
+                same = True
+                for k in range(length):
+                    if text[begin[i] + k] != text[begin[j] + k]:
+                        same = False
+                        break
+                if same:
+                    source[i] = j
+    return source
