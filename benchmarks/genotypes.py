@@ -4,8 +4,9 @@ On one simulated chr22-scale cohort (popcen.demo: stdpopsim OutOfAfrica_4J17, 4 
 interleaved repeat by repeat, times:
 
 * ``popcen``  the library calls the rules make, in their order and with their file hand-offs:
-              vcf_to_zarr -> read_panel/select_samples + variant_qc (table written as .tsv.gz) ->
-              read the table back + read_alt_counts + ld_prune (window/step in variants, r², iterations);
+              vcf_to_zarr -> read_panel/select_samples + variant_qc (table written as .tsv.gz, the kept
+              records' alt counts as a Zarr group) -> read both back + ld_prune (window/step in variants,
+              r², iterations);
 * ``plink2``  ``--vcf X --make-pgen`` (conversion), then one ``--pfile`` call with the same QC thresholds
               (``--snps-only just-acgt --max-alleles 2 --rm-dup exclude-all --geno --mac --maf``) and
               ``--indep-pairwise <window> <step> <r2>`` (QC + pruning), both ``--threads N``;
