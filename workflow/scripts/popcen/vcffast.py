@@ -1,8 +1,8 @@
 """A fast path for the VCFs most cohorts are: FORMAT is GT alone and every call is 'a|b' or 'a/b' with
 one-character alleles (0-9 or '.').
 
-scikit-allel parses a call at a time; here a block of records is parsed at once with numpy, because such
-calls sit at fixed offsets (4 bytes per sample). The store layout (dtypes, chunks, compressors, attributes)
+scikit-allel parses a call at a time through Python-level machinery; here a block of records is checked and
+decoded in one compiled (numba) pass over the text, such calls sitting at fixed offsets (4 bytes per sample). The store layout (dtypes, chunks, compressors, attributes)
 is taken from scikit-allel itself, which converts the header and first record into a template store; the
 arrays are then filled with exactly what scikit-allel would have written. Any record that does not fit
 (another FORMAT field, a two-digit allele, a haploid call, CRLF line ends, ...) makes :func:`gt_only_to_zarr`
@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import io
 import json
-import queue
 import shutil
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,8 +21,6 @@ import numba
 import numpy as np
 
 _BLOCK = 32 << 20  # bytes of VCF text parsed at a time
-
-
 _TAB, _NEWLINE, _PIPE, _SLASH, _DOT, _ZERO = (ord(c) for c in "\t\n|/.0")
 
 
@@ -48,17 +44,10 @@ def gt_only_to_zarr(stream, store: str | Path, chunk_length: int, fields: list[s
     True when the store was written (or, as with scikit-allel, nothing was written because there is no
     record); False when a record does not fit the fast path: nothing is left at ``store`` then.
     """
-    store = Path(store)
-    blocks = _record_blocks(stream)
-    try:
-        return _convert(blocks, store, chunk_length, fields, make_template)
-    finally:
-        blocks.close()  # stops the read-ahead thread before the caller closes the stream
-
-
-def _convert(blocks, store: Path, chunk_length: int, fields: list[str], make_template) -> bool:
     import zarr
 
+    store = Path(store)
+    blocks = _record_blocks(stream)
     header = next(blocks)
     if not header or not header[-1].startswith(b"#CHROM"):
         return False
@@ -126,7 +115,6 @@ def _record_blocks(stream):
     buf = bytearray(_BLOCK)
     start = end = 0  # unread data: buf[start:end]
     eof = False
-    reader = _ReadAhead(stream)
 
     def fill():
         nonlocal buf, start, end, eof
@@ -137,94 +125,36 @@ def _record_blocks(stream):
             buf = buf + bytearray(len(buf))
         with memoryview(buf) as view:
             while end < len(buf) and not eof:
-                got = reader.readinto(view[end:])
+                got = stream.readinto(view[end:])
                 eof = not got
                 end += got or 0
 
-    try:
-        header: list[bytes] = []
-        fill()
-        while start < end and buf[start] == ord("#"):
-            stop = buf.find(b"\n", start, end)
-            if stop < 0:
-                if eof:
-                    header.append(bytes(buf[start:end]).rstrip(b"\r"))
-                    start = end
-                    break
-                fill()
-                continue
-            header.append(bytes(buf[start:stop]).rstrip(b"\r"))
-            start = stop + 1
-        yield header
-        while True:
-            if not eof:
-                fill()
-            cut = end if eof else buf.rfind(b"\n", start, end) + 1
-            if cut > start:
-                block = np.frombuffer(buf, dtype=np.uint8, count=cut - start, offset=start)
-                if block[-1] != ord("\n"):
-                    block = np.append(block, np.uint8(ord("\n")))
-                start = cut
-                yield block
-            elif eof:
-                return
-    finally:
-        reader.close()
-
-
-class _ReadAhead:
-    """Reads a binary stream in a background thread, a few pieces ahead of the parser.
-
-    Decompression then runs while the text is parsed: in the ``bgzip`` / ``tabix`` process (a pipe holds
-    only 64 KiB, so that process would otherwise wait whenever the parser is busy) or in zlib (which
-    releases the GIL) for a stream from :func:`gzip.open`. The compiled parser releases the GIL too."""
-
-    def __init__(self, stream, piece: int = 4 << 20, depth: int = 8):
-        self._queue: queue.Queue = queue.Queue(depth)
-        self._stop = threading.Event()
-        self._pending = memoryview(b"")
-        self._eof = False
-        self._thread = threading.Thread(target=self._run, args=(stream, piece), daemon=True)
-        self._thread.start()
-
-    def _run(self, stream, piece: int) -> None:
-        try:
-            while not self._stop.is_set():
-                data = stream.read(piece)
-                self._put(data)
-                if not data:
-                    return
-        except BaseException as exc:  # handed to the parser's thread, which raises it
-            self._put(exc)
-
-    def _put(self, item) -> None:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    def readinto(self, view) -> int:
-        """Like a binary stream's readinto: bytes copied into ``view``, 0 at the end of the stream."""
-        if not self._pending:
-            if self._eof:
-                return 0
-            item = self._queue.get()
-            if isinstance(item, BaseException):
-                raise item
-            if not item:
-                self._eof = True
-                return 0
-            self._pending = memoryview(item)
-        n = min(len(view), len(self._pending))
-        view[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
+    header: list[bytes] = []
+    fill()
+    while start < end and buf[start] == ord("#"):
+        stop = buf.find(b"\n", start, end)
+        if stop < 0:
+            if eof:
+                header.append(bytes(buf[start:end]).rstrip(b"\r"))
+                start = end
+                break
+            fill()
+            continue
+        header.append(bytes(buf[start:stop]).rstrip(b"\r"))
+        start = stop + 1
+    yield header
+    while True:
+        if not eof:
+            fill()
+        cut = end if eof else buf.rfind(b"\n", start, end) + 1
+        if cut > start:
+            block = np.frombuffer(buf, dtype=np.uint8, count=cut - start, offset=start)
+            if block[-1] != ord("\n"):
+                block = np.append(block, np.uint8(ord("\n")))
+            start = cut
+            yield block
+        elif eof:
+            return
 
 
 def _parse(text: np.ndarray, n_samples: int) -> dict[str, np.ndarray]:
