@@ -118,15 +118,15 @@ def main() -> None:
     ap.add_argument("--dropout", type=float, default=0.0)
     ap.add_argument("--optimizer", default="adam")
     ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--cec-lr", type=float, default=None, help="CEC learning rate (default: --lr)")
-    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--cec-lr", type=float, default=1e-3, help="CEC learning rate")
+    ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--cae-epochs", type=int, default=20)
     ap.add_argument("--patience", type=int, default=5)
-    ap.add_argument("--cec-epochs", type=int, default=30)
+    ap.add_argument("--cec-epochs", type=int, default=15)
     ap.add_argument("--sigma", type=float, default=0.9)
     ap.add_argument("--alpha", type=float, default=1.0, help="degrees of freedom of CEC's Student t")
     ap.add_argument(
-        "--init", default="kmeans", choices=["kmeans", "gmm", "ward"], help="CEC's starting clusters"
+        "--init", default="gmm", choices=["kmeans", "gmm", "ward"], help="CEC's starting clusters"
     )
     ap.add_argument(
         "--freeze-batchnorm",
@@ -194,7 +194,7 @@ def main() -> None:
     if not args.skip_fastmixture:
         write_plink(gn, samples, variants, args.out / "1kg")
 
-    cec_settings = {**settings, "max_epochs": args.cec_epochs, "lr": args.cec_lr or args.lr}
+    cec_settings = {**settings, "max_epochs": args.cec_epochs, "lr": args.cec_lr}
     clustering = {
         "sigma": args.sigma,
         "alpha": args.alpha,

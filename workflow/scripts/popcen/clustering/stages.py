@@ -176,7 +176,7 @@ def run_train_cec(
             "sample": samples["sample"],
             level: labels,
             "cluster": outcome.labels,
-            "kmeans_init": outcome.init_labels,
+            "init_cluster": outcome.init_labels,
         }
     )
     q = pd.DataFrame(outcome.q, columns=[f"q{j}" for j in range(k)])
@@ -214,7 +214,13 @@ def run_cluster_baselines(
             cae_meta["seconds"] + cec_meta["seconds"],
             f"CAE + CEC training ({cec_meta['stop_reason']})",
         ),
-        ("cae_kmeans", "latent", cec["kmeans_init"].to_numpy(), np.nan, "CEC's k-means initialisation"),
+        (
+            f"cae_{clustering['init']}",
+            "latent",
+            cec["init_cluster"].to_numpy(),
+            np.nan,
+            f"CEC's starting clusters ({clustering['init']} on the CAE latent space)",
+        ),
     ]
     for r in run_baselines(
         latent,
