@@ -56,7 +56,7 @@ class TrainSettings:
     device: str = "auto"
     n_trials: int = 0
     search_space: dict = field(default_factory=dict)
-    refit: bool = False
+    refit: bool = True
 
     @classmethod
     def from_config(cls, section: dict, device: str = "auto") -> TrainSettings:
