@@ -129,6 +129,12 @@ def main() -> None:
         "--init", default="gmm", choices=["kmeans", "gmm", "ward"], help="CEC's starting clusters"
     )
     ap.add_argument(
+        "--kernel",
+        default="isotropic",
+        choices=["isotropic", "diagonal", "full"],
+        help="CEC's Student-t kernel: DEC's isotropic one, or a learnable precision per cluster",
+    )
+    ap.add_argument(
         "--freeze-batchnorm",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -203,6 +209,7 @@ def main() -> None:
         "kmeans_n_init": 20,
         "init": args.init,
         "freeze_batchnorm": args.freeze_batchnorm,
+        "kernel": args.kernel,
     }
     rows = []
     for level in args.levels.split(","):

@@ -96,7 +96,14 @@ SETTINGS = dict(
     amp=False,
 )
 CLUSTERING = dict(
-    sigma=0.9, alpha=1.0, update_interval=3, tol=0.0, kmeans_n_init=3, init="kmeans", freeze_batchnorm=True
+    sigma=0.9,
+    alpha=1.0,
+    update_interval=3,
+    tol=0.0,
+    kmeans_n_init=3,
+    init="kmeans",
+    freeze_batchnorm=True,
+    kernel="isotropic",
 )
 
 
@@ -181,3 +188,69 @@ def test_initial_centroids_are_the_means_of_the_initial_clusters(method):
     np.testing.assert_allclose(model.centroids.detach().numpy(), expected, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="unknown"):
         init_centroids(model, latent, seed=0, method="spectral")
+
+
+def test_scaled_soft_assignment_matches_the_hand_computation():
+    # Same three points and centroids as above, d = 2, alpha = 1, exponent -(alpha + d)/2 = -3/2.
+    # Cluster 1: precision diag(1, 4) (L = diag(1, 2), |L| = 2); cluster 2: identity (|L| = 1).
+    # Mahalanobis m² to cluster 1: (0, 4, 4); to cluster 2: (4, 5, 0).
+    # Kernels: 2·(1, 5, 5)^(-3/2) and (5, 6, 1)^(-3/2).
+    from popcen.models.cec import scaled_soft_assignment
+
+    tril = torch.tensor([[[1.0, 0.0], [0.0, 2.0]], [[1.0, 0.0], [0.0, 1.0]]])
+    k1 = 2 * np.array([1.0, 5.0, 5.0]) ** -1.5
+    k2 = np.array([5.0, 6.0, 1.0]) ** -1.5
+    expected = np.stack([k1, k2], axis=1) / (k1 + k2)[:, None]
+    q = scaled_soft_assignment(torch.tensor(Z), torch.tensor(MU), tril, alpha=1.0)
+    np.testing.assert_allclose(q.numpy(), expected, rtol=1e-5)
+    # a full L: m² = ||(z − μ) L||²; for z = (0, 1) and cluster 1 with L = [[1, 0], [1, 1]]: (0,1)L = (1, 1)
+    full = torch.tensor([[[1.0, 0.0], [1.0, 1.0]], [[1.0, 0.0], [0.0, 1.0]]])
+    q = scaled_soft_assignment(torch.tensor(Z[1:2]), torch.tensor(MU), full, alpha=1.0)
+    a, b = 3.0**-1.5, 6.0**-1.5
+    np.testing.assert_allclose(q.numpy(), [[a / (a + b), b / (a + b)]], rtol=1e-5)
+
+
+@pytest.mark.parametrize("kernel", ["diagonal", "full"])
+def test_scaled_kernel_starts_from_the_initial_clusters_covariances(kernel):
+    from popcen.models.cec import init_centroids
+
+    rng = np.random.default_rng(4)
+    # two elongated clusters: wide along x, narrow along y, 3 latent dimensions
+    truth = np.repeat([0, 1], [30, 40])
+    latent = rng.normal(size=(70, 3)) * np.array([2.0, 0.3, 1.0]) + np.array([[0, 0, 0], [0, 10, 0]])[truth]
+    latent = latent.astype(np.float32)
+    model = CEC(_cae(), n_clusters=2, kernel=kernel)
+    labels = init_centroids(model, latent, seed=0, n_init=4, method="gmm")
+    tril = model.precision_tril().detach().numpy()
+    ridge = 1e-4 * np.trace(np.cov(latent.T)) / 3  # the documented regularisation of precision_cholesky
+    for j in range(2):
+        cov = np.cov(latent[labels == j].T)
+        if kernel == "diagonal":
+            cov = np.diag(np.diag(cov))
+        precision = tril[j] @ tril[j].T
+        np.testing.assert_allclose(precision, np.linalg.inv(cov + ridge * np.eye(3)), rtol=1e-4, atol=1e-5)
+    # the shaped kernel separates what an isotropic one confuses: a point far along x in cluster 0
+    z = torch.tensor([[7.0, 0.0, 0.0]])
+    q_scaled = model.assign(z)[0].detach().numpy()
+    iso = CEC(_cae(), n_clusters=2)
+    iso.centroids.data[:] = model.centroids.data
+    q_iso = iso.assign(z)[0].detach().numpy()
+    c0 = labels[truth == 0][0]
+    assert q_scaled[c0] > 0.99 > q_iso[c0]
+    with pytest.raises(ValueError, match="unknown kernel"):
+        CEC(_cae(), n_clusters=2, kernel="spherical")
+
+
+def test_cec_with_a_full_kernel_trains_its_precisions():
+    images, _ = _blobs()
+    out = train_cec(
+        _cae(), images, 3, SETTINGS, {**CLUSTERING, "kernel": "full"}, device="cpu", progress=False
+    )
+    from popcen.models.cec import init_centroids
+    from popcen.representation import encode
+
+    start = CEC(_cae(), n_clusters=3, kernel="full")
+    init_centroids(start, encode(_cae(), images, device="cpu"), seed=SETTINGS["seed"], n_init=3)
+    trained, initial = out.model.precision_tril().detach(), start.precision_tril().detach()
+    assert not torch.allclose(trained, initial, atol=1e-4)  # the precisions are learned, not fixed
+    np.testing.assert_allclose(out.q.sum(axis=1), 1, rtol=1e-5)

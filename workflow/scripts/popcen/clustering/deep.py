@@ -55,7 +55,8 @@ def train_cec(
     cae : trained CAE (copied, not modified)
     images : (n, 1, S, S) float32
     settings : training settings (optimizer, lr, batch_size, max_epochs, patience, val_fraction, seed, amp)
-    clustering : sigma, alpha, update_interval, tol, kmeans_n_init, init, freeze_batchnorm
+    clustering : sigma, alpha, kernel, update_interval, tol, kmeans_n_init, init,
+        freeze_batchnorm
     """
     seed = settings["seed"]
     seed_everything(seed)
@@ -66,6 +67,7 @@ def train_cec(
         n_clusters,
         alpha=clustering["alpha"],
         freeze_batchnorm=clustering["freeze_batchnorm"],
+        kernel=clustering["kernel"],
     )
     init_labels = init_centroids(
         model, latent0, seed=seed, n_init=clustering["kmeans_n_init"], method=clustering["init"]
