@@ -114,11 +114,11 @@ def main() -> None:
     ap.add_argument("--latent-dim", type=int, default=16)
     ap.add_argument("--base-channels", type=int, default=8)
     ap.add_argument("--max-channels", type=int, default=64)
-    ap.add_argument("--max-depth", type=int, default=2)
+    ap.add_argument("--max-depth", type=int, default=1)
     ap.add_argument("--dropout", type=float, default=0.0)
     ap.add_argument("--optimizer", default="adam")
     ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--cec-lr", type=float, default=1e-3, help="CEC learning rate")
+    ap.add_argument("--cec-lr", type=float, default=1e-4, help="CEC learning rate")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--cae-epochs", type=int, default=20)
     ap.add_argument("--patience", type=int, default=5)
@@ -130,7 +130,7 @@ def main() -> None:
     )
     ap.add_argument(
         "--kernel",
-        default="isotropic",
+        default="full",
         choices=["isotropic", "diagonal", "full"],
         help="CEC's Student-t kernel: DEC's isotropic one, or a learnable precision per cluster",
     )
