@@ -106,6 +106,34 @@ def run_fastmixture(prefix: Path, k: int, seed: int, threads: int) -> tuple[np.n
     return q.argmax(axis=1), seconds
 
 
+def summarize_runs(runs: list[Path]) -> str:
+    """Mean ± sd over runs (e.g. one per ``--seed``) of every method's ARI and NMI, from their results.tsv.
+
+    The verdict line compares CEC's mean with the best other method's mean and states the gap against the
+    run-to-run spread (sd), so a gap smaller than the spread reads as such.
+    """
+    table = pd.concat([pd.read_csv(r / "results.tsv", sep="\t").assign(run=r.name) for r in runs])
+    md = [f"Runs: {', '.join(r.name for r in runs)}", ""]
+    for level, part in table.groupby("level", sort=False):
+        stats = part.groupby("method", sort=False)[["ARI", "NMI"]].agg(["mean", "std", "count"])
+        md += [f"### {level} (K = {part['K'].iloc[0]}), mean ± sd over runs\n", "| method | ARI | NMI | runs | per run ARI |", "|---|---|---|---|---|"]
+        for method, r in stats.iterrows():
+            per_run = " / ".join(f"{a:.3f}" for a in part.loc[part["method"] == method, "ARI"])
+            md.append(
+                f"| {method} | {r[('ARI', 'mean')]:.3f} ± {r[('ARI', 'std')]:.3f} | "
+                f"{r[('NMI', 'mean')]:.3f} ± {r[('NMI', 'std')]:.3f} | {int(r[('ARI', 'count')])} | {per_run} |"
+            )
+        for metric in ("ARI", "NMI"):
+            means = stats[(metric, "mean")]
+            best = means.drop("cec").idxmax()
+            md.append(
+                f"- CEC {metric} {means['cec']:.3f} ± {stats.loc['cec', (metric, 'std')]:.3f} vs best other by mean "
+                f"({best}) {means[best]:.3f} ± {stats.loc[best, (metric, 'std')]:.3f}: {means['cec'] - means[best]:+.3f}"
+            )
+        md.append("")
+    return "\n".join(md) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "1kg_phase3_subset")
@@ -147,7 +175,17 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2, help="torch and fastmixture threads")
     ap.add_argument("--levels", default="super_pop,pop")
     ap.add_argument("--skip-fastmixture", action="store_true")
+    ap.add_argument(
+        "--summarize",
+        type=Path,
+        nargs="+",
+        metavar="OUT",
+        help="only summarise earlier runs' --out folders (e.g. one per --seed): mean ± sd per method",
+    )
     args = ap.parse_args()
+    if args.summarize:
+        print(summarize_runs(args.summarize))
+        return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     args.out.mkdir(parents=True, exist_ok=True)
     import torch
