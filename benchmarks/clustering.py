@@ -16,6 +16,8 @@ Usage::
 
     .venv/bin/python benchmarks/clustering.py [--data ../shared/data/1kg_phase3_subset] [--out benchmarks/out/clustering]
         [--max-variants 10000] [--latent-dim 16] [--cae-epochs 40] [--cec-epochs 30] [--sigma 0.9] ...
+    # one run per seed, then mean ± sd per method over them:
+    .venv/bin/python benchmarks/clustering.py --summarize benchmarks/out/clustering_s1 benchmarks/out/clustering_s2 ...
 """
 
 from __future__ import annotations
@@ -116,7 +118,11 @@ def summarize_runs(runs: list[Path]) -> str:
     md = [f"Runs: {', '.join(r.name for r in runs)}", ""]
     for level, part in table.groupby("level", sort=False):
         stats = part.groupby("method", sort=False)[["ARI", "NMI"]].agg(["mean", "std", "count"])
-        md += [f"### {level} (K = {part['K'].iloc[0]}), mean ± sd over runs\n", "| method | ARI | NMI | runs | per run ARI |", "|---|---|---|---|---|"]
+        md += [
+            f"### {level} (K = {part['K'].iloc[0]}), mean ± sd over runs\n",
+            "| method | ARI | NMI | runs | per run ARI |",
+            "|---|---|---|---|---|",
+        ]
         for method, r in stats.iterrows():
             per_run = " / ".join(f"{a:.3f}" for a in part.loc[part["method"] == method, "ARI"])
             md.append(
