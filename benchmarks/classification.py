@@ -4,7 +4,7 @@ Every model is evaluated on the same stratified 5 folds (``popcen.classification
 seed 0) with out-of-fold predictions for every sample:
 
 * ``cae_classifier``  the pipeline's classifier on the CAE encoder (popcen.classification.model), the CAE
-                      pre-trained once without labels on all samples (no labels, so no fold leaks);
+                      pre-trained once without labels on all samples (it sees the test folds' genotypes, never labels);
 * ``lightgbm``        popcen.explain's LightGBM multiclass on the alt-allele counts;
 * ``lr_all_snvs``     logistic regression on all standardised SNVs, C = 0.001 (the reference baseline);
 * ``lr_pca20``        logistic regression on PCA(20) of the standardised SNVs (PCA fitted per fold).
