@@ -149,9 +149,20 @@ def main() -> None:
     ap.add_argument("--base-channels", type=int, default=8)
     ap.add_argument("--max-channels", type=int, default=64)
     ap.add_argument("--max-depth", type=int, default=1)
-    ap.add_argument("--dropout", type=float, default=0.0)
+    ap.add_argument(
+        "--dropout",
+        type=float,
+        default=0.3,
+        help="CAE dropout on the flattened encoder output (0.3: better latent clustering, RESULTS.md)",
+    )
     ap.add_argument("--optimizer", default="adam")
     ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument(
+        "--lr-schedule",
+        default="constant",
+        choices=["constant", "cosine"],
+        help="the CAE's learning-rate schedule (CEC always runs at a constant --cec-lr)",
+    )
     ap.add_argument("--cec-lr", type=float, default=1e-4, help="CEC learning rate")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--cae-epochs", type=int, default=20)
@@ -211,6 +222,7 @@ def main() -> None:
         "optimizer": args.optimizer,
         "lr": args.lr,
         "weight_decay": 0.0,
+        "lr_schedule": args.lr_schedule,
         "batch_size": args.batch_size,
         "max_epochs": args.cae_epochs,
         "patience": args.patience,
@@ -244,7 +256,7 @@ def main() -> None:
     if not args.skip_fastmixture:
         write_plink(gn, samples, variants, args.out / "1kg")
 
-    cec_settings = {**settings, "max_epochs": args.cec_epochs, "lr": args.cec_lr}
+    cec_settings = {**settings, "max_epochs": args.cec_epochs, "lr": args.cec_lr, "lr_schedule": "constant"}
     clustering = {
         "sigma": args.sigma,
         "alpha": args.alpha,

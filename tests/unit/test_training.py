@@ -107,6 +107,30 @@ def test_interrupted_training_resumes_and_matches_uninterrupted(tmp_path):
     assert [h["train_loss"] for h in result.history] == [h["train_loss"] for h in ref_result.history]
 
 
+def test_cosine_lr_schedule_follows_the_formula_and_survives_a_resume(tmp_path):
+    import math
+
+    reference, ref_result = _run(tmp_path / "ref", max_epochs=6, lr_schedule="cosine")
+    expected = [0.01 * 0.5 * (1 + math.cos(math.pi * e / 6)) for e in range(6)]
+    assert [h["lr"] for h in ref_result.history] == pytest.approx(expected)
+    constant, _ = _run(tmp_path / "const", max_epochs=6)
+    assert not torch.equal(_weights(constant), _weights(reference))  # the schedule changes training
+    # a resumed run restarts from the decayed lr of its checkpoint, not from lr: the same curve and weights
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path / "cut", callbacks=[_Interrupt(at=4)], max_epochs=6, lr_schedule="cosine")
+    resumed, result = _run(tmp_path / "cut", max_epochs=6, lr_schedule="cosine")
+    assert result.resumed_from == 3
+    assert [h["lr"] for h in result.history] == pytest.approx(expected)
+    assert torch.equal(_weights(resumed), _weights(reference))
+    # a constant-lr checkpoint is not resumed by a cosine run (another run)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path / "other", callbacks=[_Interrupt(at=3)], max_epochs=6)
+    _, result = _run(tmp_path / "other", max_epochs=6, lr_schedule="cosine")
+    assert result.resumed_from is None
+    with pytest.raises(ValueError, match="lr_schedule"):
+        _run(tmp_path / "bad", lr_schedule="step")
+
+
 def test_checkpoint_with_other_settings_is_not_resumed(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path, callbacks=[_Interrupt(at=3)], max_epochs=6)

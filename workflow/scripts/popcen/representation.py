@@ -23,7 +23,7 @@ from popcen.training import (
 log = logging.getLogger("popcen")
 
 # Keys of the shared `training` config section that fit() takes as they are.
-FIT_KEYS = ("optimizer", "lr", "weight_decay", "max_epochs", "patience", "seed", "amp")
+FIT_KEYS = ("optimizer", "lr", "weight_decay", "lr_schedule", "max_epochs", "patience", "seed", "amp")
 
 
 def training_settings(shared: dict, override: dict | None = None) -> dict:

@@ -36,6 +36,9 @@ What ``fit`` does
 * **early stopping** on the validation loss (the training loss when ``val_loader`` is None): stop after
   ``patience`` epochs without an improvement larger than ``min_delta``; the best weights are restored
   (``restore_best``).
+* **learning-rate schedule** (``lr_schedule``): ``"constant"``, or ``"cosine"``: epoch e (1-based) runs at
+  ``lr · (1 + cos(π (e − 1) / max_epochs)) / 2`` (each param group scaled from its own starting lr), a
+  function of the epoch number only, so that a resumed run continues on the same curve.
 * **tqdm** progress bar over epochs (``progress``), one log line per epoch on ``logging.getLogger("popcen")``.
 * **loss TSV** rewritten after each epoch: ``epoch, train_loss, val_loss, seconds, lr`` plus whatever the
   callbacks' ``on_epoch_end`` return.
@@ -69,6 +72,7 @@ from tqdm.auto import tqdm
 log = logging.getLogger("popcen")
 
 OPTIMIZERS = ("adagrad", "adam", "adamw", "sgd")
+LR_SCHEDULES = ("constant", "cosine")
 CHECKPOINT_NAME = "last.pt"
 
 
@@ -408,6 +412,7 @@ def fit(
     optimizer: str | torch.optim.Optimizer = "adagrad",
     lr: float = 0.01,
     weight_decay: float = 0.0,
+    lr_schedule: str = "constant",
     max_epochs: int = 50,
     patience: int | None = 10,
     min_delta: float = 0.0,
@@ -438,6 +443,9 @@ def fit(
     optimizer : str or torch.optim.Optimizer
         A name for :func:`make_optimizer` (built over ``model.parameters()`` with ``lr`` and
         ``weight_decay``), or a ready optimiser over this model's parameters.
+    lr_schedule : {"constant", "cosine"}
+        ``"cosine"``: the learning rate of every param group decays from its starting value to ~0 over
+        ``max_epochs`` epochs (set at the start of each epoch; early stopping may end training before).
     max_epochs : int
     patience : int or None
         Epochs without improvement before stopping; None or 0 disables early stopping.
@@ -473,6 +481,8 @@ def fit(
     FitResult
     """
     start = time.perf_counter()
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"unknown lr_schedule {lr_schedule!r}: expected one of {', '.join(LR_SCHEDULES)}")
     seed_everything(seed)
     dev = resolve_device(device)
     model.to(dev)
@@ -482,6 +492,7 @@ def fit(
         if isinstance(optimizer, torch.optim.Optimizer)
         else make_optimizer(model.parameters(), optimizer, lr=lr, weight_decay=weight_decay)
     )
+    base_lrs = [group["lr"] for group in opt.param_groups]  # before a resume restores a decayed lr
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     ctx = TrainContext(model=model, optimizer=opt, device=dev)
     settings = {
@@ -492,6 +503,8 @@ def fit(
         "max_epochs": max_epochs,
         "user": fingerprint or {},
     }
+    if lr_schedule != "constant":  # (only then: checkpoints written before the option still resume)
+        settings["lr_schedule"] = lr_schedule
     fp = _fingerprint(model, settings)
     generator = _sampler_generator(train_loader)
 
@@ -602,6 +615,10 @@ def fit(
     try:
         while stop_reason is None and len(history) < max_epochs:
             ctx.epoch = len(history) + 1
+            if lr_schedule == "cosine":
+                scale = 0.5 * (1 + math.cos(math.pi * (ctx.epoch - 1) / max_epochs))
+                for group, base in zip(opt.param_groups, base_lrs, strict=True):
+                    group["lr"] = base * scale
             t0 = time.perf_counter()
             train_loss = run_epoch(train_loader, train=True)
             val_loss = run_epoch(val_loader, train=False) if val_loader is not None else float("nan")
