@@ -195,3 +195,28 @@ def test_refit_trains_the_chosen_settings_on_all_training_samples():
                                     train)
     assert not np.allclose(plain.scaling.mean.numpy(), feats[train].mean(0))
     assert chosen.refit and len(trials) == 1
+
+
+def test_coarse_cross_entropy_by_hand_and_off_by_default():
+    from popcen.classification.train import coarse_cross_entropy
+
+    logits = torch.tensor([[2.0, 0.0, -1.0, 0.5], [0.0, 1.0, 3.0, 0.0]])
+    target = torch.tensor([1, 3])
+    coarse_of = torch.tensor([0, 0, 1, 1])
+    p = torch.softmax(logits, 1)
+    by_hand = -(torch.log(p[0, :2].sum()) + torch.log(p[1, 2:].sum())) / 2
+    assert coarse_cross_entropy(logits, target, coarse_of).item() == pytest.approx(by_hand.item(), rel=1e-6)
+    # group weights: nll_loss's weighted mean
+    w = torch.tensor([1.0, 3.0])
+    weighted = -(1 * torch.log(p[0, :2].sum()) + 3 * torch.log(p[1, 2:].sum())) / 4
+    assert coarse_cross_entropy(logits, target, coarse_of, w).item() == pytest.approx(weighted.item(), rel=1e-6)
+    assert TrainSettings().coarse_weight == 0.0
+
+
+def test_coarse_loss_trains_and_separable_classes_are_still_learnt():
+    images, y = separable(n_classes=4)
+    cfg, state = cae_for(images, 64)
+    settings = TrainSettings(optimizer="adam", lr=0.01, max_epochs=10, patience=10, batch_size=8, hidden=16,
+                             noise_std=0.05, dropout=0.1, device="cpu", coarse_weight=1.0, coarse_of=(0, 0, 1, 1))
+    model, result = fit_classifier(images, y, 4, cfg, state, settings, np.arange(0, 48, 2), np.arange(1, 48, 2))
+    assert (predict_proba(model, images[1::2], "cpu").argmax(1) == y[1::2]).all()

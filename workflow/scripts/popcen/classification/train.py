@@ -57,6 +57,10 @@ class TrainSettings:
     n_trials: int = 0
     search_space: dict = field(default_factory=dict)
     refit: bool = True
+    # An extra cross-entropy at a coarser level (e.g. super_pop) on the summed class probabilities, weighted
+    # by ``coarse_weight``; ``coarse_of[k]``: the coarse group of class k. 0 / None: off.
+    coarse_weight: float = 0.0
+    coarse_of: tuple | None = None
 
     @classmethod
     def from_config(cls, section: dict, device: str = "auto") -> TrainSettings:
@@ -115,9 +119,19 @@ def fit_classifier(
     model.set_feature_scaling(features[fit_index])
     trained, inputs = (model, images) if settings.fine_tune else (model.head, features)
 
+    use_coarse = bool(settings.coarse_weight) and settings.coarse_of is not None
+    if use_coarse:
+        coarse_of = torch.as_tensor(np.asarray(settings.coarse_of), dtype=torch.long)
+        coarse_weights = torch.as_tensor(
+            class_weights(coarse_of.numpy()[y[fit_index]], int(coarse_of.max()) + 1), dtype=torch.float32)
+
     def loss_fn(net, batch):
         x, target = batch
-        return F.cross_entropy(net(x), target, weight=weights.to(x.device))
+        logits = net(x)
+        loss = F.cross_entropy(logits, target, weight=weights.to(x.device))
+        if use_coarse:
+            loss = loss + settings.coarse_weight * coarse_cross_entropy(logits, target, coarse_of, coarse_weights)
+        return loss
 
     train_loader = make_loader(inputs[fit_index], y[fit_index], batch_size=settings.batch_size, shuffle=True,
                                seed=settings.seed)
@@ -129,9 +143,22 @@ def fit_classifier(
         checkpoint_dir=checkpoint_dir, loss_tsv=loss_tsv, desc=desc, progress=False, restore_best=restore_best,
         fingerprint={"head": settings.head(n_classes).to_dict(), "n_fit": len(fit_index),
                      "batch_size": settings.batch_size, "optimizer": settings.optimizer,
-                     "encoder_lr_scale": settings.encoder_lr_scale},
+                     "encoder_lr_scale": settings.encoder_lr_scale,
+                     **({"coarse_weight": settings.coarse_weight} if use_coarse else {})},
     )
     return model, result
+
+
+def coarse_cross_entropy(logits: torch.Tensor, target: torch.Tensor, coarse_of: torch.Tensor,
+                         weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Cross-entropy at the coarse level: −log of the summed softmax probabilities of the target's coarse
+    group (``coarse_of[k]``: the group of class k), class-weighted by ``weight`` (per group)."""
+    coarse_of = coarse_of.to(logits.device)
+    n_groups = int(coarse_of.max()) + 1
+    member = torch.full((logits.shape[1], n_groups), float("-inf"), device=logits.device)
+    member[torch.arange(logits.shape[1], device=logits.device), coarse_of] = 0.0
+    log_group = torch.logsumexp(torch.log_softmax(logits, dim=1).unsqueeze(2) + member, dim=1)
+    return F.nll_loss(log_group, coarse_of[target], weight=None if weight is None else weight.to(logits.device))
 
 
 def make_classifier_optimizer(model: AncestryClassifier, settings: TrainSettings) -> torch.optim.Optimizer:
