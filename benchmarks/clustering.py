@@ -155,6 +155,11 @@ def main() -> None:
         default=0.3,
         help="CAE dropout on the flattened encoder output (0.3: better latent clustering, RESULTS.md)",
     )
+    ap.add_argument(
+        "--pca-init",
+        action="store_true",
+        help="CAE with a linear path started at the PCA of the training split (representation.pca_init)",
+    )
     ap.add_argument("--optimizer", default="adam")
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument(
@@ -236,6 +241,7 @@ def main() -> None:
         "max_channels": args.max_channels,
         "max_depth": args.max_depth,
         "dropout": args.dropout,
+        "pca_init": args.pca_init,
     }
     t0 = time.perf_counter()
     cae, cae_fit = train_cae(

@@ -63,3 +63,53 @@ def test_trained_cae_latent_is_standardised_in_eval_mode_when_samples_come_group
     std = encode(cae, images, device="cpu").std(axis=0)
     # the last batch-norm standardises the latent: unit variance over the whole (mixed) data
     np.testing.assert_allclose(std, 1.0, atol=0.15)
+
+
+def test_pca_init_starts_at_the_pca_of_the_training_images():
+    # At step 0 the encoder returns the PCA scores of the input and the decoder PCA's reconstruction, with
+    # the PCA computed independently here (numpy SVD of the centred real pixels of the training images).
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    side, n_pixels, d = 8, 60, 4  # 4 padding pixels, left out of the PCA
+    pops = rng.integers(0, 3, size=50)
+    af = rng.uniform(0.1, 0.9, size=(3, n_pixels))
+    flat = np.zeros((50, side * side), dtype=np.float32)
+    flat[:, :n_pixels] = rng.binomial(2, af[pops]) / 2
+    images = flat.reshape(-1, 1, side, side)
+    train, test = images[:40], images[40:]
+    model = CAE(architecture(side, n_pixels, latent_dim=d, base_channels=4, dropout=0.3, pca_init=True))
+    model.init_pca(train)
+    model.eval()
+
+    x_tr = train.reshape(40, -1)[:, :n_pixels].astype(np.float64)
+    mean = x_tr.mean(axis=0)
+    _, _, vt = np.linalg.svd(x_tr - mean, full_matrices=False)
+    axes = vt[:d]
+    x_te = test.reshape(10, -1)[:, :n_pixels].astype(np.float64)
+    scores = (x_te - mean) @ axes.T
+    with torch.no_grad():
+        z, x_hat = model(torch.as_tensor(test))
+    # SVD axes are defined up to sign: compare column by column, up to that sign
+    z = z.numpy().astype(np.float64)
+    signs = np.sign((z * scores).sum(axis=0))
+    np.testing.assert_allclose(z, scores * signs, atol=1e-4)
+    recon = mean + scores @ axes
+    np.testing.assert_allclose(x_hat.numpy().reshape(10, -1)[:, :n_pixels], recon, atol=1e-4)
+    # and training moves away from it (the conv path is not dead): one gradient step changes the latent
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    from popcen.models.cae import cae_loss
+
+    for _ in range(2):
+        opt.zero_grad()
+        cae_loss(model, (torch.as_tensor(train),)).backward()
+        opt.step()
+    assert float(model.encoder_dense[2].weight.abs().sum()) > 0
+    assert float(model.output.weight.abs().sum()) > 0
+
+
+def test_pca_init_needs_the_option():
+    model = CAE(architecture(8, 64, latent_dim=3))
+    with pytest.raises(ValueError, match="pca_init"):
+        model.init_pca(torch.rand(10, 1, 8, 8).numpy())

@@ -56,7 +56,7 @@ def train_cae(
     images : (n, 1, S, S) float32 genotype images
     n_pixels : real pixels per image (the variants)
     settings : training settings (optimizer, lr, batch_size, max_epochs, patience, val_fraction, seed, amp)
-    representation : latent_dim, base_channels, max_channels, max_depth, dropout
+    representation : latent_dim, base_channels, max_channels, max_depth, dropout, pca_init (optional)
     stratify : labels for a stratified validation split (optional)
     """
     seed = settings["seed"]
@@ -69,6 +69,7 @@ def train_cae(
         max_channels=representation["max_channels"],
         max_depth=representation["max_depth"],
         dropout=representation["dropout"],
+        pca_init=representation.get("pca_init", False),
     )
     model = CAE(config)
     log.info(
@@ -79,7 +80,10 @@ def train_cae(
         config.latent_dim,
     )
     train_idx, val_idx = split_indices(len(images), settings["val_fraction"], seed, stratify=stratify)
-    model.init_pixel_bias(torch.as_tensor(images[train_idx].mean(axis=0)))
+    if config.pca_init:  # the PCA of the training split only, as the rest of the fit
+        model.init_pca(images[train_idx])
+    else:
+        model.init_pixel_bias(torch.as_tensor(images[train_idx].mean(axis=0)))
     train = make_loader(images[train_idx], batch_size=settings["batch_size"], shuffle=True, seed=seed)
     val = make_loader(images[val_idx], batch_size=settings["batch_size"]) if len(val_idx) else None
     result = fit(

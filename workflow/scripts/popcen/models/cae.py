@@ -6,6 +6,14 @@ exact size the encoder saw there + a transposed conv 3×3 + batch-norm + ReLU, a
 to one channel plus a learnable bias per pixel, through a sigmoid (pixels are in [0, 1]). The reconstruction loss is the mean squared error
 over the real pixels only (the zero padding of the square is not the sample's data).
 
+``pca_init`` (option, ``representation.pca_init``): a linear path beside the convolutions, started at PCA.
+The latent is z = A·x + b + conv_path(x) and the reconstruction x̂ = mean + Aᵀ·z + conv_decoder(z), without
+the sigmoid; :meth:`CAE.init_pca` sets A to the top ``latent_dim`` principal axes of the training images
+(b = −A·mean), the conv path's last dense layer and the conv decoder's output to zero, so that at step 0 the
+latent is the PCA scores (not whitened: the conv path has no batch-norm at its end) and the reconstruction
+is PCA's. Why: the plain CAE learns almost none of principal components 6–10, which tell the populations of
+a continent apart (benchmarks/RESULTS.md, ## clustering, fourth and fifth rounds).
+
 Depth and widths come from the image side (:func:`architecture`): one pooling level per halving while the
 map stays at least 4 pixels wide (at most ``max_depth``), channels ``base_channels · 2^level`` capped at
 ``max_channels``. Shapes below are for a batch of B images of side S, with S_l the side after l poolings
@@ -16,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -29,6 +38,7 @@ class CAEConfig:
     latent_dim: int = 10
     channels: tuple[int, ...] = (16, 32, 64)  # C_1 .. C_depth
     dropout: float = 0.0  # on the flattened encoder output, before the latent layer
+    pca_init: bool = False  # linear PCA-initialised path beside the convolutions (module docstring)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -50,6 +60,7 @@ def architecture(
     max_channels: int = 128,
     max_depth: int = 4,
     dropout: float = 0.0,
+    pca_init: bool = False,
 ) -> CAEConfig:
     """Derive depth and widths from the image side.
 
@@ -62,7 +73,14 @@ def architecture(
         depth += 1
     depth = max(depth, 1)
     channels = tuple(min(base_channels * 2**level, max_channels) for level in range(depth))
-    return CAEConfig(side=side, n_pixels=n_pixels, latent_dim=latent_dim, channels=channels, dropout=dropout)
+    return CAEConfig(
+        side=side,
+        n_pixels=n_pixels,
+        latent_dim=latent_dim,
+        channels=channels,
+        dropout=dropout,
+        pca_init=pca_init,
+    )
 
 
 def _sides(side: int, depth: int) -> list[int]:
@@ -94,14 +112,21 @@ class CAE(nn.Module):
                 nn.MaxPool2d(2),  # -> (B, C_l+1, S_l+1, S_l+1)
             ]
         self.encoder_conv = nn.Sequential(*blocks)
-        self.encoder_dense = nn.Sequential(
+        dense = [
             nn.Flatten(),  # (B, C_last, S_last, S_last) -> (B, C_last·S_last²)
             nn.Dropout(config.dropout),
             nn.Linear(c_last * s_last * s_last, config.latent_dim),  # -> (B, latent)
+        ]
+        if not config.pca_init:
             # Unit-variance latent coordinates: an autoencoder's latent scale is arbitrary, and CEC's
             # Student-t kernel (1 + ||z - mu||^2)^-1 is near uniform, and collapses, on a tiny scale.
-            nn.BatchNorm1d(config.latent_dim, affine=False),  # -> (B, latent)
-        )
+            # (With pca_init the scale is PCA's, and a batch-norm would jump from 0 once the path moves.)
+            dense.append(nn.BatchNorm1d(config.latent_dim, affine=False))  # -> (B, latent)
+        self.encoder_dense = nn.Sequential(*dense)
+        if config.pca_init:
+            n_flat = config.side * config.side
+            self.pca_encoder = nn.Linear(n_flat, config.latent_dim)  # (B, S²) -> (B, latent)
+            self.pca_decoder = nn.Linear(config.latent_dim, n_flat, bias=False)  # (B, latent) -> (B, S²)
 
         self.decoder_dense = nn.Sequential(
             nn.Linear(config.latent_dim, c_last * s_last * s_last),  # (B, latent) -> (B, C_last·S_last²)
@@ -130,13 +155,45 @@ class CAE(nn.Module):
         mean_image = torch.as_tensor(mean_image, dtype=torch.float32).reshape(self.pixel_bias.shape)
         self.pixel_bias.copy_(torch.logit(mean_image.clamp(eps, 1 - eps)))
 
+    @torch.no_grad()
+    def init_pca(self, train_images) -> None:
+        """``pca_init`` only: start the linear path at the PCA of ``train_images`` (n, 1, S, S) over the real
+        pixels (top ``latent_dim`` axes by SVD of the centred images), the per-pixel bias at their mean, and
+        the conv path's last dense layer and the conv decoder's output at zero: encode() then returns the PCA
+        scores and decode() PCA's reconstruction."""
+        if not self.config.pca_init:
+            raise ValueError("init_pca needs a CAE built with pca_init=True")
+        side, n_pix, d = self.config.side, self.config.n_pixels, self.config.latent_dim
+        flat = np.asarray(train_images, dtype=np.float64).reshape(len(train_images), side * side)
+        if len(flat) < d:
+            raise ValueError(f"pca_init needs at least latent_dim={d} training images, got {len(flat)}")
+        mean = flat.mean(axis=0)
+        _, _, vt = np.linalg.svd(flat[:, :n_pix] - mean[:n_pix], full_matrices=False)
+        axes = np.zeros((d, side * side))
+        axes[: min(d, len(vt)), :n_pix] = vt[:d]
+        as_t = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
+        self.pca_encoder.weight.copy_(as_t(axes))
+        self.pca_encoder.bias.copy_(as_t(-(axes @ mean)))
+        self.pca_decoder.weight.copy_(as_t(axes.T))
+        self.pixel_bias.copy_(as_t(mean).reshape(self.pixel_bias.shape))
+        last = self.encoder_dense[2]
+        for layer in (last, self.output):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 1, S, S) -> (B, latent)"""
-        return self.encoder_dense(self.encoder_conv(x))
+        z = self.encoder_dense(self.encoder_conv(x))
+        if self.config.pca_init:
+            z = z + self.pca_encoder(x.flatten(1))
+        return z
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """(B, latent) -> (B, 1, S, S)"""
-        return torch.sigmoid(self.output(self.decoder_conv(self.decoder_dense(z))) + self.pixel_bias)
+        y = self.output(self.decoder_conv(self.decoder_dense(z))) + self.pixel_bias
+        if self.config.pca_init:  # linear, as PCA's reconstruction
+            return y + self.pca_decoder(z).reshape(-1, 1, self.config.side, self.config.side)
+        return torch.sigmoid(y)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.encode(x)
