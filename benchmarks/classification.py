@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 from popcen.classification.cv import evaluate_with_coarse, out_of_fold_proba, stratified_folds  # noqa: E402
-from popcen.classification.metrics import summary_metrics  # noqa: E402
+from popcen.classification.metrics import coarse_groups, summary_metrics  # noqa: E402
 from popcen.qc import KEPT, alt_counts, classify_alleles, duplicated_positions  # noqa: E402
 
 log = logging.getLogger("popcen")
@@ -271,12 +271,6 @@ def pretrain_cae(images, n_pixels, args):
     return model
 
 
-def coarse_groups(samples: pd.DataFrame) -> tuple:
-    """The super_pop index of every pop (both in sorted order, as the benchmark's labels)."""
-    sp_of = samples.groupby("pop")["super_pop"].first().sort_index()
-    return tuple(np.searchsorted(sorted(sp_of.unique()), sp_of.to_numpy()).tolist())
-
-
 def cae_fit_predict(gn, y, samples, n_classes, args):
     """The pipeline's classifier (popcen.classification.train) on the frozen encoder of the CAE; per fold a
     random search of ``--trials`` draws on an inner validation split of the fold's training samples."""
@@ -295,7 +289,7 @@ def cae_fit_predict(gn, y, samples, n_classes, args):
                              weight_decay=args.weight_decay, batch_size=32, max_epochs=args.max_epochs,
                              patience=args.patience, val_fraction=0.15, seed=1, device=args.device,
                              n_trials=args.trials, refit=args.refit, coarse_weight=args.coarse_weight,
-                             coarse_of=coarse_groups(samples),
+                             coarse_of=coarse_groups(samples, "pop", "super_pop"),
                              search_space={"lr": [args.lr / 3, args.lr, args.lr * 3], "hidden": [0, 64, 128, 256],
                                            "dropout": [0.2, 0.5], "noise_std": [0.3, 1.0, 2.0],
                                            "weight_decay": [1e-4, 1e-3, 1e-2]})

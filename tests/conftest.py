@@ -89,6 +89,8 @@ TINY_NEW_COHORT = {
 TINY_PIPELINE = deep_merge(TINY_DEMO, {
     "training": {"max_epochs": 4, "patience": 2},
     "clustering": {"k_max": 4, "k_sweep_epochs": 1, "training": {"max_epochs": 3}},
+    # the opt-in super_pop loss, so that the workflow tests run the rules' wiring of it
+    "classification": {"coarse_weight": 1.0},
 })
 
 

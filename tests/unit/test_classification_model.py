@@ -220,3 +220,23 @@ def test_coarse_loss_trains_and_separable_classes_are_still_learnt():
                              noise_std=0.05, dropout=0.1, device="cpu", coarse_weight=1.0, coarse_of=(0, 0, 1, 1))
     model, result = fit_classifier(images, y, 4, cfg, state, settings, np.arange(0, 48, 2), np.arange(1, 48, 2))
     assert (predict_proba(model, images[1::2], "cpu").argmax(1) == y[1::2]).all()
+
+
+def test_coarse_groups_follow_the_sorted_class_order():
+    import pandas as pd
+
+    from popcen.classification.metrics import coarse_groups
+    from popcen.classification.stages import with_coarse_loss
+
+    samples = pd.DataFrame({"pop": ["YRI", "CEU", "CHB", "GBR", "LWK", "CEU"],
+                            "super_pop": ["AFR", "EUR", "EAS", "EUR", "AFR", "EUR"]})
+    # fine classes sorted: CEU CHB GBR LWK YRI; coarse sorted: AFR(0) EAS(1) EUR(2)
+    assert coarse_groups(samples, "pop", "super_pop") == (2, 1, 2, 0, 0)
+    off = TrainSettings()
+    assert with_coarse_loss(off, samples, "pop", "super_pop") is off
+    on = TrainSettings(coarse_weight=0.5)
+    assert with_coarse_loss(on, samples, "pop", "super_pop").coarse_of == (2, 1, 2, 0, 0)
+    assert with_coarse_loss(on, samples, "super_pop", "super_pop").coarse_of is None  # no coarser level
+    assert with_coarse_loss(on, samples, "pop", None).coarse_of is None
+    with pytest.raises(ValueError, match="more than one"):
+        coarse_groups(pd.DataFrame({"pop": ["A", "A"], "super_pop": ["X", "Y"]}), "pop", "super_pop")

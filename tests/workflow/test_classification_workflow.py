@@ -43,6 +43,8 @@ def test_cross_validation_outputs(full_demo):
         assert (d / f"cv/pop/{name}.png").stat().st_size > 5000
     meta = json.loads((d / "model.json").read_text())
     assert meta["labels"] == ["CEU", "CHB", "JPT", "YRI"] and meta["coarse_map"]["JPT"] == "EAS"
+    # the super_pop loss (on in the tests' config) grouped the pops by their super_pop (AFR, EAS, EUR)
+    assert meta["settings"]["coarse_weight"] == 1.0 and meta["settings"]["coarse_of"] == [2, 1, 1, 0]
 
 
 def test_explain_outputs(full_demo):

@@ -22,10 +22,11 @@ def main(smk, log):
     settings = TrainSettings.from_config(smk.params.classification, device=smk.params.device)
     torch.set_num_threads(max(1, smk.threads))
 
-    predictions, tables, trials = evaluate_cv(images, samples, level, folds, settings, cae.config.to_dict(),
-                                              cae.state_dict())
-    metrics = summary_frame({level: tables}, "cae_classifier")
     fine = smk.params.label_columns[0]
+    coarse = smk.params.label_columns[1] if len(smk.params.label_columns) > 1 else None
+    predictions, tables, trials = evaluate_cv(images, samples, level, folds, settings, cae.config.to_dict(),
+                                              cae.state_dict(), coarse=coarse)
+    metrics = summary_frame({level: tables}, "cae_classifier")
     if level != fine:
         # the coarse level again, as the coarse class of each fine out-of-fold prediction
         fine_predictions = pd.read_csv(smk.input.fine_predictions, sep="\t", dtype=str)

@@ -131,6 +131,14 @@ def coarsen_proba(proba: np.ndarray, fine_labels, fine_to_coarse: dict, coarse_l
     return out
 
 
+def coarse_groups(samples: pd.DataFrame, fine: str, coarse: str) -> tuple[int, ...]:
+    """The coarse class index of every fine class, both in sorted order (the classes'
+    ``encode_labels`` order): what :func:`popcen.classification.train.coarse_cross_entropy` groups by."""
+    mapping = label_map(samples.astype({fine: str, coarse: str}), fine, coarse)
+    coarse_labels = sorted(set(mapping.values()))
+    return tuple(coarse_labels.index(mapping[f]) for f in sorted(mapping))
+
+
 def label_map(samples: pd.DataFrame, fine: str, coarse: str) -> dict:
     """``{fine: coarse}`` from a samples table; a fine label listed under two coarse ones is an error."""
     pairs = samples[[fine, coarse]].drop_duplicates()

@@ -3,6 +3,7 @@ these): folds, training, cross-validated evaluation, and prediction of a new coh
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -11,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from popcen.classification.cv import evaluate_level, summary_frame
-from popcen.classification.metrics import coarsen, label_map, summary_metrics
+from popcen.classification.metrics import coarse_groups, coarsen, label_map, summary_metrics
 from popcen.classification.tables import encode_labels, predictions_table
 from popcen.classification.train import TrainSettings, cross_validated_proba, predict_proba, train_with_search
 from popcen.errors import PopcenInputError
@@ -46,6 +47,7 @@ def train_final(images, samples, label_column, settings: TrainSettings, coarse_c
     Returns (model, metadata for :func:`popcen.classification.io.save_classifier`, trials table).
     """
     y, labels = encode_labels(samples, label_column)
+    settings = with_coarse_loss(settings, samples, label_column, coarse_column)
     model, chosen, trials = train_with_search(images, y, len(labels), cae_config, cae_state, settings,
                                               np.arange(len(y)), loss_tsv=loss_tsv, desc="classifier")
     meta = {
@@ -61,13 +63,24 @@ def train_final(images, samples, label_column, settings: TrainSettings, coarse_c
 
 
 # ---------------------------------------------------------------------------------------- evaluate
-def evaluate_cv(images, samples, level, folds, settings: TrainSettings, cae_config, cae_state):
-    """Cross-validated classifier trained on the ``level`` column: (predictions table, tables, trials)."""
+def evaluate_cv(images, samples, level, folds, settings: TrainSettings, cae_config, cae_state,
+                coarse: str | None = None):
+    """Cross-validated classifier trained on the ``level`` column: (predictions table, tables, trials).
+    ``coarse``: the next coarser label column, for the optional coarse-level loss."""
     y, labels = encode_labels(samples, level)
+    settings = with_coarse_loss(settings, samples, level, coarse)
     proba, trials = cross_validated_proba(images, y, len(labels), cae_config, cae_state, settings, folds,
                                           desc=f"CV {level}")
     tables = evaluate_level(samples[level].astype(str).to_numpy(), proba, labels, folds)
     return predictions_table(samples, level, labels, proba, folds), tables, trials
+
+
+def with_coarse_loss(settings: TrainSettings, samples, fine: str, coarse: str | None) -> TrainSettings:
+    """``settings`` with the fine classes' coarse groups filled in when the coarse-level loss is on
+    (``coarse_weight`` > 0) and there is a coarser label column; otherwise unchanged."""
+    if not settings.coarse_weight or not coarse or coarse == fine:
+        return settings
+    return dataclasses.replace(settings, coarse_of=coarse_groups(samples, fine, coarse))
 
 
 def derived_summary(fine_predictions: pd.DataFrame, samples: pd.DataFrame, fine: str, coarse: str) -> dict:
