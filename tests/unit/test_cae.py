@@ -105,8 +105,8 @@ def test_pca_init_starts_at_the_pca_of_the_training_images():
         opt.zero_grad()
         cae_loss(model, (torch.as_tensor(train),)).backward()
         opt.step()
-    assert float(model.encoder_dense[2].weight.abs().sum()) > 0
-    assert float(model.output.weight.abs().sum()) > 0
+    assert float(model.encoder_dense[2].weight.detach().abs().sum()) > 0
+    assert float(model.output.weight.detach().abs().sum()) > 0
 
 
 def test_pca_init_needs_the_option():
