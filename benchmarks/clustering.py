@@ -145,7 +145,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "1kg_phase3_subset")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "clustering")
     ap.add_argument("--max-variants", type=int, default=4096)
-    ap.add_argument("--latent-dim", type=int, default=16)
+    ap.add_argument("--latent-dim", type=int, default=20)
     ap.add_argument("--base-channels", type=int, default=8)
     ap.add_argument("--max-channels", type=int, default=64)
     ap.add_argument("--max-depth", type=int, default=1)
@@ -157,8 +157,10 @@ def main() -> None:
     )
     ap.add_argument(
         "--pca-init",
-        action="store_true",
-        help="CAE with a linear path started at the PCA of the training split (representation.pca_init)",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="CAE with a linear path started at the PCA of the training split (representation.pca_init; "
+        "on by default since the fifth round, RESULTS.md)",
     )
     ap.add_argument("--optimizer", default="adam")
     ap.add_argument("--lr", type=float, default=2e-3)
@@ -168,7 +170,8 @@ def main() -> None:
         choices=["constant", "cosine"],
         help="the CAE's learning-rate schedule (CEC always runs at a constant --cec-lr)",
     )
-    ap.add_argument("--cec-lr", type=float, default=1e-4, help="CEC learning rate")
+    ap.add_argument("--cec-lr", type=float, default=3e-5,
+                    help="CEC learning rate (3e-5: CEC loses less of its start, sixth round in RESULTS.md)")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--cae-epochs", type=int, default=20)
     ap.add_argument("--patience", type=int, default=5)
