@@ -21,14 +21,13 @@ Usage::
 
 The CAE classifier's best settings so far (benchmarks/RESULTS.md, ## classification): ``--fine-tune
 --refit`` with the defaults (depth-2 CAE, the head on its first conv block before its max-pool, AdaGrad lr
-3e-4, at most 40 epochs, patience 8). ``--only-fold K`` trains and
+3e-4, at most 15 epochs, patience 8, plus a super_pop cross-entropy on the summed pop probabilities at
+weight 1, ``--coarse-weight``; 0 turns it off). ``--only-fold K`` trains and
 scores one fold only, for quick comparisons, and keeps its test probabilities
 (``<model><tag>.fold<K>.proba.npy``); ``--from-fold-files`` then scores the five folds' files together as
 one out-of-fold run (folds trained as separate processes, one after the other or side by side). Measured
-here (one process at a time, load ~2): ~49 min for the CAE classifier (cached CAE; 8-13 min a fold, ~8 s an
-epoch, the refit included), ~21 s for lr_all_snvs; a depth-2 CAE not yet cached adds ~11 min.
-``--coarse-weight 1`` adds a super_pop cross-entropy on the summed pop probabilities (opt-in; measured at 15
-epochs only: pop F1 / MCC / super_pop F1 0.787 / 0.795 / 0.983 against 0.783 / 0.786 / 0.979 without).
+here (one process at a time, load ~2): ~24 min for the CAE classifier at 15 epochs (cached CAE; ~5 min a
+fold, ~8 s an epoch, the refit included), ~21 s for lr_all_snvs; a depth-2 CAE not yet cached adds ~11 min.
 """
 
 from __future__ import annotations
@@ -144,13 +143,13 @@ def main(argv=None):
     parser.add_argument("--optimizer", default="adagrad")
     parser.add_argument("--lr", type=float, default=0.0003)  # 4x the features of the pooled map: 10x smaller lr
     parser.add_argument("--weight-decay", type=float, default=1e-3)
-    parser.add_argument("--max-epochs", type=int, default=40)  # 15 -> 40: RESULTS.md, third round
+    parser.add_argument("--max-epochs", type=int, default=15)  # 40 was no better: RESULTS.md, fourth round
     parser.add_argument("--patience", type=int, default=8)
     parser.add_argument("--refit", action="store_true",
                         help="retrain the chosen head on all of a fold's training samples (classification.refit)")
-    parser.add_argument("--coarse-weight", type=float, default=0.0,
+    parser.add_argument("--coarse-weight", type=float, default=1.0,
                         help="weight of an extra super_pop cross-entropy on the summed pop probabilities "
-                             "(TrainSettings.coarse_weight; 0 = off)")
+                             "(TrainSettings.coarse_weight; 0 = off; 1: RESULTS.md, fourth round)")
     parser.add_argument("--only-fold", type=int, default=None,
                         help="quick check: train and score on this one fold only (pop level)")
     parser.add_argument("--lgb-rounds", type=int, default=100, help="LightGBM boosting rounds")
