@@ -129,6 +129,10 @@ def main(argv=None):
     parser.add_argument("--cae-latent", type=int, default=32)
     parser.add_argument("--cae-max-depth", type=int, default=2,
                         help="conv/pool levels of the CAE (the pipeline's representation.max_depth)")
+    parser.add_argument("--cae-from-config", type=Path, default=None, metavar="YAML",
+                        help="pre-train the CAE that train_cae trains under config/config.yaml + this file "
+                             "(e.g. config/1kg.yaml: its variant cap, architecture, pca_init), instead of the "
+                             "--cae-* flags' CAE on all SNVs")
     parser.add_argument("--encoder-output", default="conv", choices=["conv", "latent"])
     parser.add_argument("--encoder-blocks", type=int, default=1,
                         help="conv blocks of the CAE's encoder the head reads (classification.encoder_blocks)")
@@ -251,19 +255,53 @@ def lightgbm_fit_predict(gn, y, n_classes, rounds):
     return fit_predict
 
 
+def merged_config(overrides: Path) -> dict:
+    """config/config.yaml with ``overrides`` merged on top key by key, as ``snakemake --configfile`` does."""
+    import yaml
+
+    def merge(base: dict, top: dict) -> dict:
+        out = dict(base)
+        for key, value in top.items():
+            out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        return out
+
+    from popcen.configcheck import validate_config
+
+    config = merge(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()),
+                   yaml.safe_load(overrides.read_text()) or {})
+    for section in ("training", "representation"):  # as rules/representation.smk: validated, defaults filled
+        validate_config(config, ROOT / "config" / "schemas" / f"{section}.schema.yaml")
+    return config
+
+
+def cae_recipe(args) -> tuple[str, int | None, dict, dict]:
+    """(cache tag, variant cap, training settings, representation section) of the CAE to pre-train: the
+    benchmark's own (``--cae-*`` flags, all SNVs) or, with ``--cae-from-config``, the one the pipeline's
+    train_cae rule would train under that config (its image size, architecture and training settings)."""
+    from popcen.representation import training_settings
+
+    if args.cae_from_config:
+        config = merged_config(args.cae_from_config)
+        representation = config["representation"]
+        settings = training_settings(config["training"], representation.get("training"))
+        return f"cae_{args.cae_from_config.stem}", representation["max_variants"], settings, representation
+    settings = {"optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0, "max_epochs": args.cae_epochs,
+                "patience": 5, "seed": 1, "batch_size": 32, "val_fraction": 0.1, "amp": True}
+    representation = {"latent_dim": args.cae_latent, "base_channels": args.cae_base_channels,
+                      "max_channels": 128, "max_depth": args.cae_max_depth, "dropout": 0.0}
+    tag = f"cae_d{args.cae_max_depth}_b{args.cae_base_channels}_l{args.cae_latent}_e{args.cae_epochs}"
+    return tag, None, settings, representation
+
+
 def pretrain_cae(images, n_pixels, args):
     """The CAE of the pipeline (popcen.representation.train_cae), trained without labels on all samples and
     cached in the output folder (same flags -> same weights)."""
     from popcen.representation import load_cae, save_cae, train_cae
 
-    tag = f"cae_d{args.cae_max_depth}_b{args.cae_base_channels}_l{args.cae_latent}_e{args.cae_epochs}"
+    tag, _, settings, representation = cae_recipe(args)
     weights, meta = args.out / f"{tag}.pt", args.out / f"{tag}.json"
     if weights.exists():
         return load_cae(weights, meta)[0]
-    settings = {"optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0, "max_epochs": args.cae_epochs,
-                "patience": 5, "seed": 1, "batch_size": 32, "val_fraction": 0.1, "amp": True}
-    representation = {"latent_dim": args.cae_latent, "base_channels": args.cae_base_channels,
-                      "max_channels": 128, "max_depth": args.cae_max_depth, "dropout": 0.0}
     model, result = train_cae(images, n_pixels, settings, representation, device=args.device,
                               loss_tsv=args.out / f"{tag}.losses.tsv", progress=False)
     save_cae(model, weights, meta, {"seconds": result.seconds})
@@ -277,8 +315,8 @@ def cae_fit_predict(gn, y, samples, n_classes, args):
     from popcen.classification.train import predict_proba as classifier_proba
     from popcen.images import genotype_images
 
-    images, _ = genotype_images(gn)
-    cae = pretrain_cae(images, gn.shape[1], args)
+    images, kept = genotype_images(gn, cae_recipe(args)[1])
+    cae = pretrain_cae(images, len(kept), args)
     # Head input standardised (TrainSettings.standardize, the default); the head's defaults are the
     # settings that scored best on fold 0 (see benchmarks/RESULTS.md).
     settings = TrainSettings(encoder_output=args.encoder_output, encoder_blocks=args.encoder_blocks,

@@ -42,6 +42,7 @@ from classification import load_1kg  # noqa: E402
 from popcen.clustering.baselines import run_baselines  # noqa: E402
 from popcen.clustering.deep import train_cec  # noqa: E402
 from popcen.clustering.metrics import score_clustering  # noqa: E402
+from popcen.clustering.stages import level_sections  # noqa: E402
 from popcen.images import genotype_images, scale_genotypes  # noqa: E402
 from popcen.representation import encode, train_cae  # noqa: E402
 
@@ -193,6 +194,14 @@ def main() -> None:
         default=True,
         help="CAE batch-norm layers in eval mode during CEC",
     )
+    ap.add_argument(
+        "--level-overrides",
+        type=json.loads,
+        default={"pop": {"init": "kmeans", "kernel": "isotropic", "training": {"lr": 1e-4}}},
+        metavar="JSON",
+        help="clustering.levels as in the config: per level, CEC keys over the flags above (default: pop "
+        "starts from k-means with DEC's isotropic kernel at lr 1e-4, seventh round in RESULTS.md; '{}': none)",
+    )
     ap.add_argument("--update-interval", type=int, default=20)
     ap.add_argument("--tol", type=float, default=0.001)
     ap.add_argument("--val-fraction", type=float, default=0.1)
@@ -265,7 +274,7 @@ def main() -> None:
     if not args.skip_fastmixture:
         write_plink(gn, samples, variants, args.out / "1kg")
 
-    cec_settings = {**settings, "max_epochs": args.cec_epochs, "lr": args.cec_lr, "lr_schedule": "constant"}
+    cec_training = {"max_epochs": args.cec_epochs, "lr": args.cec_lr, "lr_schedule": "constant"}
     clustering = {
         "sigma": args.sigma,
         "alpha": args.alpha,
@@ -275,17 +284,20 @@ def main() -> None:
         "init": args.init,
         "freeze_batchnorm": args.freeze_batchnorm,
         "kernel": args.kernel,
+        "training": cec_training,
+        "levels": args.level_overrides,
     }
     rows = []
     for level in args.levels.split(","):
         k, truth = LEVELS[level], samples[level].to_numpy()
+        cec_settings, cec_clustering = level_sections(settings, clustering, level)
         t0 = time.perf_counter()
         outcome = train_cec(
             cae,
             images,
             k,
             cec_settings,
-            clustering,
+            cec_clustering,
             device="cpu",
             loss_tsv=args.out / f"cec_{level}_losses.tsv",
             checkpoint_dir=args.out / f"ckpt_cec_{level}",
@@ -299,7 +311,7 @@ def main() -> None:
                 cae_seconds + cec_seconds,
                 f"{outcome.result.epochs_run} epochs, {outcome.result.stop_reason}",
             ),
-            (f"cae_{args.init}", "latent", outcome.init_labels, float("nan"), "CEC's initialisation"),
+            (f"cae_{cec_clustering['init']}", "latent", outcome.init_labels, float("nan"), "CEC's initialisation"),
         ]
         results += [
             (r.method, r.space, r.labels, r.seconds, r.note)

@@ -88,7 +88,9 @@ TINY_NEW_COHORT = {
 # The whole pipeline at test size: TINY_DEMO plus small training settings for the later stages.
 TINY_PIPELINE = deep_merge(TINY_DEMO, {
     "training": {"max_epochs": 4, "patience": 2},
-    "clustering": {"k_max": 4, "k_sweep_epochs": 1, "training": {"max_epochs": 3}},
+    "clustering": {"k_max": 4, "k_sweep_epochs": 1, "training": {"max_epochs": 3},
+                   # a per-level override (as config/1kg.yaml's pop), so that the workflow tests run its wiring
+                   "levels": {"pop": {"init": "kmeans", "kernel": "isotropic", "training": {"max_epochs": 2}}}},
     # the opt-in super_pop loss, so that the workflow tests run the rules' wiring of it
     "classification": {"coarse_weight": 1.0},
 })

@@ -108,3 +108,26 @@ def test_k_sweep_records_g_from_the_cec_runs():
     table = k_sweep(x, [2, 3], seed=0, labels=y, cec_fn=Outcome, progress=False)
     assert table["g"].tolist() == [0.5, 0.5]
     assert isinstance(table, pd.DataFrame) and "nmi_cec" in table
+
+
+def test_level_sections_put_a_levels_override_over_the_section_and_the_shared_training():
+    from popcen.clustering.stages import level_sections
+
+    shared = {"optimizer": "adam", "lr": 2e-3, "max_epochs": 20, "seed": 1}
+    clustering = {
+        "init": "gmm",
+        "kernel": "full",
+        "sigma": 0.9,
+        "training": {"lr": 3e-5, "max_epochs": 15},
+        "levels": {"pop": {"init": "kmeans", "kernel": "isotropic", "training": {"lr": 1e-4}}},
+    }
+    settings, keys = level_sections(shared, clustering, "pop")
+    # the level's lr over the section's over the shared one; the section's max_epochs over the shared one
+    assert settings == {"optimizer": "adam", "lr": 1e-4, "max_epochs": 15, "seed": 1}
+    assert (keys["init"], keys["kernel"], keys["sigma"]) == ("kmeans", "isotropic", 0.9)
+    # a level without an override runs with the section's keys
+    settings, keys = level_sections(shared, clustering, "super_pop")
+    assert settings == {"optimizer": "adam", "lr": 3e-5, "max_epochs": 15, "seed": 1}
+    assert (keys["init"], keys["kernel"]) == ("gmm", "full")
+    # nothing is changed in place: the config dicts are shared by every rule
+    assert clustering["levels"]["pop"]["training"] == {"lr": 1e-4} and clustering["init"] == "gmm"

@@ -51,10 +51,14 @@ def test_cec_and_baselines_score_the_same_samples(clustered, level, k):
     assert (q.argmax(axis=1) == cec["cluster"].to_numpy()).all()
     meta = json.loads((d / "cec.json").read_text())
     assert meta["k"] == k and meta["level"] == level
+    # pop runs with the test config's clustering.levels.pop override, super_pop with the section's keys
+    init, kernel, epochs = ("kmeans", "isotropic", 2) if level == "pop" else ("gmm", "full", 3)
+    assert (meta["clustering"]["init"], meta["clustering"]["kernel"]) == (init, kernel)
+    assert meta["training"]["max_epochs"] == epochs and meta["epochs_run"] <= epochs
     metrics = read(d / "metrics.tsv")
     assert metrics["method"].tolist() == [
         "cec",
-        "cae_gmm",  # CEC's starting clusters (clustering.init)
+        f"cae_{init}",  # CEC's starting clusters (clustering.init, or the level's override)
         "kmeans",
         "ward",
         "gmm",
@@ -76,6 +80,7 @@ def test_cec_and_baselines_score_the_same_samples(clustered, level, k):
     assert metrics.set_index("method").loc["pca_kmeans", "NMI"] > 0.5
     state = torch.load(d / "cec.pt", weights_only=True)
     assert state["centroids"].shape[0] == k
+    assert ("precision_lower" in state) == (kernel == "full")  # the kernel CEC trained with
     for name in ("loss_curves", "tsne", "composition"):
         assert (d / f"{name}.png").stat().st_size > 5000
 

@@ -113,6 +113,16 @@ def run_train_cae(
 
 
 # --------------------------------------------------------------------------------------------- CEC
+def level_sections(training: dict, clustering: dict, level: str) -> tuple[dict, dict]:
+    """(training settings, clustering keys) of CEC at one label level: the clustering section with
+    ``clustering.levels[level]`` on top, its ``training`` keys merged over the section's, those over the
+    top-level ``training`` section."""
+    override = dict(clustering.get("levels", {}).get(level, {}))
+    stage_training = {**clustering.get("training", {}), **override.pop("training", {})}
+    merged = {**clustering, **override, "training": stage_training}
+    return training_settings(training, stage_training), merged
+
+
 def run_train_cec(
     features,
     cae_weights,
@@ -126,7 +136,7 @@ def run_train_cec(
     progress=True,
 ) -> None:
     """Rule train_cec at one label level (K = number of its labels): hard and soft assignments."""
-    settings = training_settings(training, clustering.get("training"))
+    settings, clustering = level_sections(training, clustering, level)
     cae, meta = load_cae(cae_weights, cae_json)
     _, samples, images, _ = load_images(features, variant_index=meta["variant_index"])
     if level not in samples:
@@ -206,6 +216,7 @@ def run_cluster_baselines(
     k = len(np.unique(labels))
     cec_meta = json.loads(Path(cec_json).read_text())
     cae_meta = json.loads(Path(cae_json).read_text())
+    init = cec_meta["clustering"]["init"]  # this level's start, as train_cec ran it
     methods = [
         (
             "cec",
@@ -215,11 +226,11 @@ def run_cluster_baselines(
             f"CAE + CEC training ({cec_meta['stop_reason']})",
         ),
         (
-            f"cae_{clustering['init']}",
+            f"cae_{init}",
             "latent",
             cec["init_cluster"].to_numpy(),
             np.nan,
-            f"CEC's starting clusters ({clustering['init']} on the CAE latent space)",
+            f"CEC's starting clusters ({init} on the CAE latent space)",
         ),
     ]
     for r in run_baselines(
