@@ -122,7 +122,9 @@ def main(argv=None):
     parser.add_argument("--models", default="cae_classifier,lightgbm,lr_all_snvs,lr_pca20")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "classification")
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the folds")
+    parser.add_argument("--classifier-seed", type=int, default=1,
+                        help="seed of the CAE classifier's training (weights, inner split, noise, batches)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--cae-epochs", type=int, default=6)
     parser.add_argument("--cae-base-channels", type=int, default=8)
@@ -154,6 +156,8 @@ def main(argv=None):
     parser.add_argument("--coarse-weight", type=float, default=1.0,
                         help="weight of an extra super_pop cross-entropy on the summed pop probabilities "
                              "(TrainSettings.coarse_weight; 0 = off; 1: RESULTS.md, fourth round)")
+    parser.add_argument("--ensemble", type=int, default=1,
+                        help="members of a seed ensemble (classification.ensemble): seeds classifier-seed, +1, ...")
     parser.add_argument("--only-fold", type=int, default=None,
                         help="quick check: train and score on this one fold only (pop level)")
     parser.add_argument("--lgb-rounds", type=int, default=100, help="LightGBM boosting rounds")
@@ -324,8 +328,8 @@ def cae_fit_predict(gn, y, samples, n_classes, args):
                              encoder_lr_scale=args.encoder_lr_scale, hidden=args.hidden,
                              noise_std=args.noise_std, dropout=args.dropout, optimizer=args.optimizer, lr=args.lr,
                              weight_decay=args.weight_decay, batch_size=32, max_epochs=args.max_epochs,
-                             patience=args.patience, val_fraction=0.15, seed=1, device=args.device,
-                             n_trials=args.trials, refit=args.refit, coarse_weight=args.coarse_weight,
+                             patience=args.patience, val_fraction=0.15, seed=args.classifier_seed, device=args.device,
+                             n_trials=args.trials, refit=args.refit, coarse_weight=args.coarse_weight, ensemble=args.ensemble,
                              coarse_of=coarse_groups(samples, "pop", "super_pop"),
                              search_space={"lr": [args.lr / 3, args.lr, args.lr * 3], "hidden": [0, 64, 128, 256],
                                            "dropout": [0.2, 0.5], "noise_std": [0.3, 1.0, 2.0],

@@ -91,8 +91,9 @@ TINY_PIPELINE = deep_merge(TINY_DEMO, {
     "clustering": {"k_max": 4, "k_sweep_epochs": 1, "training": {"max_epochs": 3},
                    # a per-level override (as config/1kg.yaml's pop), so that the workflow tests run its wiring
                    "levels": {"pop": {"init": "kmeans", "kernel": "isotropic", "training": {"max_epochs": 2}}}},
-    # the opt-in super_pop loss, so that the workflow tests run the rules' wiring of it
-    "classification": {"coarse_weight": 1.0},
+    # the opt-in super_pop loss and a 2-member seed ensemble, so that the workflow tests run the rules'
+    # wiring of them (an ensemble saved by train_classifier, loaded by predict)
+    "classification": {"coarse_weight": 1.0, "ensemble": 2},
 })
 
 

@@ -240,3 +240,31 @@ def test_coarse_groups_follow_the_sorted_class_order():
     assert with_coarse_loss(on, samples, "pop", None).coarse_of is None
     with pytest.raises(ValueError, match="more than one"):
         coarse_groups(pd.DataFrame({"pop": ["A", "A"], "super_pop": ["X", "Y"]}), "pop", "super_pop")
+
+
+def test_seed_ensemble_averages_separately_trained_seeds_and_round_trips(tmp_path):
+    from popcen.classification.io import load_classifier, save_classifier
+    from popcen.classification.model import ClassifierEnsemble
+    from popcen.classification.train import train_with_search
+
+    images, y = separable()
+    cfg, state = cae_for(images, 64)
+    train = np.arange(30)
+    settings = TrainSettings(max_epochs=3, patience=3, batch_size=8, device="cpu", val_fraction=0.3, seed=5,
+                             fine_tune=True, noise_std=0.5)
+    ensemble, chosen, _ = train_with_search(images, y, 3, cfg, state, TrainSettings(**{**vars(settings), "ensemble": 3}),
+                                            train)
+    assert isinstance(ensemble, ClassifierEnsemble) and len(ensemble.members) == 3
+    # each member is the model a single run with seed 5, 6, 7 trains (inner split, weights, noise, batches)
+    singles = [train_with_search(images, y, 3, cfg, state, TrainSettings(**{**vars(settings), "seed": s}), train)[0]
+               for s in (5, 6, 7)]
+    single_proba = np.stack([predict_proba(m, images, "cpu") for m in singles])
+    assert not np.allclose(single_proba[0], single_proba[1])  # the seeds do differ
+    proba = predict_proba(ensemble, images, "cpu")
+    np.testing.assert_allclose(proba, single_proba.mean(0), atol=1e-5)
+    np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-5)
+    # the members' weights (fine-tuned encoders, input scalings) travel with the saved model
+    save_classifier(ensemble, tmp_path / "m.pt", tmp_path / "m.json", {})
+    loaded, meta = load_classifier(tmp_path / "m.pt", tmp_path / "m.json")
+    assert meta["ensemble"] == 3 and isinstance(loaded, ClassifierEnsemble)
+    np.testing.assert_allclose(predict_proba(loaded, images, "cpu"), proba, atol=1e-6)

@@ -6,6 +6,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from tests.conftest import TINY_DEMO_COHORT, TINY_NEW_COHORT, run_snakemake
@@ -45,6 +46,10 @@ def test_cross_validation_outputs(full_demo):
     assert meta["labels"] == ["CEU", "CHB", "JPT", "YRI"] and meta["coarse_map"]["JPT"] == "EAS"
     # the super_pop loss (on in the tests' config) grouped the pops by their super_pop (AFR, EAS, EUR)
     assert meta["settings"]["coarse_weight"] == 1.0 and meta["settings"]["coarse_of"] == [2, 1, 1, 0]
+    # the tests' config asks for a 2-member seed ensemble: both members' weights are in the saved model
+    assert meta["ensemble"] == 2
+    weights = torch.load(d / "model.pt", weights_only=True)
+    assert {k.split(".")[1] for k in weights} == {"0", "1"}
 
 
 def test_explain_outputs(full_demo):

@@ -2,7 +2,8 @@
 
 The JSON holds the head's and the CAE's hyper-parameters (to rebuild the network), the class labels in
 output order, the label column, the fine -> coarse label map, and the rows of the model cohort's
-``variants.tsv`` that the genotype images hold (to align a new cohort's variants), and the model format
+``variants.tsv`` that the genotype images hold (to align a new cohort's variants), the number of members of
+a seed ensemble (``ensemble``, 1 when absent; the weights are then keyed ``members.<m>.``), and the model format
 (:data:`popcen.classification.model.MODEL_FORMAT`): a model saved by an older layout is refused with a
 message that says to retrain it. No pickled classes.
 """
@@ -14,17 +15,21 @@ from pathlib import Path
 
 import torch
 
-from popcen.classification.model import MODEL_FORMAT, AncestryClassifier, ClassifierConfig, build_classifier
+from popcen.classification.model import (MODEL_FORMAT, AncestryClassifier, ClassifierConfig, ClassifierEnsemble,
+                                         build_classifier)
 from popcen.errors import PopcenInputError
 
 
-def save_classifier(model: AncestryClassifier, weights: str | Path, meta_json: str | Path, meta: dict) -> None:
+def save_classifier(model: AncestryClassifier | ClassifierEnsemble, weights: str | Path, meta_json: str | Path,
+                    meta: dict) -> None:
     torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, weights)
-    doc = {"format": MODEL_FORMAT, "classifier": model.config.to_dict(), "cae": model.cae_config.to_dict(), **meta}
+    members = len(model.members) if isinstance(model, ClassifierEnsemble) else 1
+    doc = {"format": MODEL_FORMAT, "classifier": model.config.to_dict(), "cae": model.cae_config.to_dict(),
+           **meta, "ensemble": members}
     Path(meta_json).write_text(json.dumps(doc, indent=2) + "\n")
 
 
-def load_classifier(weights: str | Path, meta_json: str | Path) -> tuple[AncestryClassifier, dict]:
+def load_classifier(weights: str | Path, meta_json: str | Path) -> tuple[AncestryClassifier | ClassifierEnsemble, dict]:
     """Rebuild the classifier (eval mode, CPU) and return it with its metadata.
 
     Raises
@@ -43,7 +48,11 @@ def load_classifier(weights: str | Path, meta_json: str | Path) -> tuple[Ancestr
                                           f"{MODEL_FORMAT}; re-run train_classifier to retrain it")
     try:
         config = ClassifierConfig(**meta["classifier"])
+        members = int(meta.get("ensemble", 1))
         model = build_classifier(meta["cae"], None, config)
+        if members > 1:
+            model = ClassifierEnsemble([model] + [build_classifier(meta["cae"], None, config)
+                                                  for _ in range(members - 1)])
     except (ValueError, KeyError, TypeError) as exc:
         raise PopcenInputError(meta_json, f"not a classifier description ({exc})") from None
     try:

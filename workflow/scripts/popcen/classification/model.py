@@ -36,6 +36,7 @@ and live in the state dict, so prediction applies exactly the training scaling.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -199,6 +200,29 @@ class AncestryClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.encode(x))
+
+    @torch.no_grad()
+    def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self(x), dim=1)
+
+
+class ClassifierEnsemble(nn.Module):
+    """Classifiers trained alike from different seeds (a deep ensemble): ``forward`` gives the log of the
+    members' mean class probabilities, so its softmax (:meth:`predict_proba`, the loss-free paths) is that
+    mean. Members that start from other random weights, inner splits, noise and batch orders make partly
+    independent errors on close populations, which the average cancels."""
+
+    def __init__(self, members: list[AncestryClassifier]):
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+        self.config = members[0].config
+        self.cae_config = members[0].cae_config
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        log_p = torch.stack([torch.log_softmax(m(x), dim=1) for m in self.members])  # (M, B, K)
+        return torch.logsumexp(log_p, dim=0) - math.log(len(self.members))  # (B, K) log mean probability
 
     @torch.no_grad()
     def predict_proba(self, x: torch.Tensor) -> torch.Tensor:

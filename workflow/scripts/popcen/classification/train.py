@@ -23,7 +23,8 @@ import torch.nn.functional as F
 
 from popcen.classification.cv import inner_split, out_of_fold_proba
 from popcen.classification.metrics import summary_metrics
-from popcen.classification.model import AncestryClassifier, ClassifierConfig, build_classifier, class_weights
+from popcen.classification.model import (AncestryClassifier, ClassifierConfig, ClassifierEnsemble, build_classifier,
+                                         class_weights)
 from popcen.training import fit, infer, make_loader, make_optimizer, seed_everything
 
 log = logging.getLogger("popcen")
@@ -61,6 +62,9 @@ class TrainSettings:
     # by ``coarse_weight``; ``coarse_of[k]``: the coarse group of class k. 0 / None: off.
     coarse_weight: float = 0.0
     coarse_of: tuple | None = None
+    # Members of a seed ensemble: the chosen settings trained ``ensemble`` times, member m with seed + m
+    # (its own inner split, initial weights, noise and batches), their probabilities averaged. 1: one model.
+    ensemble: int = 1
 
     @classmethod
     def from_config(cls, section: dict, device: str = "auto") -> TrainSettings:
@@ -185,7 +189,7 @@ def frozen_features(images, cae_config, cae_state, settings: TrainSettings, n_cl
                             settings.device)
 
 
-def predict_proba(model: AncestryClassifier, images: np.ndarray, device: str = "auto") -> np.ndarray:
+def predict_proba(model: AncestryClassifier | ClassifierEnsemble, images: np.ndarray, device: str = "auto") -> np.ndarray:
     """Class probabilities (n_samples, K) in eval mode (no noise, no dropout)."""
     loader = make_loader(images, batch_size=256)
     return infer(model, loader, lambda m, batch: torch.softmax(m(batch[0]), dim=1), device=device)
@@ -211,10 +215,32 @@ def train_with_search(
     for the number of epochs early stopping chose (the model returned is that one): the inner validation
     split is then used for choosing only, and no training sample is left out of the final model.
 
+    With ``ensemble`` > 1, the chosen settings are trained ``ensemble`` − 1 more times with seeds seed + 1, ...
+    (each with its own inner split, early stopping and refit) and the model returned is the
+    :class:`ClassifierEnsemble` of all of them; the search runs once, for the first member.
+
     ``encoder_output`` and ``fine_tune`` are not searchable, so the frozen ``features`` serve every trial."""
-    fit_index, val_index = inner_split(train_index, y, settings.val_fraction, settings.seed)
     if features is None:
         features = frozen_features(images, cae_config, cae_state, settings, n_classes)
+    model, chosen, trials = _train_member(images, y, n_classes, cae_config, cae_state, settings, train_index,
+                                          loss_tsv, checkpoint_dir, desc, features)
+    if settings.ensemble <= 1:
+        return model, chosen, trials
+    members = [model]
+    for m in range(1, settings.ensemble):
+        member_settings = replace(chosen, seed=settings.seed + m, n_trials=0, ensemble=1)
+        members.append(_train_member(images, y, n_classes, cae_config, cae_state, member_settings, train_index,
+                                     None, None if checkpoint_dir is None else Path(checkpoint_dir) / f"member{m}",
+                                     f"{desc} member {m + 1}/{settings.ensemble}", features)[0])
+    log.info("%s: ensemble of %d members (seeds %d-%d)", desc, len(members), settings.seed,
+             settings.seed + len(members) - 1)
+    return ClassifierEnsemble(members), chosen, trials
+
+
+def _train_member(images, y, n_classes, cae_config, cae_state, settings: TrainSettings, train_index,
+                  loss_tsv, checkpoint_dir, desc, features) -> tuple[AncestryClassifier, TrainSettings, pd.DataFrame]:
+    """One model: the search (if any) on the inner split, then the optional refit (see :func:`train_with_search`)."""
+    fit_index, val_index = inner_split(train_index, y, settings.val_fraction, settings.seed)
     candidates = [settings]
     rng = np.random.default_rng(settings.seed)
     candidates += [draw_settings(settings, rng) for _ in range(settings.n_trials)]
