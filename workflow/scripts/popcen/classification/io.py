@@ -15,8 +15,13 @@ from pathlib import Path
 
 import torch
 
-from popcen.classification.model import (MODEL_FORMAT, AncestryClassifier, ClassifierConfig, ClassifierEnsemble,
-                                         build_classifier)
+from popcen.classification.model import (
+    MODEL_FORMAT,
+    AncestryClassifier,
+    ClassifierConfig,
+    ClassifierEnsemble,
+    build_classifier,
+)
 from popcen.errors import PopcenInputError
 
 

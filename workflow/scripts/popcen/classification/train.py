@@ -23,8 +23,13 @@ import torch.nn.functional as F
 
 from popcen.classification.cv import inner_split, out_of_fold_proba
 from popcen.classification.metrics import summary_metrics
-from popcen.classification.model import (AncestryClassifier, ClassifierConfig, ClassifierEnsemble, build_classifier,
-                                         class_weights)
+from popcen.classification.model import (
+    AncestryClassifier,
+    ClassifierConfig,
+    ClassifierEnsemble,
+    build_classifier,
+    class_weights,
+)
 from popcen.training import fit, infer, make_loader, make_optimizer, seed_everything
 
 log = logging.getLogger("popcen")
