@@ -25,7 +25,10 @@ The CAE classifier's best settings so far (benchmarks/RESULTS.md, ## classificat
 weight 1, ``--coarse-weight``; 0 turns it off). ``--only-fold K`` trains and
 scores one fold only, for quick comparisons, and keeps its test probabilities
 (``<model><tag>.fold<K>.proba.npy``); ``--from-fold-files`` then scores the five folds' files together as
-one out-of-fold run (folds trained as separate processes, one after the other or side by side). Measured
+one out-of-fold run (folds trained as separate processes, one after the other or side by side).
+``--classifier-seed S`` seeds the classifier's training (``--seed`` seeds the folds); ``--ensemble N`` trains
+the seed ensemble of ``classification.ensemble`` (seeds S .. S + N - 1, N x the time). Single seeds of the same
+setting differ by about 0.01 pooled, 0.03 per fold (RESULTS.md, sixth round): compare settings over seeds. Measured
 here (one process at a time, load ~2): ~24 min for the CAE classifier at 15 epochs (cached CAE; ~5 min a
 fold, ~8 s an epoch, the refit included), ~21 s for lr_all_snvs; a depth-2 CAE not yet cached adds ~11 min.
 """
