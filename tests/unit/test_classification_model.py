@@ -268,3 +268,38 @@ def test_seed_ensemble_averages_separately_trained_seeds_and_round_trips(tmp_pat
     loaded, meta = load_classifier(tmp_path / "m.pt", tmp_path / "m.json")
     assert meta["ensemble"] == 3 and isinstance(loaded, ClassifierEnsemble)
     np.testing.assert_allclose(predict_proba(loaded, images, "cpu"), proba, atol=1e-6)
+
+
+def test_lr_schedule_reaches_the_shared_loop():
+    import math
+
+    images, y = separable()
+    cfg, state = cae_for(images, 64)
+    idx = np.arange(len(y))
+    settings = TrainSettings(hidden=0, lr=0.02, max_epochs=4, patience=0, batch_size=8, device="cpu")
+    _, constant = fit_classifier(images, y, 3, cfg, state, settings, idx, idx[:0])
+    _, cosine = fit_classifier(images, y, 3, cfg, state, TrainSettings(**{**vars(settings), "lr_schedule": "cosine"}),
+                               idx, idx[:0])
+    np.testing.assert_allclose(constant.losses()["lr"], [0.02] * 4)
+    # epoch e runs at lr (1 + cos(pi (e - 1) / 4)) / 2
+    np.testing.assert_allclose(cosine.losses()["lr"], [0.02 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(4)])
+
+
+def test_patience_zero_trains_every_epoch_and_refits_for_all_of_them():
+    from popcen.classification.train import train_with_search
+
+    images, _ = separable()
+    # random labels: the validation loss is lowest after the first epochs, so an early-stopping refit would
+    # run fewer epochs than max_epochs
+    y = np.random.default_rng(0).integers(0, 3, len(images))
+    cfg, state = cae_for(images, 64)
+    train = np.arange(len(y))
+    settings = TrainSettings(hidden=0, lr=0.05, max_epochs=6, patience=0, batch_size=8, device="cpu",
+                             val_fraction=0.3, refit=True)
+    model, _, trials = train_with_search(images, y, 3, cfg, state, settings, train)
+    assert trials.epochs.tolist() == [6]
+    # the refit is the same training run on all training samples for all max_epochs, last weights kept
+    direct, result = fit_classifier(images, y, 3, cfg, state, settings, train, train[:0], restore_best=False)
+    assert result.epochs_run == 6
+    for name, value in direct.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[name], value, msg=name)

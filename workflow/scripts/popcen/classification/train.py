@@ -53,6 +53,9 @@ class TrainSettings:
     dropout: float = 0.5
     optimizer: str = "adagrad"
     lr: float = 0.01
+    # "constant" or "cosine" (popcen.training.fit): a cosine decay lets a strongly regularised head settle
+    # at its optimum instead of hovering around it at the last step size.
+    lr_schedule: str = "constant"
     weight_decay: float = 0.0
     batch_size: int = 32
     max_epochs: int = 100
@@ -148,6 +151,7 @@ def fit_classifier(
     result = fit(
         trained, train_loader, val_loader, loss_fn,
         optimizer=make_classifier_optimizer(model, settings), lr=settings.lr, weight_decay=settings.weight_decay,
+        lr_schedule=settings.lr_schedule,
         max_epochs=settings.max_epochs, patience=settings.patience, seed=settings.seed, device=settings.device,
         checkpoint_dir=checkpoint_dir, loss_tsv=loss_tsv, desc=desc, progress=False, restore_best=restore_best,
         fingerprint={"head": settings.head(n_classes).to_dict(), "n_fit": len(fit_index),
@@ -255,7 +259,7 @@ def _train_member(images, y, n_classes, cae_config, cae_state, settings: TrainSe
             images, y, n_classes, cae_config, cae_state, cand, fit_index, val_index,
             loss_tsv=loss_tsv if len(candidates) == 1 else None,
             checkpoint_dir=checkpoint_dir, desc=f"{desc} trial {trial}" if len(candidates) > 1 else desc,
-            features=features,
+            features=features, restore_best=early_stopping(cand),
         )
         val_pred = predict_proba(model, images[val_index], cand.device).argmax(1)
         score = summary_metrics(y[val_index], val_pred, range(n_classes))["f1"]
@@ -272,13 +276,22 @@ def _train_member(images, y, n_classes, cae_config, cae_state, settings: TrainSe
             best[3].losses().to_csv(loss_tsv, sep="\t", index=False)
     model, chosen, result = best[1], best[2], best[3]
     if settings.refit and len(val_index):
-        epochs = max(result.best_epoch, 1)
+        epochs = max(result.best_epoch, 1) if early_stopping(chosen) else chosen.max_epochs
         model, _ = fit_classifier(images, y, n_classes, cae_config, cae_state,
                                   replace(chosen, max_epochs=epochs, patience=0), train_index, np.arange(0),
                                   checkpoint_dir=checkpoint_dir, desc=f"{desc} refit", features=features,
                                   restore_best=False)
         log.info("%s: refitted on all %d training samples for %d epochs", desc, len(train_index), epochs)
     return model, chosen, trials
+
+
+def early_stopping(settings: TrainSettings) -> bool:
+    """Whether the inner validation split picks the epoch (``patience`` > 0): training stops after
+    ``patience`` epochs without a better validation loss, the best epoch's weights are kept and the refit
+    runs that many epochs. With ``patience`` 0 every model trains all ``max_epochs`` and keeps its last
+    weights: the setting for a strongly regularised head whose optimum is the end of training (its
+    validation loss bottoms out early, while it is still under-fitted; RESULTS.md, seventh round)."""
+    return bool(settings.patience)
 
 
 def cross_validated_proba(
