@@ -1,29 +1,9 @@
 # Ancestry classification: the CAE encoder (frozen unless fine-tuned) + a softmax head, trained on all
 # labelled samples (train_classifier) and evaluated by stratified k-fold CV at each label level
 # (evaluate_classifier). Logic: workflow/scripts/popcen/classification/.
-validate_config(config, workflow.source_path("../config/schemas/classification.schema.yaml"))
-
-CLASSIFICATION = config["classification"]
-# What the classifier's training depends on: a change of the prediction or fold settings must not
-# retrain it (Snakemake reruns a job whose params changed).
-CLASSIFIER_TRAINING = {k: v for k, v in CLASSIFICATION.items()
-                       if k not in ("n_folds", "fold_seed", "min_overlap", "strand_ambiguous")}
+# A change of the prediction or fold settings must not retrain the classifier.
+CLASSIFIER_TRAINING = drop(CLASSIFICATION, "n_folds", "fold_seed", "min_overlap", "strand_ambiguous")
 CLS_DIR = f"{RESULTS}/{{cohort}}/classification"
-
-
-wildcard_constraints:
-    level="[A-Za-z0-9_]+",
-
-
-def label_levels(cohort):
-    return COHORTS.label_columns(cohort)
-
-
-# The feature set and the trained CAE, as rules/representation.smk names them (FEATURES, train_cae).
-CAE_FILES = {
-    "cae_weights": rules.train_cae.output.weights,
-    "cae_json": rules.train_cae.output.config,
-}
 
 
 rule classification_folds:
@@ -47,7 +27,7 @@ rule classification_folds:
 rule train_classifier:
     input:
         **FEATURES,
-        **CAE_FILES,
+        **CAE,
     output:
         weights=f"{CLS_DIR}/model.pt",
         meta=f"{CLS_DIR}/model.json",
@@ -68,18 +48,10 @@ rule train_classifier:
         "../workflow/scripts/train_classifier.py"
 
 
-def fine_predictions(wildcards):
-    """A coarse level (super_pop) is also scored from the fine level's (pop) out-of-fold predictions."""
-    fine = label_levels(wildcards.cohort)[0]
-    if wildcards.level == fine:
-        return []
-    return f"{RESULTS}/{wildcards.cohort}/classification/cv/{fine}/predictions.tsv"
-
-
 rule evaluate_classifier:
     input:
         **FEATURES,
-        **CAE_FILES,
+        **CAE,
         folds=rules.classification_folds.output.folds,
         fine_predictions=fine_predictions,
     output:
@@ -124,13 +96,3 @@ rule evaluate_classifier:
         "../envs/torch.yaml"
     script:
         "../workflow/scripts/evaluate_classifier.py"
-
-
-def classification_targets(cohort):
-    if COHORTS.predict_with(cohort):
-        return []
-    d = f"{RESULTS}/{cohort}/classification"
-    return [f"{d}/model.pt"] + [f"{d}/cv/{level}/metrics.tsv" for level in label_levels(cohort)]
-
-
-COHORT_TARGETS.append(classification_targets)

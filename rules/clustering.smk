@@ -1,14 +1,7 @@
 # Clustering on the CAE latent space: CEC (deep embedded clustering) per label level, with K = the number
 # of labels of that level; baselines on the same samples; the choice of K; figures.
 # Logic: workflow/scripts/popcen/clustering/, models/cec.py, plots/clustering.py.
-validate_config(config, workflow.source_path("../config/schemas/clustering.schema.yaml"))
-
-CLUSTERING = config["clustering"]
 CLU_DIR = f"{RESULTS}/{{cohort}}/clustering"
-
-
-wildcard_constraints:
-    level="[A-Za-z0-9_]+",
 
 
 rule train_cec:
@@ -128,16 +121,3 @@ rule clustering_figures:
         "../envs/torch.yaml"
     script:
         "../workflow/scripts/clustering_figures.py"
-
-
-def clustering_targets(cohort):
-    if cohort not in COHORTS.trained():
-        return []
-    per_level = expand(
-        [f"{RESULTS}/{cohort}/clustering/{{level}}/metrics.tsv", f"{RESULTS}/{cohort}/clustering/{{level}}/tsne.png"],
-        level=COHORTS.label_columns(cohort),
-    )
-    return per_level + [f"{RESULTS}/{cohort}/clustering/k_choice.json"]
-
-
-COHORT_TARGETS.append(clustering_targets)

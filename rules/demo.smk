@@ -1,7 +1,6 @@
 # The demo cohort: simulated by the workflow itself (stdpopsim HomSap model, mean recombination rate).
 # Each contig's simulation also yields a held-out 'demo_new' cohort (other individuals of the same
 # populations, written like an independent VCF) that the demo's trained models predict.
-DEMO = config["demo"]
 DEMO_DIR = "resources/demo"
 
 

@@ -1,43 +1,17 @@
 # Public inputs: 1000 Genomes phase 3, SGDP, hg19, the Vernot & Akey map, GENCODE genes. Nothing here is in
 # `rule all`: a file is downloaded when a cohort sheet or the introgression config points at it, or when
 # you ask for it (`snakemake --cores 4 download_1kg`). Addresses and checksums: config `downloads`.
-import re
-
-from popcen.download import plan_downloads
-
-validate_config(config, workflow.source_path("../config/schemas/downloads.schema.yaml"))
-
-DL = config["downloads"]
-DL_DIR = DL["dir"]
-DOWNLOADS = plan_downloads(DL["files"])
-
-
-def _alternatives(names):
-    # A regex that matches exactly these names (and nothing when there are none).
-    return "|".join(re.escape(n) for n in sorted(set(names))) or "(?!)"
-
-
-def downloaded(entry, contig=None):
-    """Local paths of a config entry's files (of one contig when given)."""
-    return [f"{DL_DIR}/{s.entry}/{s.file}" for s in DOWNLOADS.values()
-            if s.entry == entry and (contig is None or s.contig == contig)]
-
-
-def _spec(wildcards):
-    return DOWNLOADS[(wildcards.entry, wildcards.filename)]
-
-
 rule download:
     output:
         file=f"{DL_DIR}/{{entry}}/{{filename}}",
         checksum=f"{DL_DIR}/{{entry}}/{{filename}}.sha256",
     wildcard_constraints:
-        entry=_alternatives(s.entry for s in DOWNLOADS.values()),
-        filename=_alternatives(s.file for s in DOWNLOADS.values()),
+        entry=alternatives(s.entry for s in DOWNLOADS.values()),
+        filename=alternatives(s.file for s in DOWNLOADS.values()),
     params:
-        url=lambda wc: _spec(wc).url,
-        sha256=lambda wc: _spec(wc).sha256,
-        md5=lambda wc: _spec(wc).md5,
+        url=lambda wc: download_spec(wc).url,
+        sha256=lambda wc: download_spec(wc).sha256,
+        md5=lambda wc: download_spec(wc).md5,
         retries=DL["retries"],
         timeout=DL["timeout"],
     log:

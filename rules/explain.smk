@@ -1,7 +1,5 @@
 # Explanations: LightGBM multiclass on the cohort's features, cross-validated on the classifier's folds
 # (its metrics beside the CAE classifier's), and SHAP (TreeExplainer) on a model fitted on all samples.
-validate_config(config, workflow.source_path("../config/schemas/explain.schema.yaml"))
-
 EXPLAIN_DIR = f"{RESULTS}/{{cohort}}/explain"
 
 
@@ -47,12 +45,3 @@ rule explain:
         "../envs/ml.yaml"
     script:
         "../workflow/scripts/explain.py"
-
-
-def explain_targets(cohort):
-    if COHORTS.predict_with(cohort):
-        return []
-    return [f"{RESULTS}/{cohort}/explain/top_variants.tsv"]
-
-
-COHORT_TARGETS.append(explain_targets)

@@ -108,16 +108,3 @@ rule assemble_features:
         "../envs/genotypes.yaml"
     script:
         "../workflow/scripts/assemble_features.py"
-
-
-def genotype_targets(cohort):
-    if COHORTS.predict_with(cohort):
-        # A predicted cohort only needs QC; its features are aligned to the model cohort's variants.
-        return expand(f"{RESULTS}/{cohort}/qc/{{contig}}.variants.tsv.gz", contig=contigs_of(cohort))
-    return [
-        f"{RESULTS}/{cohort}/features/variants.tsv",
-        f"{RESULTS}/{cohort}/qc/summary.tsv",
-    ]
-
-
-COHORT_TARGETS.append(genotype_targets)

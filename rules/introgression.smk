@@ -1,39 +1,6 @@
 # Neanderthal introgression by k-mers: regions -> matched controls -> sequences -> k-mers -> models -> genes,
 # plus embeddings, GC content and a gene-overlap permutation test. Logic: workflow/scripts/popcen/introgression/.
-validate_config(config, workflow.source_path("../config/schemas/introgression.schema.yaml"))
-
-from snakemake.exceptions import WorkflowError
-
-INTRO = config["introgression"]
-INTRO_DEMO_DIR = f"{RESULTS}/introgression/demo_inputs"
-INTRO_DIR = f"{RESULTS}/introgression/{{dataset}}"
 INTRO_LOGS = f"{INTRO_DIR}/logs"
-
-
-wildcard_constraints:
-    dataset="[A-Za-z0-9][A-Za-z0-9_.-]*",
-
-
-def introgression_input(kind):
-    """Path of the map / fasta / genes: generated for the demo, else from the config (must be set)."""
-    if INTRO["demo"]:
-        return {"map": f"{INTRO_DEMO_DIR}/map.bed", "fasta": f"{INTRO_DEMO_DIR}/reference.fa",
-                "genes": f"{INTRO_DEMO_DIR}/genes.bed"}[kind]
-    if not INTRO[kind]:
-        raise WorkflowError(f"config introgression.{kind} is empty: give a path, or set introgression.demo: true")
-    return INTRO[kind]
-
-
-def introgression_targets():
-    d = f"{RESULTS}/introgression/{INTRO['dataset']}"
-    return [
-        f"{d}/regions/lengths.png", f"{d}/kmers/top_kmers.png", f"{d}/models/metrics.tsv",
-        f"{d}/genes/genes_ranked.tsv", f"{d}/embedding/embedding.png", f"{d}/gc/gc_summary.tsv",
-        f"{d}/permutation/summary.tsv",
-    ]
-
-
-GLOBAL_TARGETS.append(introgression_targets)
 
 
 rule introgression_demo_inputs:

@@ -4,23 +4,6 @@
 # run for it, and nothing of the model cohort reruns once its classifier exists.
 
 
-def model_cohort(wildcards):
-    model = COHORTS.predict_with(wildcards.cohort)
-    if model is None:
-        raise WorkflowError(f"cohort {wildcards.cohort} has no predict_with in {config['cohorts']}")
-    if model not in COHORTS.names or COHORTS.predict_with(model):
-        raise WorkflowError(f"cohort {wildcards.cohort}: predict_with={model} must name a cohort that trains "
-                            f"its own model in {config['cohorts']}")
-    return model
-
-
-def model_file(name):
-    def _path(wildcards):
-        return f"{RESULTS}/{model_cohort(wildcards)}/{name}"
-
-    return _path
-
-
 rule predict:
     input:
         weights=model_file("classification/model.pt"),
@@ -46,12 +29,3 @@ rule predict:
         "../envs/torch.yaml"
     script:
         "../workflow/scripts/predict.py"
-
-
-def predict_targets(cohort):
-    if not COHORTS.predict_with(cohort):
-        return []
-    return [f"{RESULTS}/{cohort}/predict/predictions.tsv"]
-
-
-COHORT_TARGETS.append(predict_targets)

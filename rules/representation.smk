@@ -1,22 +1,6 @@
 # Representation learning: genotype images -> convolutional autoencoder (CAE) -> latent features per sample.
 # Logic: workflow/scripts/popcen/{images,representation}.py, models/cae.py, training.py (shared loop).
-validate_config(config, workflow.source_path("../config/schemas/training.schema.yaml"))
-validate_config(config, workflow.source_path("../config/schemas/representation.schema.yaml"))
-
-TRAINING = config["training"]
-REPRESENTATION = config["representation"]
 REP_DIR = f"{RESULTS}/{{cohort}}/representation"
-
-
-def features_folder(wildcards):
-    return f"{RESULTS}/{wildcards.cohort}/features"
-
-
-FEATURES = {
-    "genotypes": f"{RESULTS}/{{cohort}}/features/genotypes.zarr",
-    "variants": f"{RESULTS}/{{cohort}}/features/variants.tsv",
-    "samples": f"{RESULTS}/{{cohort}}/features/samples.tsv",
-}
 
 
 rule train_cae:
@@ -44,12 +28,3 @@ rule train_cae:
         "../envs/torch.yaml"
     script:
         "../workflow/scripts/train_cae.py"
-
-
-def representation_targets(cohort):
-    if cohort not in COHORTS.trained():
-        return []
-    return [f"{RESULTS}/{cohort}/representation/latent.tsv"]
-
-
-COHORT_TARGETS.append(representation_targets)

@@ -92,3 +92,17 @@ def select_samples(
         not_in_vcf=int(len(panel) - in_panel.sum()),
         population_not_selected=int(in_panel.sum() - selected.sum()),
     )
+
+
+def fine_level(label_columns) -> str | None:
+    """The finest label level of a cohort (its first label column, e.g. ``pop``), None without labels.
+
+    The cohort sheet lists label columns from fine to coarse: samples are selected, stratified, given
+    per-population allele frequencies and cross-validated by this one.
+    """
+    return label_columns[0] if len(label_columns) else None
+
+
+def coarse_level(label_columns) -> str | None:
+    """The next coarser label level (the second label column, e.g. ``super_pop``), None if there is none."""
+    return label_columns[1] if len(label_columns) > 1 else None
