@@ -1,12 +1,18 @@
 """The shared training loop: seeding, early stopping, checkpoint resume, callbacks, loss TSV."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 from popcen.training import (
+    CHECKPOINT_FORMAT,
     Callback,
+    FitOptions,
+    TrainContext,
+    TrainState,
     fit,
     make_loader,
     make_optimizer,
@@ -42,11 +48,7 @@ def _run(tmp_path, callbacks=(), max_epochs=6, patience=None, seed=3, **kw):
     train = make_loader(x[:80], y[:80], batch_size=16, shuffle=True, seed=seed)
     val = make_loader(x[80:], y[80:], batch_size=32)
     model = _model(seed)
-    result = fit(
-        model,
-        train,
-        val,
-        _loss,
+    options = FitOptions(
         optimizer="adam",
         lr=0.01,
         max_epochs=max_epochs,
@@ -55,10 +57,10 @@ def _run(tmp_path, callbacks=(), max_epochs=6, patience=None, seed=3, **kw):
         device="cpu",
         checkpoint_dir=tmp_path / "ckpt",
         loss_tsv=tmp_path / "loss.tsv",
-        callbacks=callbacks,
         progress=False,
         **kw,
     )
+    result = fit(model, train, val, _loss, options, callbacks=callbacks)
     return model, result
 
 
@@ -205,3 +207,92 @@ def test_recalibrate_batchnorm_gives_the_exact_statistics():
     torch.testing.assert_close(bn.running_mean, h.mean(0))
     torch.testing.assert_close(bn.running_var, h.var(0))  # unbiased, as BatchNorm keeps it
     assert bn.momentum == 0.1 and model.training
+
+
+def test_schema_defaults_are_the_fit_options_defaults():
+    # The `training` section's schema and FitOptions both state defaults: they must never drift apart.
+    import yaml
+
+    from tests.conftest import ROOT
+
+    schema = yaml.safe_load((ROOT / "config/schemas/training.schema.yaml").read_text())
+    properties = schema["properties"]["training"]["properties"]
+    defaults = FitOptions()
+    names = {f.name for f in dataclasses.fields(FitOptions)}
+    assert set(properties) <= names  # every config key is a setting that from_settings accepts
+    for key, spec in properties.items():
+        assert "default" in spec, key
+        assert spec["default"] == getattr(defaults, key), key
+
+
+def test_fit_options_from_settings_refuses_unknown_keys():
+    options = FitOptions.from_settings({"lr": 0.5, "batch_size": 8}, device="cpu", desc="x")
+    assert (options.lr, options.batch_size, options.device, options.desc) == (0.5, 8, "cpu", "x")
+    assert options.max_epochs == FitOptions().max_epochs
+    with pytest.raises(ValueError, match="'learning_rate'"):
+        FitOptions.from_settings({"learning_rate": 0.5})
+    with pytest.raises(ValueError, match="'epochs'"):
+        FitOptions.from_settings({}, epochs=3)
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        FitOptions(optimizer="lbfgs")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.lr = 1.0
+
+
+def _interrupted_checkpoint(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path, callbacks=[_Interrupt(at=4)], max_epochs=6)
+    path = tmp_path / "ckpt" / "last.pt"
+    return path, torch.load(path, weights_only=False)
+
+
+def test_checkpoint_without_a_format_number_resumes(tmp_path):
+    # Checkpoints written before the format field existed have format 1's layout: they resume.
+    reference, _ = _run(tmp_path / "ref", max_epochs=6)
+    path, state = _interrupted_checkpoint(tmp_path / "cut")
+    assert state["format"] == CHECKPOINT_FORMAT
+    del state["format"]
+    torch.save(state, path)
+    resumed, result = _run(tmp_path / "cut", max_epochs=6)
+    assert result.resumed_from == 3
+    assert torch.equal(_weights(resumed), _weights(reference))
+
+
+def test_checkpoint_of_another_format_is_refused_with_a_warning(tmp_path, caplog):
+    path, state = _interrupted_checkpoint(tmp_path)
+    torch.save({**state, "format": CHECKPOINT_FORMAT + 1}, path)
+    with caplog.at_level("WARNING", logger="popcen"):
+        _, result = _run(tmp_path, max_epochs=6)
+    assert result.resumed_from is None and result.epochs_run == 6
+    assert "format" in caplog.text and "starts afresh" in caplog.text
+
+
+def test_train_state_save_and_restore_round_trip(tmp_path):
+    class Counter(Callback):
+        def __init__(self):
+            self.n = 0
+
+        def state_dict(self):
+            return {"n": self.n}
+
+        def load_state_dict(self, state):
+            self.n = state["n"]
+
+    def state_of(model, counter):
+        ctx = TrainContext(model, make_optimizer(model.parameters(), "adam", lr=0.1), torch.device("cpu"))
+        return TrainState(ctx, torch.amp.GradScaler("cuda", enabled=False), "fp", callbacks=[counter])
+
+    saved = state_of(_model(1), Counter())
+    saved.callbacks[0].n, saved.ctx.step, saved.best_epoch = 7, 12, 2
+    saved.history.append({"epoch": 1, "train_loss": 0.5})
+    saved.save(tmp_path / "a" / "last.pt")
+    assert not (tmp_path / "a" / "last.tmp").exists()  # written aside, then moved over
+    restored = state_of(_model(2), Counter())
+    assert restored.restore(tmp_path / "a" / "last.pt")
+    assert torch.equal(_weights(restored.ctx.model), _weights(saved.ctx.model))
+    assert (restored.callbacks[0].n, restored.ctx.step, restored.best_epoch) == (7, 12, 2)
+    assert restored.history == saved.history
+    other = state_of(_model(2), Counter())
+    other.fingerprint = "another run"
+    assert not other.restore(tmp_path / "a" / "last.pt")
+    assert not other.restore(tmp_path / "missing.pt")

@@ -4,21 +4,28 @@ Usage
 -----
 ::
 
-    from popcen.training import fit, make_loader, split_indices
+    from popcen.training import FitOptions, fit, make_loader, split_indices
 
-    train_idx, val_idx = split_indices(n, val_fraction=0.1, seed=cfg["seed"], stratify=labels)
-    train = make_loader(x[train_idx], y[train_idx], batch_size=64, shuffle=True, seed=cfg["seed"])
+    # the `training` config section (schemas/training.schema.yaml) and what the rule itself decides
+    options = FitOptions.from_settings(config["training"], device="auto", desc="classifier",
+                                       checkpoint_dir="results/demo/checkpoints/classifier",
+                                       loss_tsv="results/demo/classifier/losses.tsv")
+    train_idx, val_idx = split_indices(n, options.val_fraction, options.seed, stratify=labels)
+    train = make_loader(x[train_idx], y[train_idx], batch_size=options.batch_size, shuffle=True,
+                        seed=options.seed)
     val = make_loader(x[val_idx], y[val_idx], batch_size=256)
 
     def loss_fn(model, batch):                 # batch: what the loader yields, already on the device
         x, y = batch
         return torch.nn.functional.cross_entropy(model(x), y)
 
-    result = fit(model, train, val, loss_fn,
-                 optimizer="adam", lr=1e-3, max_epochs=50, patience=5, seed=1,
-                 device="auto", checkpoint_dir="results/demo/checkpoints/classifier",
-                 loss_tsv="results/demo/classifier/losses.tsv")
+    result = fit(model, train, val, loss_fn, options, fingerprint={"n": n, "batch_size": options.batch_size})
     # the model now holds the weights of the best validation epoch, on ``result.device``
+
+:class:`FitOptions` holds every setting of the loop and is the one place of their defaults (a unit test
+keeps the schema's defaults equal to them); ``FitOptions.from_settings`` refuses keys it does not know.
+Besides the options, ``fit`` takes what is not a setting: a ready optimiser (``optimizer=``, e.g. with a
+learning rate per param group), callbacks, and the ``fingerprint`` of the data and model.
 
 What ``fit`` does
 -----------------
@@ -26,13 +33,15 @@ What ``fit`` does
   same seed gives the same weights on the CPU.
 * **device**: ``"auto"`` -> ``cuda`` when a GPU is visible, else ``cpu`` (:func:`resolve_device`).
 * **mixed precision** on CUDA only (``torch.autocast`` float16 + ``GradScaler``); ``amp`` is ignored on CPU.
-* **checkpoint each epoch** (``checkpoint_dir/last.pt``, written atomically): model, optimizer, scaler,
-  epoch, best weights, loss history, RNG states (global and the loader's sampler generator) and the
-  state of every callback. Calling ``fit`` again with the same arguments after an interruption resumes
-  after the last finished epoch, and on the CPU ends with the same weights as an uninterrupted run. A
-  checkpoint written with other hyper-parameters or another architecture (``fingerprint``) is ignored.
-  The checkpoint is deleted when ``fit`` returns normally (``keep_checkpoint=False``), so that a later
-  run with a changed config never resumes a finished one.
+* **checkpoint each epoch** (``checkpoint_dir/last.pt``, written atomically by :meth:`TrainState.save`):
+  model, optimizer, scaler, epoch, best weights, loss history, RNG states (global and the loader's sampler
+  generator) and the state of every callback. Calling ``fit`` again with the same arguments after an
+  interruption resumes after the last finished epoch, and on the CPU ends with the same weights as an
+  uninterrupted run. A checkpoint written with other hyper-parameters or another architecture
+  (``fingerprint``), or in another layout (:data:`CHECKPOINT_FORMAT`; checkpoints written before the
+  number existed have the layout of format 1), is ignored with a warning. The checkpoint is deleted when
+  ``fit`` returns normally (``keep_checkpoint=False``), so that a later run with a changed config never
+  resumes a finished one.
 * **early stopping** on the validation loss (the training loss when ``val_loader`` is None): stop after
   ``patience`` epochs without an improvement larger than ``min_delta``; the best weights are restored
   (``restore_best``).
@@ -58,8 +67,8 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +83,9 @@ log = logging.getLogger("popcen")
 OPTIMIZERS = ("adagrad", "adam", "adamw", "sgd")
 LR_SCHEDULES = ("constant", "cosine")
 CHECKPOINT_NAME = "last.pt"
+# Layout of last.pt (the keys of TrainState.state_dict). Bump it when they change: a checkpoint of another
+# format is then ignored with a warning instead of failing on a missing key halfway through a restore.
+CHECKPOINT_FORMAT = 1
 
 
 # --------------------------------------------------------------------------------------------- setup
@@ -269,7 +281,9 @@ def infer(model: torch.nn.Module, loader: Iterable, forward: Callable, device: s
 
 
 @torch.no_grad()
-def recalibrate_batchnorm(model: torch.nn.Module, loader: Iterable, device: str | torch.device = "auto") -> None:
+def recalibrate_batchnorm(
+    model: torch.nn.Module, loader: Iterable, device: str | torch.device = "auto"
+) -> None:
     """Recompute every batch-norm layer's running mean and variance as exact averages over ``loader``.
 
     A model restored from an early epoch (early stopping) carries running statistics that have seen only a
@@ -360,10 +374,131 @@ class FitResult:
         return pd.DataFrame(self.history)
 
 
+# -------------------------------------------------------------------------------------------- options
+@dataclass(frozen=True)
+class FitOptions:
+    """Every setting of :func:`fit`, and the one place of their defaults.
+
+    The keys of the ``training`` config section are fields of the same name; ``tests/unit/test_training.py``
+    checks that the defaults of ``config/schemas/training.schema.yaml`` equal these. The other fields are
+    set by the code that calls ``fit`` (device, paths, labels).
+
+    Attributes
+    ----------
+    optimizer : {"adagrad", "adam", "adamw", "sgd"}
+        Name for :func:`make_optimizer`, built over ``model.parameters()`` with ``lr`` and ``weight_decay``
+        unless ``fit`` is given a ready optimiser. The paper trains its networks with AdaGrad.
+    lr, weight_decay : float
+    lr_schedule : {"constant", "cosine"}
+        ``"cosine"``: the learning rate of every param group decays from its starting value to ~0 over
+        ``max_epochs`` epochs (set at the start of each epoch; early stopping may end training before).
+    batch_size : int
+    val_fraction : float
+        Not used by ``fit`` itself: the caller builds its loaders and train/validation split with them
+        (they are keys of the ``training`` section), and puts them into ``fingerprint``.
+    max_epochs : int
+    patience : int or None
+        Epochs without improvement before stopping; None or 0 disables early stopping.
+    min_delta : float
+        An improvement must be larger than this to reset the patience.
+    restore_best : bool
+        Load the best epoch's weights at the end (else keep the last ones).
+    seed : int
+        Seeds everything before the optimiser state is built (the model's initial weights are whatever the
+        caller built: seed before constructing the model, e.g. with :func:`seed_everything`).
+    device : {"auto", "cpu", "cuda"} or torch.device
+    amp : bool
+        Mixed precision; only used on CUDA.
+    grad_clip : float, optional
+        Clip the gradients' global norm to this value.
+    checkpoint_dir : path, optional
+        Where ``last.pt`` is written after each epoch and resumed from.
+    keep_checkpoint : bool
+        Keep ``last.pt`` after a normal end (default: delete it so that no finished run is ever resumed).
+    loss_tsv : path, optional
+        Table of the losses per epoch, rewritten after each epoch.
+    progress : bool
+        Show a tqdm bar over epochs.
+    desc : str
+        Label of the progress bar, log lines and errors.
+    """
+
+    optimizer: str = "adagrad"
+    lr: float = 0.01
+    weight_decay: float = 0.0
+    lr_schedule: str = "constant"
+    batch_size: int = 64
+    val_fraction: float = 0.1
+    max_epochs: int = 50
+    patience: int | None = 10
+    min_delta: float = 0.0
+    restore_best: bool = True
+    seed: int = 1
+    device: str | torch.device = "auto"
+    amp: bool = True
+    grad_clip: float | None = None
+    checkpoint_dir: str | Path | None = None
+    keep_checkpoint: bool = False
+    loss_tsv: str | Path | None = None
+    progress: bool = True
+    desc: str = "train"
+
+    def __post_init__(self) -> None:
+        # Checked here rather than at the first epoch: a misspelt name fails before any data is loaded.
+        if self.optimizer.lower() not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}: expected one of {', '.join(OPTIMIZERS)}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(
+                f"unknown lr_schedule {self.lr_schedule!r}: expected one of {', '.join(LR_SCHEDULES)}"
+            )
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any] | None = None, **overrides: Any) -> FitOptions:
+        """Options from a config section, with ``overrides`` on top.
+
+        Parameters
+        ----------
+        settings : mapping, optional
+            E.g. the ``training`` section with a stage's own ``training`` keys merged over it.
+        **overrides
+            Fields the caller sets (``device``, ``checkpoint_dir``, ``loss_tsv``, ``desc``, ...).
+
+        Raises
+        ------
+        ValueError
+            For a key that is not a field, naming it: a misspelt setting must not fall back to its
+            default without a word.
+        """
+        values = {**(settings or {}), **overrides}
+        known = [f.name for f in fields(cls)]
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(
+                f"unknown training setting(s) {', '.join(map(repr, unknown))}; known: {', '.join(known)}"
+            )
+        return cls(**values)
+
+
+# ---------------------------------------------------------------------------------------------- state
 def _fingerprint(model: torch.nn.Module, settings: dict) -> str:
     shapes = {k: list(v.shape) for k, v in model.state_dict().items()}
     blob = json.dumps({"shapes": shapes, "settings": settings}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _resume_settings(options: FitOptions, optimizer: torch.optim.Optimizer | None, user: dict | None) -> dict:
+    """What a checkpoint must have been written with to be resumed (beside the parameter shapes)."""
+    settings = {
+        "optimizer": options.optimizer if optimizer is None else type(optimizer).__name__,
+        "lr": options.lr,
+        "weight_decay": options.weight_decay,
+        "seed": options.seed,
+        "max_epochs": options.max_epochs,
+        "user": user or {},
+    }
+    if options.lr_schedule != "constant":  # (only then: checkpoints written before the option still resume)
+        settings["lr_schedule"] = options.lr_schedule
+    return settings
 
 
 def _cpu_state(state: dict) -> dict:
@@ -394,6 +529,144 @@ def _callback_keys(callbacks: Sequence[Callback]) -> list[tuple[str, Callback]]:
     return keys
 
 
+@dataclass
+class TrainState:
+    """Everything training changes, so everything a checkpoint must hold to resume where it stopped.
+
+    The live objects (model, optimiser, device, epoch, step: ``ctx``; ``scaler``; the callbacks; the train
+    loader's sampler ``generator``) are updated in place by :meth:`restore`; the bookkeeping (history,
+    best epoch and weights, patience count, stop reason) lives here. :meth:`state_dict` and
+    :meth:`load_state_dict` are the one description of the checkpoint's content.
+    """
+
+    ctx: TrainContext
+    scaler: torch.amp.GradScaler
+    fingerprint: str  # of the model's parameter shapes and the settings a resume must share
+    callbacks: Sequence[Callback] = ()
+    generator: torch.Generator | None = None
+    history: list[dict] = field(default_factory=list)
+    best_loss: float = math.inf
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    best_weights: dict | None = None  # CPU copy of the best epoch's state dict; None: the starting weights
+    stop_reason: str | None = None  # set when training has ended (a finished run kept with keep_checkpoint)
+
+    def __post_init__(self) -> None:
+        if self.best_weights is None:
+            self.best_weights = _cpu_state(self.ctx.model.state_dict())
+
+    def end_epoch(self, record: dict, watched: float, options: FitOptions) -> None:
+        """Book an epoch: history, best weights and patience (``watched``: the loss early stopping sees),
+        and whether training ends here."""
+        self.history.append(record)
+        if watched < self.best_loss - options.min_delta:
+            self.best_loss, self.best_epoch, self.bad_epochs = watched, record["epoch"], 0
+            self.best_weights = _cpu_state(self.ctx.model.state_dict())
+        else:
+            self.bad_epochs += 1
+        if self.ctx.stop_reason:
+            self.stop_reason = self.ctx.stop_reason
+        elif options.patience and self.bad_epochs >= options.patience:
+            self.stop_reason = "early_stopping"
+        elif len(self.history) >= options.max_epochs:
+            self.stop_reason = "max_epochs"
+
+    def state_dict(self) -> dict:
+        """The checkpoint: tensors on the CPU, RNG states of ``random``, numpy, torch (CPU, CUDA) and the
+        loader's sampler, each callback's state under :func:`_callback_keys`."""
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "fingerprint": self.fingerprint,
+            "model": _cpu_state(self.ctx.model.state_dict()),
+            "optimizer": self.ctx.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "history": self.history,
+            "best_loss": self.best_loss,
+            "best_epoch": self.best_epoch,
+            "bad_epochs": self.bad_epochs,
+            "best_state": self.best_weights,
+            "stop_reason": self.stop_reason,
+            "step": self.ctx.step,
+            "rng": {
+                "python": random.getstate(),
+                "numpy": np.random.get_state(),
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                "loader": self.generator.get_state() if self.generator is not None else None,
+            },
+            "callbacks": {key: cb.state_dict() for key, cb in _callback_keys(self.callbacks)},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Put a :meth:`state_dict` back into the live objects and the RNGs (no fingerprint check)."""
+        self.ctx.model.load_state_dict(state["model"])
+        self.ctx.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.history = state["history"]
+        self.best_loss, self.best_epoch, self.bad_epochs = (
+            state["best_loss"],
+            state["best_epoch"],
+            state["bad_epochs"],
+        )
+        self.best_weights, self.stop_reason, self.ctx.step = (
+            state["best_state"],
+            state["stop_reason"],
+            state["step"],
+        )
+        rng = state["rng"]
+        random.setstate(rng["python"])
+        np.random.set_state(rng["numpy"])
+        torch.set_rng_state(rng["torch"])
+        if torch.cuda.is_available() and rng.get("cuda") is not None:
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        if self.generator is not None and rng.get("loader") is not None:
+            self.generator.set_state(rng["loader"])
+        for key, cb in _callback_keys(self.callbacks):
+            if key in state["callbacks"]:
+                cb.load_state_dict(state["callbacks"][key])
+
+    def save(self, path: str | Path) -> None:
+        """Write :meth:`state_dict` to ``path`` atomically: a kill while saving leaves the previous file."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        torch.save(self.state_dict(), tmp)
+        os.replace(tmp, path)
+
+    def restore(self, path: str | Path, desc: str = "train") -> bool:
+        """Resume from the checkpoint at ``path`` if there is one of this format and fingerprint.
+
+        Returns
+        -------
+        bool
+            True when the state was restored; False (with a warning for a checkpoint that is refused) when
+            training starts afresh.
+        """
+        path = Path(path)
+        if not path.exists():
+            return False
+        # weights_only=False: the RNG states are Python tuples and numpy arrays; the file is our own.
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        found = state.get("format", 1)  # checkpoints from before the field have format 1's layout
+        if found != CHECKPOINT_FORMAT:
+            log.warning(
+                "%s: ignoring checkpoint %s: its format is %s, this version of popcen reads format %d; "
+                "training starts afresh",
+                desc,
+                path,
+                found,
+                CHECKPOINT_FORMAT,
+            )
+            return False
+        if state.get("fingerprint") != self.fingerprint:
+            log.warning("%s: ignoring checkpoint %s written with other settings", desc, path)
+            return False
+        self.load_state_dict(state)
+        log.info("%s: resumed from %s after epoch %d", desc, path, len(self.history))
+        return True
+
+
+# ------------------------------------------------------------------------------------------------ loop
 def _write_tsv(history: list[dict], path: str | Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -402,32 +675,142 @@ def _write_tsv(history: list[dict], path: str | Path) -> None:
     os.replace(tmp, path)
 
 
+def _set_lr(optimizer: torch.optim.Optimizer, base_lrs: list[float], options: FitOptions, epoch: int) -> None:
+    """The learning rate of ``epoch`` (1-based): a function of the epoch number only, so that a resumed run
+    continues on the curve of an uninterrupted one."""
+    if options.lr_schedule == "cosine":
+        scale = 0.5 * (1 + math.cos(math.pi * (epoch - 1) / options.max_epochs))
+        for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
+            group["lr"] = base * scale
+
+
+def _optimizer_step(state: TrainState, loss: torch.Tensor, options: FitOptions) -> None:
+    ctx, scaler = state.ctx, state.scaler
+    ctx.optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    if options.grad_clip:
+        scaler.unscale_(ctx.optimizer)
+        torch.nn.utils.clip_grad_norm_(ctx.model.parameters(), options.grad_clip)
+    scaler.step(ctx.optimizer)
+    scaler.update()
+    ctx.step += 1
+
+
+def _run_batches(
+    state: TrainState, loader: Iterable, loss_fn: Callable, train: bool, options: FitOptions
+) -> float:
+    """One pass over ``loader`` (with optimiser steps and batch callbacks when ``train``); the mean loss,
+    weighted by batch length. A callback's stop request ends the pass after its batch."""
+    ctx = state.ctx
+    total, count = 0.0, 0
+    ctx.model.train(train)
+    for batch in loader:
+        batch = to_device(batch, ctx.device)
+        with (
+            torch.set_grad_enabled(train),
+            torch.autocast(ctx.device.type, dtype=torch.float16, enabled=state.scaler.is_enabled()),
+        ):
+            loss = loss_fn(ctx.model, batch)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"{options.desc}: loss became {loss.item()} at epoch {ctx.epoch}, step {ctx.step}"
+            )
+        if train:
+            _optimizer_step(state, loss, options)
+        n = _batch_len(batch)
+        total += float(loss.detach()) * n
+        count += n
+        if train:
+            for cb in state.callbacks:
+                cb.on_batch_end(ctx, float(loss.detach()))
+            if ctx.stop_reason:
+                break
+    ctx.model.train(True)
+    return total / max(count, 1)
+
+
+def _run_epoch(state, train_loader, val_loader, loss_fn, options: FitOptions, base_lrs) -> tuple[dict, float]:
+    """Train one epoch and validate; the epoch's row of the loss table (with the callbacks' columns) and
+    the loss early stopping watches (validation, else training)."""
+    ctx = state.ctx
+    ctx.epoch = len(state.history) + 1
+    _set_lr(ctx.optimizer, base_lrs, options, ctx.epoch)
+    t0 = time.perf_counter()
+    train_loss = _run_batches(state, train_loader, loss_fn, True, options)
+    val_loss = (
+        _run_batches(state, val_loader, loss_fn, False, options) if val_loader is not None else math.nan
+    )
+    record = {
+        "epoch": ctx.epoch,
+        "train_loss": train_loss,
+        "val_loss": val_loss,
+        "seconds": time.perf_counter() - t0,
+        "lr": ctx.optimizer.param_groups[0]["lr"],
+    }
+    for cb in state.callbacks:
+        extra = cb.on_epoch_end(ctx, record)
+        if extra:
+            record.update(extra)
+    return record, (val_loss if val_loader is not None else train_loss)
+
+
+def _report_epoch(bar, record: dict, options: FitOptions) -> None:
+    bar.update(1)
+    bar.set_postfix(train=f"{record['train_loss']:.4g}", val=f"{record['val_loss']:.4g}")
+    log.info(
+        "%s epoch %d/%d train %.5g val %.5g (%.1fs)",
+        options.desc,
+        record["epoch"],
+        options.max_epochs,
+        record["train_loss"],
+        record["val_loss"],
+        record["seconds"],
+    )
+
+
+def _finish(
+    state: TrainState, options: FitOptions, ckpt: Path | None, resumed_from, start: float
+) -> FitResult:
+    """Best weights back (``restore_best``), final loss table, checkpoint removed, the result."""
+    if options.restore_best and state.history:
+        state.ctx.model.load_state_dict(state.best_weights)
+    else:
+        state.best_epoch = len(state.history)
+    if options.loss_tsv and state.history:
+        _write_tsv(state.history, options.loss_tsv)
+    if ckpt is not None and ckpt.exists() and not options.keep_checkpoint:
+        ckpt.unlink()
+    stop_reason = state.stop_reason or "max_epochs"
+    log.info(
+        "%s: stopped (%s) after %d epochs; best epoch %d, loss %.5g",
+        options.desc,
+        stop_reason,
+        len(state.history),
+        state.best_epoch,
+        state.best_loss,
+    )
+    return FitResult(
+        history=state.history,
+        best_epoch=state.best_epoch,
+        best_loss=float(state.best_loss),
+        stop_reason=stop_reason,
+        device=str(state.ctx.device),
+        resumed_from=resumed_from,
+        seconds=time.perf_counter() - start,
+    )
+
+
 # ------------------------------------------------------------------------------------------------ fit
 def fit(
     model: torch.nn.Module,
     train_loader: Iterable,
     val_loader: Iterable | None,
     loss_fn: Callable[[torch.nn.Module, Any], torch.Tensor],
+    options: FitOptions | None = None,
     *,
-    optimizer: str | torch.optim.Optimizer = "adagrad",
-    lr: float = 0.01,
-    weight_decay: float = 0.0,
-    lr_schedule: str = "constant",
-    max_epochs: int = 50,
-    patience: int | None = 10,
-    min_delta: float = 0.0,
-    restore_best: bool = True,
-    seed: int = 0,
-    device: str | torch.device = "auto",
-    amp: bool = True,
-    grad_clip: float | None = None,
-    checkpoint_dir: str | Path | None = None,
-    keep_checkpoint: bool = False,
-    fingerprint: dict | None = None,
-    loss_tsv: str | Path | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
     callbacks: Sequence[Callback] = (),
-    progress: bool = True,
-    desc: str = "train",
+    fingerprint: dict | None = None,
 ) -> FitResult:
     """Train ``model`` by minimising ``loss_fn(model, batch)`` over ``train_loader``.
 
@@ -440,252 +823,60 @@ def fit(
     loss_fn : callable (model, batch) -> scalar tensor
         ``batch`` is what the loader yields, already moved to the device. It must return the *mean*
         loss of the batch; epoch losses are averages weighted by batch length.
-    optimizer : str or torch.optim.Optimizer
-        A name for :func:`make_optimizer` (built over ``model.parameters()`` with ``lr`` and
-        ``weight_decay``), or a ready optimiser over this model's parameters.
-    lr_schedule : {"constant", "cosine"}
-        ``"cosine"``: the learning rate of every param group decays from its starting value to ~0 over
-        ``max_epochs`` epochs (set at the start of each epoch; early stopping may end training before).
-    max_epochs : int
-    patience : int or None
-        Epochs without improvement before stopping; None or 0 disables early stopping.
-    min_delta : float
-        An improvement must be larger than this to reset the patience.
-    restore_best : bool
-        Load the best epoch's weights at the end (else keep the last ones).
-    seed : int
-        Seeds everything before the model's optimiser state is built (the model's initial weights are
-        whatever the caller built: seed before constructing the model, e.g. with :func:`seed_everything`).
-    device : {"auto", "cpu", "cuda"}
-    amp : bool
-        Mixed precision; only used on CUDA.
-    grad_clip : float, optional
-        Clip the gradients' global norm to this value.
-    checkpoint_dir : path, optional
-        Where ``last.pt`` is written after each epoch and resumed from.
-    keep_checkpoint : bool
-        Keep ``last.pt`` after a normal end (default: delete it so no finished run is ever resumed).
-    fingerprint : dict, optional
-        Settings that must match for a checkpoint to be resumed (hyper-parameters, data shape, ...);
-        the model's parameter shapes and the optimiser/lr/seed/max_epochs are always included.
-    loss_tsv : path, optional
-        Table of the losses per epoch, rewritten after each epoch.
+    options : FitOptions, optional
+        The settings (defaults: ``FitOptions()``).
+    optimizer : torch.optim.Optimizer, optional
+        A ready optimiser over this model's parameters (e.g. param groups with their own learning rates),
+        used instead of the one ``options.optimizer`` names.
     callbacks : sequence of Callback
-    progress : bool
-        Show a tqdm bar over epochs.
-    desc : str
-        Label of the progress bar and log lines.
+    fingerprint : dict, optional
+        Settings that must match for a checkpoint to be resumed (architecture, data shape, batch size,
+        ...); the model's parameter shapes and the optimiser/lr/weight decay/seed/max_epochs/lr schedule
+        are always included.
 
     Returns
     -------
     FitResult
     """
+    options = options or FitOptions()
     start = time.perf_counter()
-    if lr_schedule not in LR_SCHEDULES:
-        raise ValueError(f"unknown lr_schedule {lr_schedule!r}: expected one of {', '.join(LR_SCHEDULES)}")
-    seed_everything(seed)
-    dev = resolve_device(device)
-    model.to(dev)
-    use_amp = bool(amp) and dev.type == "cuda"
-    opt = (
-        optimizer
-        if isinstance(optimizer, torch.optim.Optimizer)
-        else make_optimizer(model.parameters(), optimizer, lr=lr, weight_decay=weight_decay)
+    seed_everything(options.seed)
+    device = resolve_device(options.device)
+    model.to(device)
+    fp = _fingerprint(model, _resume_settings(options, optimizer, fingerprint))
+    if optimizer is None:
+        optimizer = make_optimizer(model.parameters(), options.optimizer, options.lr, options.weight_decay)
+    base_lrs = [group["lr"] for group in optimizer.param_groups]  # before a resume restores a decayed lr
+    state = TrainState(
+        TrainContext(model=model, optimizer=optimizer, device=device),
+        scaler=torch.amp.GradScaler("cuda", enabled=options.amp and device.type == "cuda"),
+        fingerprint=fp,
+        callbacks=callbacks,
+        generator=_sampler_generator(train_loader),
     )
-    base_lrs = [group["lr"] for group in opt.param_groups]  # before a resume restores a decayed lr
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    ctx = TrainContext(model=model, optimizer=opt, device=dev)
-    settings = {
-        "optimizer": optimizer if isinstance(optimizer, str) else type(optimizer).__name__,
-        "lr": lr,
-        "weight_decay": weight_decay,
-        "seed": seed,
-        "max_epochs": max_epochs,
-        "user": fingerprint or {},
-    }
-    if lr_schedule != "constant":  # (only then: checkpoints written before the option still resume)
-        settings["lr_schedule"] = lr_schedule
-    fp = _fingerprint(model, settings)
-    generator = _sampler_generator(train_loader)
+    ckpt = Path(options.checkpoint_dir) / CHECKPOINT_NAME if options.checkpoint_dir else None
+    resumed_from = len(state.history) if ckpt is not None and state.restore(ckpt, options.desc) else None
 
-    history: list[dict] = []
-    best_loss, best_epoch, bad_epochs = math.inf, 0, 0
-    best_state = _cpu_state(model.state_dict())
-    stop_reason: str | None = None
-    resumed_from = None
-
-    ckpt_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir else None
-    if ckpt_path is not None and ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        if state.get("fingerprint") != fp:
-            log.warning("%s: ignoring checkpoint %s written with other settings", desc, ckpt_path)
-        else:
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            scaler.load_state_dict(state["scaler"])
-            history = state["history"]
-            best_loss, best_epoch, bad_epochs = state["best_loss"], state["best_epoch"], state["bad_epochs"]
-            best_state = state["best_state"]
-            stop_reason = state["stop_reason"]
-            ctx.step = state["step"]
-            random.setstate(state["rng"]["python"])
-            np.random.set_state(state["rng"]["numpy"])
-            torch.set_rng_state(state["rng"]["torch"])
-            if torch.cuda.is_available() and state["rng"].get("cuda") is not None:
-                torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-            if generator is not None and state["rng"].get("loader") is not None:
-                generator.set_state(state["rng"]["loader"])
-            saved = state["callbacks"]
-            for key, cb in _callback_keys(callbacks):
-                if key in saved:
-                    cb.load_state_dict(saved[key])
-            resumed_from = len(history)
-            log.info("%s: resumed from %s after epoch %d", desc, ckpt_path, resumed_from)
-
-    def save_checkpoint():
-        if ckpt_path is None:
-            return
-        ckpt_path.parent.mkdir(parents=True, exist_ok=True)
-        state = {
-            "fingerprint": fp,
-            "model": _cpu_state(model.state_dict()),
-            "optimizer": opt.state_dict(),
-            "scaler": scaler.state_dict(),
-            "history": history,
-            "best_loss": best_loss,
-            "best_epoch": best_epoch,
-            "bad_epochs": bad_epochs,
-            "best_state": best_state,
-            "stop_reason": stop_reason,
-            "step": ctx.step,
-            "rng": {
-                "python": random.getstate(),
-                "numpy": np.random.get_state(),
-                "torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                "loader": generator.get_state() if generator is not None else None,
-            },
-            "callbacks": {key: cb.state_dict() for key, cb in _callback_keys(callbacks)},
-        }
-        tmp = ckpt_path.with_suffix(".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, ckpt_path)  # atomic: a kill while saving leaves the previous checkpoint intact
-
-    def run_epoch(loader, train: bool) -> float:
-        total, count = 0.0, 0
-        model.train(train)
-        for batch in loader:
-            batch = to_device(batch, dev)
-            with (
-                torch.set_grad_enabled(train),
-                torch.autocast(dev.type, dtype=torch.float16, enabled=use_amp),
-            ):
-                loss = loss_fn(model, batch)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"{desc}: loss became {loss.item()} at epoch {ctx.epoch}, step {ctx.step}"
-                )
-            if train:
-                opt.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                if grad_clip:
-                    scaler.unscale_(opt)
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-                scaler.step(opt)
-                scaler.update()
-                ctx.step += 1
-            n = _batch_len(batch)
-            total += float(loss.detach()) * n
-            count += n
-            if train:
-                for cb in callbacks:
-                    cb.on_batch_end(ctx, float(loss.detach()))
-                if ctx.stop_reason:
-                    break
-        model.train(True)
-        return total / max(count, 1)
-
-    ctx.epoch = len(history)
+    state.ctx.epoch = len(state.history)
     for cb in callbacks:
-        cb.on_train_begin(ctx)
-
+        cb.on_train_begin(state.ctx)
     bar = tqdm(
-        total=max_epochs, initial=len(history), desc=desc, disable=not progress, unit="epoch", mininterval=1.0
+        total=options.max_epochs,
+        initial=len(state.history),
+        desc=options.desc,
+        disable=not options.progress,
+        unit="epoch",
+        mininterval=1.0,
     )
     try:
-        while stop_reason is None and len(history) < max_epochs:
-            ctx.epoch = len(history) + 1
-            if lr_schedule == "cosine":
-                scale = 0.5 * (1 + math.cos(math.pi * (ctx.epoch - 1) / max_epochs))
-                for group, base in zip(opt.param_groups, base_lrs, strict=True):
-                    group["lr"] = base * scale
-            t0 = time.perf_counter()
-            train_loss = run_epoch(train_loader, train=True)
-            val_loss = run_epoch(val_loader, train=False) if val_loader is not None else float("nan")
-            record = {
-                "epoch": ctx.epoch,
-                "train_loss": train_loss,
-                "val_loss": val_loss,
-                "seconds": time.perf_counter() - t0,
-                "lr": opt.param_groups[0]["lr"],
-            }
-            for cb in callbacks:
-                extra = cb.on_epoch_end(ctx, record)
-                if extra:
-                    record.update(extra)
-            history.append(record)
-            watched = val_loss if val_loader is not None else train_loss
-            if watched < best_loss - min_delta:
-                best_loss, best_epoch, bad_epochs = watched, ctx.epoch, 0
-                best_state = _cpu_state(model.state_dict())
-            else:
-                bad_epochs += 1
-            if ctx.stop_reason:
-                stop_reason = ctx.stop_reason
-            elif patience and bad_epochs >= patience:
-                stop_reason = "early_stopping"
-            elif len(history) >= max_epochs:
-                stop_reason = "max_epochs"
-            save_checkpoint()
-            if loss_tsv:
-                _write_tsv(history, loss_tsv)
-            bar.update(1)
-            bar.set_postfix(train=f"{train_loss:.4g}", val=f"{val_loss:.4g}")
-            log.info(
-                "%s epoch %d/%d train %.5g val %.5g (%.1fs)",
-                desc,
-                ctx.epoch,
-                max_epochs,
-                train_loss,
-                val_loss,
-                record["seconds"],
-            )
+        while state.stop_reason is None and len(state.history) < options.max_epochs:
+            record, watched = _run_epoch(state, train_loader, val_loader, loss_fn, options, base_lrs)
+            state.end_epoch(record, watched, options)
+            if ckpt is not None:
+                state.save(ckpt)  # after the bookkeeping, so that a resume continues at the next epoch
+            if options.loss_tsv:
+                _write_tsv(state.history, options.loss_tsv)
+            _report_epoch(bar, record, options)
     finally:
         bar.close()
-
-    stop_reason = stop_reason or "max_epochs"
-    if restore_best and history:
-        model.load_state_dict(best_state)
-    else:
-        best_epoch = len(history)
-    if loss_tsv and history:
-        _write_tsv(history, loss_tsv)
-    if ckpt_path is not None and ckpt_path.exists() and not keep_checkpoint:
-        ckpt_path.unlink()
-    log.info(
-        "%s: stopped (%s) after %d epochs; best epoch %d, loss %.5g",
-        desc,
-        stop_reason,
-        len(history),
-        best_epoch,
-        best_loss,
-    )
-    return FitResult(
-        history=history,
-        best_epoch=best_epoch,
-        best_loss=float(best_loss),
-        stop_reason=stop_reason,
-        device=str(dev),
-        resumed_from=resumed_from,
-        seconds=time.perf_counter() - start,
-    )
+    return _finish(state, options, ckpt, resumed_from, start)
