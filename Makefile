@@ -10,19 +10,27 @@ CORES ?= 2
 SYSTEM_TOOLS := bedtools:bedtools samtools:samtools bcftools:bcftools tabix:tabix bgzip:tabix plink2:plink2 \
 	chromium:chromium chromedriver:chromium-driver dot:graphviz
 
-.PHONY: demo test setup venv tools lint clean dag benchmarks
+.PHONY: demo test setup venv tools lint format clean dag benchmarks
 
 demo: setup
 	$(BIN)/snakemake --profile profiles/default --cores $(CORES)
 	$(BIN)/snakemake --profile profiles/default --report results/report.html
 	@echo "Results are in $$(pwd)/results/; the report: $$(pwd)/results/report.html"
 
-test: setup
-	$(BIN)/ruff check workflow tests benchmarks
+test: lint
 	$(BIN)/python -m pytest
 
+# Style and workflow checks, also run by `make test`; `make format` fixes what the formatters can.
 lint: setup
 	$(BIN)/ruff check workflow tests benchmarks
+	$(BIN)/ruff format --check workflow tests benchmarks
+	$(BIN)/snakefmt --check Snakefile rules
+	$(BIN)/snakemake --lint --cores 1
+
+format: setup
+	$(BIN)/ruff check --fix workflow tests benchmarks
+	$(BIN)/ruff format workflow tests benchmarks
+	$(BIN)/snakefmt Snakefile rules
 
 setup: venv tools
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +46,33 @@ def run_snakemake(args, cwd=ROOT, check=True, timeout=1200, env=None) -> subproc
     return proc
 
 
+def dry_run(wd: Path, *args: str) -> list[dict]:
+    """The jobs a dry run schedules: [{rule, wildcards: {..}, reason}], read from the per-job blocks."""
+    out = run_snakemake(["--directory", wd, "-n", "--cores", "1", *args]).stdout
+    if "Nothing to be done" in out:
+        return []
+    jobs, job = [], None
+    for line in out.splitlines():
+        if m := re.match(r"(?:local)?rule (\w+):$", line):
+            job = {"rule": m.group(1), "wildcards": {}, "reason": ""}
+            jobs.append(job)
+        elif job is not None and (m := re.match(r"\s+(wildcards|reason): (.*)$", line)):
+            key, value = m.groups()
+            job[key] = dict(kv.split("=", 1) for kv in value.split(", ")) if key == "wildcards" else value
+    # Cross-check with the "Job stats" table, so that a change of the block format cannot hide jobs.
+    stats = out[out.index("Job stats:"):].splitlines()
+    total = next(int(line.split()[1]) for line in stats if line.startswith("total"))
+    assert len(jobs) == total, out
+    return jobs
+
+
+def counts(jobs: list[dict]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for job in jobs:
+        out[job["rule"]] = out.get(job["rule"], 0) + 1
+    return out
+
+
 def deep_merge(base: dict, overrides: dict) -> dict:
     out = dict(base)
     for key, value in overrides.items():
@@ -74,7 +102,7 @@ def make_workdir(path: Path, overrides: dict | None = None, cohort_rows: list[di
 
 
 # A demo small enough for tests: 2 contigs of 400 kb, 12 samples per population.
-TINY_DEMO = {"demo": {"samples_per_population": 12, "contigs": ["chr21", "chr22"], "contig_length": 400_000}}
+TINY_DEMO = {"demo": {"samples_per_population": 12, "contig_length": 400_000}}
 TINY_DEMO_COHORT = {
     "name": "demo", "vcf": "resources/demo/demo.{contig}.vcf.gz", "panel": "resources/demo/demo.panel",
     "contigs": "chr21,chr22", "label_columns": "pop,super_pop", "populations": "all", "predict_with": "",

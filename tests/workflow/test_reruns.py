@@ -7,7 +7,6 @@ cohort sheet of that working directory (or moves an output aside), dry-runs, and
 
 from __future__ import annotations
 
-import re
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import TINY_DEMO, TINY_DEMO_COHORT, make_workdir, run_snakemake
+from tests.conftest import TINY_DEMO, TINY_DEMO_COHORT, counts, dry_run, make_workdir, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -24,33 +23,6 @@ CONTIGS = ["chr21", "chr22"]
 
 def genotype_targets(cohort: str) -> list[str]:
     return [f"results/{cohort}/features/variants.tsv", f"results/{cohort}/qc/summary.tsv"]
-
-
-def dry_run(wd: Path, *args: str) -> list[dict]:
-    """The jobs a dry run schedules: [{rule, wildcards: {..}, reason}], read from the per-job blocks."""
-    out = run_snakemake(["--directory", wd, "-n", "--cores", "1", *args]).stdout
-    if "Nothing to be done" in out:
-        return []
-    jobs, job = [], None
-    for line in out.splitlines():
-        if m := re.match(r"(?:local)?rule (\w+):$", line):
-            job = {"rule": m.group(1), "wildcards": {}, "reason": ""}
-            jobs.append(job)
-        elif job is not None and (m := re.match(r"\s+(wildcards|reason): (.*)$", line)):
-            key, value = m.groups()
-            job[key] = dict(kv.split("=", 1) for kv in value.split(", ")) if key == "wildcards" else value
-    # Cross-check with the "Job stats" table, so that a change of the block format cannot hide jobs.
-    stats = out[out.index("Job stats:"):].splitlines()
-    total = next(int(line.split()[1]) for line in stats if line.startswith("total"))
-    assert len(jobs) == total, out
-    return jobs
-
-
-def counts(jobs: list[dict]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for job in jobs:
-        out[job["rule"]] = out.get(job["rule"], 0) + 1
-    return out
 
 
 @pytest.fixture(scope="module")
