@@ -40,8 +40,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 from popcen.introgression import kmers, permutation  # noqa: E402
-from popcen.introgression.controls import write_genome_file  # noqa: E402
-from popcen.introgression.intervals import read_bed3, read_genes, to_reference_contigs, write_bed  # noqa: E402
+from popcen.introgression.intervals import (  # noqa: E402
+    read_bed3,
+    read_genes,
+    to_reference_contigs,
+    write_bed,
+    write_genome_file,
+)
 
 N_UNIQUE_INTERVALS = 41_624
 SEQ_LEN = 10_000
@@ -52,7 +57,7 @@ def original_kmer_counts(seqs: list[bytes], k: int):
     """The original: k-mer 'sentences' as strings, counted by CountVectorizer (lower-cases tokens)."""
     from sklearn.feature_extraction.text import CountVectorizer
 
-    texts = [" ".join(s[i: i + k] for i in range(len(s) - k + 1)) for s in (x.decode() for x in seqs)]
+    texts = [" ".join(s[i : i + k] for i in range(len(s) - k + 1)) for s in (x.decode() for x in seqs)]
     cv = CountVectorizer()
     return cv.fit_transform(texts), cv.get_feature_names_out()
 
@@ -74,19 +79,29 @@ def bench_kmers(n_orig: int, rng) -> list[dict]:
     assert (ours[:n_orig][:, cols] != orig).nnz == 0, "k-mer counts differ from CountVectorizer"
     t_orig = t_orig_sub * n_total / n_orig
     return [
-        {"task": f"k-mer counts, k={K}, {n_total:,} x {SEQ_LEN:,} bp", "method": "popcen count_kmers (sparse)",
-         "measured_on": f"{n_total:,} sequences", "seconds": t_ours, "seconds_full_scale": t_ours},
-        {"task": f"k-mer counts, k={K}, {n_total:,} x {SEQ_LEN:,} bp", "method": "original: joined strings + CountVectorizer",
-         "measured_on": f"{n_orig:,} sequences ({t_orig_sub:.1f} s), x{n_total / n_orig:.1f} linear",
-         "seconds": t_orig_sub, "seconds_full_scale": t_orig},
+        {
+            "task": f"k-mer counts, k={K}, {n_total:,} x {SEQ_LEN:,} bp",
+            "method": "popcen count_kmers (sparse)",
+            "measured_on": f"{n_total:,} sequences",
+            "seconds": t_ours,
+            "seconds_full_scale": t_ours,
+        },
+        {
+            "task": f"k-mer counts, k={K}, {n_total:,} x {SEQ_LEN:,} bp",
+            "method": "original: joined strings + CountVectorizer",
+            "measured_on": f"{n_orig:,} sequences ({t_orig_sub:.1f} s), x{n_total / n_orig:.1f} linear",
+            "seconds": t_orig_sub,
+            "seconds_full_scale": t_orig,
+        },
     ]
 
 
 def original_control_set(regions: pd.DataFrame, sizes: dict[str, int], n: int, seed: int) -> float:
     """Seconds per interval of the original rejection loop (plain Python lists, faster than its pandas)."""
     rnd = random.Random(seed)
-    by_chrom = {c: list(zip(g["start"].tolist(), g["end"].tolist(), strict=True))
-                for c, g in regions.groupby("chrom")}
+    by_chrom = {
+        c: list(zip(g["start"].tolist(), g["end"].tolist(), strict=True)) for c, g in regions.groupby("chrom")
+    }
     rows = regions.sample(n=n, random_state=seed)
     t = time.perf_counter()
     for chrom, length in zip(rows["chrom"], rows["end"] - rows["start"], strict=True):
@@ -101,8 +116,9 @@ def original_control_set(regions: pd.DataFrame, sizes: dict[str, int], n: int, s
 
 def bench_permutations(data: Path, n_perm: int, n_orig: int, threads: int) -> list[dict]:
     sizes_all = pd.read_csv(data / "hg19.chrom.sizes", sep="\t", header=None, names=["chrom", "size"])
-    sizes = {c: int(s) for c, s in zip(sizes_all["chrom"], sizes_all["size"], strict=True)
-             if "_" not in c}  # primary assembly
+    sizes = {
+        c: int(s) for c, s in zip(sizes_all["chrom"], sizes_all["size"], strict=True) if "_" not in c
+    }  # primary assembly
     raw = read_bed3(data / "Akey_intr_coords.bed").drop_duplicates()
     regions, _ = to_reference_contigs(raw, sizes, "map")
     genes, _ = to_reference_contigs(read_genes(data / "gencode.v19.genes.hg19.bed"), sizes, "genes")
@@ -114,28 +130,62 @@ def bench_permutations(data: Path, n_perm: int, n_orig: int, threads: int) -> li
         write_bed(loci.sort_values(["chrom", "start"]), tmp / "excl.bed")
         write_bed(genes, tmp / "genes.bed", ("chrom", "start", "end", "strand", "gene_id"))
         t = time.perf_counter()
-        null = permutation.null_distribution(loci, tmp / "loci.bed", tmp / "genome.txt", tmp / "excl.bed", genes,
-                                             sizes, n_perm, seed=1, threads=threads)
+        null = permutation.null_distribution(
+            loci,
+            tmp / "loci.bed",
+            tmp / "genome.txt",
+            tmp / "excl.bed",
+            genes,
+            sizes,
+            n_perm,
+            seed=1,
+            threads=threads,
+        )
         t_ours = time.perf_counter() - t
 
         per_interval = original_control_set(regions, sizes, n_orig, seed=1)
         # ... then the original counted each set with bedtools intersect: time that on a real-size set.
-        shuffled = subprocess.run(["bedtools", "shuffle", "-i", str(tmp / "loci.bed"), "-g", str(tmp / "genome.txt"),
-                                   "-chrom", "-seed", "1"], capture_output=True, check=True).stdout
+        shuffled = subprocess.run(
+            [
+                "bedtools",
+                "shuffle",
+                "-i",
+                str(tmp / "loci.bed"),
+                "-g",
+                str(tmp / "genome.txt"),
+                "-chrom",
+                "-seed",
+                "1",
+            ],
+            capture_output=True,
+            check=True,
+        ).stdout
         (tmp / "set.bed").write_bytes(shuffled)
         t = time.perf_counter()
-        subprocess.run(f"bedtools intersect -u -a {tmp / 'genes.bed'} -b {tmp / 'set.bed'} | wc -l", shell=True,
-                       check=True, capture_output=True)
+        subprocess.run(
+            f"bedtools intersect -u -a {tmp / 'genes.bed'} -b {tmp / 'set.bed'} | wc -l",
+            shell=True,
+            check=True,
+            capture_output=True,
+        )
         t_intersect = time.perf_counter() - t
     t_orig_set = per_interval * len(regions) + t_intersect
     label = f"{n_perm:,} permutations, {len(regions):,} intervals ({len(loci):,} loci), {len(genes):,} genes"
     return [
-        {"task": label, "method": f"popcen null_distribution (bedtools shuffle + numpy, {threads} threads)",
-         "measured_on": f"{n_perm:,} sets (null mean {null.mean():.0f} genes)", "seconds": t_ours,
-         "seconds_full_scale": t_ours},
-        {"task": label, "method": "original: Python rejection loop per set + bedtools intersect",
-         "measured_on": f"{n_orig} intervals ({per_interval * 1e3:.2f} ms each) x {len(regions):,} x {n_perm:,} sets",
-         "seconds": per_interval * n_orig + t_intersect, "seconds_full_scale": t_orig_set * n_perm},
+        {
+            "task": label,
+            "method": f"popcen null_distribution (bedtools shuffle + numpy, {threads} threads)",
+            "measured_on": f"{n_perm:,} sets (null mean {null.mean():.0f} genes)",
+            "seconds": t_ours,
+            "seconds_full_scale": t_ours,
+        },
+        {
+            "task": label,
+            "method": "original: Python rejection loop per set + bedtools intersect",
+            "measured_on": f"{n_orig} intervals ({per_interval * 1e3:.2f} ms each) x {len(regions):,} x {n_perm:,} sets",
+            "seconds": per_interval * n_orig + t_intersect,
+            "seconds_full_scale": t_orig_set * n_perm,
+        },
     ]
 
 

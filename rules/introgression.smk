@@ -1,5 +1,6 @@
 # Neanderthal introgression by k-mers: regions -> matched controls -> sequences -> k-mers -> models -> genes,
-# plus embeddings, GC content and a gene-overlap permutation test. Logic: workflow/scripts/popcen/introgression/.
+# plus embeddings, GC content and a gene-overlap permutation test. Code: workflow/scripts/popcen/pipeline/
+# introgression.py (one function per rule). Each rule passes only the config keys its function reads.
 INTRO_LOGS = f"{INTRO_DIR}/logs"
 
 
@@ -9,13 +10,12 @@ rule introgression_demo_inputs:
         fai=f"{INTRO_DEMO_DIR}/reference.fa.fai",
         map=f"{INTRO_DEMO_DIR}/map.bed",
         genes=f"{INTRO_DEMO_DIR}/genes.bed",
-    params:
-        synthetic=INTRO["synthetic"],
-        seed=INTRO["seed"],
     log:
         f"{RESULTS}/introgression/logs/demo_inputs.log",
     conda:
         "../envs/introgression.yaml"
+    params:
+        **keys(INTRO, "synthetic", "seed"),
     script:
         "../workflow/scripts/introgression_demo_inputs.py"
 
@@ -47,8 +47,12 @@ rule introgression_regions:
         introgressed=f"{INTRO_DIR}/regions/introgressed_on_reference.bed",
         counts=f"{INTRO_DIR}/regions/counts.tsv",
         lengths=f"{INTRO_DIR}/regions/lengths.tsv",
-        lengths_png=report(f"{INTRO_DIR}/regions/lengths.png", category="Introgression",
-                           subcategory="regions", caption="../workflow/report/introgression_lengths.rst"),
+        lengths_png=report(
+            f"{INTRO_DIR}/regions/lengths.png",
+            category="Introgression",
+            subcategory="regions",
+            caption="../workflow/report/introgression_lengths.rst",
+        ),
     log:
         f"{INTRO_LOGS}/regions.log",
     conda:
@@ -69,14 +73,14 @@ rule introgression_controls:
         exclusion=f"{INTRO_DIR}/controls/exclusion.bed",
         bed=f"{INTRO_DIR}/controls/controls.bed",
         tsv=f"{INTRO_DIR}/controls/controls.tsv",
-    params:
-        cfg=INTRO,
     log:
         f"{INTRO_LOGS}/controls.log",
     benchmark:
         f"{INTRO_LOGS}/controls.bench.tsv"
     conda:
         "../envs/introgression.yaml"
+    params:
+        **keys(INTRO, "controls", "max_len", "seed"),
     script:
         "../workflow/scripts/introgression_controls.py"
 
@@ -90,14 +94,14 @@ rule introgression_sequences:
         fasta=f"{INTRO_DIR}/sequences/sequences.fa.gz",
         tsv=f"{INTRO_DIR}/sequences/sequences.tsv",
         counts=f"{INTRO_DIR}/sequences/counts.tsv",
-    params:
-        max_len=INTRO["max_len"],
     log:
         f"{INTRO_LOGS}/sequences.log",
     benchmark:
         f"{INTRO_LOGS}/sequences.bench.tsv"
     conda:
         "../envs/introgression.yaml"
+    params:
+        **keys(INTRO, "max_len"),
     script:
         "../workflow/scripts/introgression_sequences.py"
 
@@ -110,16 +114,20 @@ rule introgression_kmers:
         matrix=f"{INTRO_DIR}/kmers/counts.npz",
         vocabulary=f"{INTRO_DIR}/kmers/vocabulary.json",
         top=f"{INTRO_DIR}/kmers/top_kmers.tsv",
-        top_png=report(f"{INTRO_DIR}/kmers/top_kmers.png", category="Introgression", subcategory="k-mers",
-                       caption="../workflow/report/introgression_top_kmers.rst"),
-    params:
-        cfg=INTRO,
+        top_png=report(
+            f"{INTRO_DIR}/kmers/top_kmers.png",
+            category="Introgression",
+            subcategory="k-mers",
+            caption="../workflow/report/introgression_top_kmers.rst",
+        ),
     log:
         f"{INTRO_LOGS}/kmers.log",
     benchmark:
         f"{INTRO_LOGS}/kmers.bench.tsv"
     conda:
         "../envs/introgression.yaml"
+    params:
+        **keys(INTRO, "k", "canonical", "top_kmers"),
     script:
         "../workflow/scripts/introgression_kmers.py"
 
@@ -138,21 +146,29 @@ rule introgression_models:
         mlp=f"{INTRO_DIR}/models/mlp.pt",
         mlp_json=f"{INTRO_DIR}/models/mlp.json",
         mlp_losses=f"{INTRO_DIR}/models/mlp_losses.tsv",
-        performance_png=report(f"{INTRO_DIR}/models/performance.png", category="Introgression",
-                               subcategory="models", caption="../workflow/report/introgression_performance.rst"),
-        importances_png=report(f"{INTRO_DIR}/models/rf_importances.png", category="Introgression",
-                               subcategory="models", caption="../workflow/report/introgression_importances.rst"),
-    params:
-        cfg=INTRO,
-        device=config.get("device", "auto"),
-        checkpoints=f"{INTRO_DIR}/models/checkpoints",
-    threads: 2
+        performance_png=report(
+            f"{INTRO_DIR}/models/performance.png",
+            category="Introgression",
+            subcategory="models",
+            caption="../workflow/report/introgression_performance.rst",
+        ),
+        importances_png=report(
+            f"{INTRO_DIR}/models/rf_importances.png",
+            category="Introgression",
+            subcategory="models",
+            caption="../workflow/report/introgression_importances.rst",
+        ),
     log:
         f"{INTRO_LOGS}/models.log",
     benchmark:
         f"{INTRO_LOGS}/models.bench.tsv"
     conda:
         "../envs/introgression.yaml"
+    threads: 2
+    params:
+        **keys(INTRO, "split", "seed", "random_forest_trees", "mlp", "gene_model", "top_kmers"),
+        device=config["device"],
+        checkpoints=f"{INTRO_DIR}/models/checkpoints",
     script:
         "../workflow/scripts/introgression_models.py"
 
@@ -167,14 +183,14 @@ rule introgression_genes:
     output:
         tsv=f"{INTRO_DIR}/genes/genes_ranked.tsv",
         counts=f"{INTRO_DIR}/genes/counts.tsv",
-    params:
-        gene_len=INTRO["gene_len"],
     log:
         f"{INTRO_LOGS}/genes.log",
     benchmark:
         f"{INTRO_LOGS}/genes.bench.tsv"
     conda:
         "../envs/introgression.yaml"
+    params:
+        **keys(INTRO, "gene_len"),
     script:
         "../workflow/scripts/introgression_genes.py"
 
@@ -186,16 +202,20 @@ rule introgression_embedding:
         importances=rules.introgression_models.output.importances,
     output:
         tsv=f"{INTRO_DIR}/embedding/embedding.tsv",
-        png=report(f"{INTRO_DIR}/embedding/embedding.png", category="Introgression", subcategory="embedding",
-                   caption="../workflow/report/introgression_embedding.rst"),
-    params:
-        cfg=INTRO,
+        png=report(
+            f"{INTRO_DIR}/embedding/embedding.png",
+            category="Introgression",
+            subcategory="embedding",
+            caption="../workflow/report/introgression_embedding.rst",
+        ),
     log:
         f"{INTRO_LOGS}/embedding.log",
     benchmark:
         f"{INTRO_LOGS}/embedding.bench.tsv"
     conda:
         "../envs/introgression.yaml"
+    params:
+        **keys(INTRO, "embedding", "top_kmers", "seed"),
     script:
         "../workflow/scripts/introgression_embedding.py"
 
@@ -207,8 +227,12 @@ rule introgression_gc:
         composition=rules.introgression_reference.output.composition,
     output:
         tsv=f"{INTRO_DIR}/gc/gc_summary.tsv",
-        png=report(f"{INTRO_DIR}/gc/gc_content.png", category="Introgression", subcategory="GC content",
-                   caption="../workflow/report/introgression_gc.rst"),
+        png=report(
+            f"{INTRO_DIR}/gc/gc_content.png",
+            category="Introgression",
+            subcategory="GC content",
+            caption="../workflow/report/introgression_gc.rst",
+        ),
     log:
         f"{INTRO_LOGS}/gc.log",
     conda:
@@ -227,17 +251,20 @@ rule introgression_permutation:
         loci=f"{INTRO_DIR}/permutation/loci.bed",
         null=f"{INTRO_DIR}/permutation/null_counts.tsv",
         summary=f"{INTRO_DIR}/permutation/summary.tsv",
-        png=report(f"{INTRO_DIR}/permutation/permutation.png", category="Introgression",
-                   subcategory="permutation test", caption="../workflow/report/introgression_permutation.rst"),
-    params:
-        n=INTRO["permutations"],
-        seed=INTRO["seed"],
-    threads: 2
+        png=report(
+            f"{INTRO_DIR}/permutation/permutation.png",
+            category="Introgression",
+            subcategory="permutation test",
+            caption="../workflow/report/introgression_permutation.rst",
+        ),
     log:
         f"{INTRO_LOGS}/permutation.log",
     benchmark:
         f"{INTRO_LOGS}/permutation.bench.tsv"
     conda:
         "../envs/introgression.yaml"
+    threads: 2
+    params:
+        **keys(INTRO, "permutations", "seed"),
     script:
         "../workflow/scripts/introgression_permutation.py"

@@ -7,10 +7,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from popcen.introgression import steps
 from popcen.introgression.intervals import merge_intervals, overlaps_any
 from popcen.introgression.reference import open_fasta
 from popcen.introgression.sequences import has_non_acgt
+from popcen.pipeline import call
+from popcen.pipeline.introgression import (
+    introgression_controls,
+    introgression_reference,
+    introgression_regions,
+)
 from tests.conftest import make_workdir, run_snakemake
 
 pytestmark = pytest.mark.realdata
@@ -22,16 +27,46 @@ GENES = "gencode.v19.genes.hg19.bed"
 
 @pytest.fixture(scope="module")
 def controls(neanderthal_data, tmp_path_factory):
+    """The rules introgression_reference, _regions and _controls on the real map and partial reference."""
     d = tmp_path_factory.mktemp("controls")
     fasta = str(neanderthal_data / FASTA)
-    steps.scan_reference_step(fasta, d / "genome.txt", d / "gaps.bed", d / "composition.tsv")
-    steps.regions_step(str(neanderthal_data / MAP), d / "genome.txt", d / "regions.bed", d / "regions.tsv",
-                       d / "introgressed.bed", d / "counts.tsv", d / "lengths.tsv", d / "lengths.png")
-    cfg = {"max_len": 10000, "controls": {"no_overlap": False, "gc_matched": False, "gc_candidates": 10}}
-    steps.controls_step(d / "regions.tsv", d / "regions.bed", d / "introgressed.bed", d / "genome.txt",
-                        d / "gaps.bed", fasta, cfg, 1, d / "exclusion.bed", d / "controls.bed", d / "controls.tsv")
-    return (pd.read_csv(d / "regions.tsv", sep="\t"), pd.read_csv(d / "controls.tsv", sep="\t"),
-            pd.read_csv(d / "counts.tsv", sep="\t").set_index("what")["count"])
+    reference = {"genome": d / "genome.txt", "gaps": d / "gaps.bed", "composition": d / "composition.tsv"}
+    call(introgression_reference, input={"fasta": fasta}, output=reference)
+    regions = {
+        "bed": d / "regions.bed",
+        "tsv": d / "regions.tsv",
+        "introgressed": d / "introgressed.bed",
+        "counts": d / "counts.tsv",
+        "lengths": d / "lengths.tsv",
+        "lengths_png": d / "lengths.png",
+    }
+    call(
+        introgression_regions,
+        input={"map": str(neanderthal_data / MAP), "genome": reference["genome"]},
+        output=regions,
+    )
+    call(
+        introgression_controls,
+        input={
+            "regions": regions["tsv"],
+            "bed": regions["bed"],
+            "introgressed": regions["introgressed"],
+            "genome": reference["genome"],
+            "gaps": reference["gaps"],
+            "fasta": fasta,
+        },
+        output={"exclusion": d / "exclusion.bed", "bed": d / "controls.bed", "tsv": d / "controls.tsv"},
+        params={
+            "max_len": 10000,
+            "seed": 1,
+            "controls": {"no_overlap": False, "gc_matched": False, "gc_candidates": 10},
+        },
+    )
+    return (
+        pd.read_csv(d / "regions.tsv", sep="\t"),
+        pd.read_csv(d / "controls.tsv", sep="\t"),
+        pd.read_csv(d / "counts.tsv", sep="\t").set_index("what")["count"],
+    )
 
 
 def test_real_map_is_reduced_to_the_partial_reference(controls):
@@ -39,49 +74,79 @@ def test_real_map_is_reduced_to_the_partial_reference(controls):
     # chr20 only (other contigs absent from the FASTA), and nothing past its 2 Mb
     assert set(regions["chrom"]) == {"chr20"} and regions["end"].max() <= 2_000_000
     assert counts["rows"] == 83601 and counts["kept"] == len(regions) == 21
-    assert counts["absent_contig"] + counts["past_contig_end"] + counts["kept"] + counts["duplicates"] == 83601
+    assert (
+        counts["absent_contig"] + counts["past_contig_end"] + counts["kept"] + counts["duplicates"] == 83601
+    )
 
 
 def test_real_controls_match_and_avoid(controls, neanderthal_data):
     regions, con, _ = controls
     assert len(con) == len(regions)
-    assert sorted(con["length"]) == sorted(regions["length"])           # same length multiset
+    assert sorted(con["length"]) == sorted(regions["length"])  # same length multiset
     assert (con["matched_region"] == regions["region_id"]).all()
-    assert (con["chrom"] == regions["chrom"]).all()                     # same chromosome, pair by pair
+    assert (con["chrom"] == regions["chrom"]).all()  # same chromosome, pair by pair
     assert (con["end"] - con["start"] == regions["length"]).all()
     raw = pd.read_csv(neanderthal_data / MAP, sep="\t", header=None, names=["chrom", "start", "end"])
     raw = raw[raw["chrom"] == "chr20"]
     ms, me = merge_intervals(raw["start"].to_numpy(), raw["end"].to_numpy())
-    assert not overlaps_any(con["start"], con["end"], ms, me).any()     # zero overlap with ANY map interval
+    assert not overlaps_any(con["start"], con["end"], ms, me).any()  # zero overlap with ANY map interval
     with open_fasta(neanderthal_data / FASTA) as fa:
-        for _, r in con.iterrows():                                      # no N anywhere in a control
+        for _, r in con.iterrows():  # no N anywhere in a control
             assert not has_non_acgt(fa.fetch(r["chrom"], int(r["start"]), int(r["end"])).upper().encode())
 
 
 @pytest.mark.workflow
 def test_whole_introgression_target_on_real_data(neanderthal_data, tmp_path):
-    cfg = {"introgression": {
-        "dataset": "chr20", "demo": False, "map": str(neanderthal_data / MAP),
-        "fasta": str(neanderthal_data / FASTA), "genes": str(neanderthal_data / GENES),
-        "max_len": 10000, "gene_len": 8800,
-        "split": {"by": "loci", "test_fraction": 0.3},      # one chromosome: hold out loci instead
-        "random_forest_trees": 50, "mlp": {"hidden": [16], "epochs": 5},
-        "embedding": {"max_sequences": 40, "epochs": 2}, "permutations": 50}}
+    cfg = {
+        "introgression": {
+            "dataset": "chr20",
+            "demo": False,
+            "map": str(neanderthal_data / MAP),
+            "fasta": str(neanderthal_data / FASTA),
+            "genes": str(neanderthal_data / GENES),
+            "max_len": 10000,
+            "gene_len": 8800,
+            "split": {"by": "loci", "test_fraction": 0.3},  # one chromosome: hold out loci instead
+            "random_forest_trees": 50,
+            "mlp": {"hidden": [16], "epochs": 5},
+            "embedding": {"max_sequences": 40, "epochs": 2},
+            "permutations": 50,
+        }
+    }
     wd = make_workdir(tmp_path, cfg)
     d = wd / "results" / "introgression" / "chr20"
-    targets = [d / p for p in ("regions/lengths.png", "kmers/top_kmers.png", "models/metrics.tsv",
-                               "genes/genes_ranked.tsv", "embedding/embedding.png", "gc/gc_summary.tsv",
-                               "permutation/summary.tsv")]
+    targets = [
+        d / p
+        for p in (
+            "regions/lengths.png",
+            "kmers/top_kmers.png",
+            "models/metrics.tsv",
+            "genes/genes_ranked.tsv",
+            "embedding/embedding.png",
+            "gc/gc_summary.tsv",
+            "permutation/summary.tsv",
+        )
+    ]
     run_snakemake(["--directory", wd, "--cores", "2", *(t.relative_to(wd) for t in targets)])
     assert all(t.exists() for t in targets)
     seqs = pd.read_csv(d / "sequences/counts.tsv", sep="\t").set_index("what")["count"]
     assert seqs["pairs"] == 21 and seqs["dropped_region_has_N"] == 1 and seqs["kept_pairs"] == 20
     metrics = pd.read_csv(d / "models/metrics.tsv", sep="\t")
-    assert set(metrics["model"]) == {"logistic_regression", "naive_bayes", "linear_svm", "random_forest",
-                                     "gc_only", "mlp"}
+    assert set(metrics["model"]) == {
+        "logistic_regression",
+        "naive_bayes",
+        "linear_svm",
+        "random_forest",
+        "gc_only",
+        "mlp",
+    }
     assert metrics["accuracy"].between(0, 1).all()
     genes = pd.read_csv(d / "genes/genes_ranked.tsv", sep="\t")
-    assert len(genes) > 0 and (genes["chrom"] == "chr20").all() and genes["p_introgressed"].is_monotonic_decreasing
+    assert (
+        len(genes) > 0
+        and (genes["chrom"] == "chr20").all()
+        and genes["p_introgressed"].is_monotonic_decreasing
+    )
     vocab = json.loads((d / "kmers/vocabulary.json").read_text())["kmers"]
     assert joblib.load(d / "models/gene_model.joblib")["n_features"] == len(vocab)
     perm = pd.read_csv(d / "permutation/summary.tsv", sep="\t").iloc[0]

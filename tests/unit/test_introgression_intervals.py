@@ -15,6 +15,7 @@ from popcen.introgression.intervals import (
     overlaps_any,
     reconcile_contigs,
     to_reference_contigs,
+    write_genome_file,
 )
 from popcen.introgression.split import group_split
 
@@ -39,20 +40,28 @@ def test_merge_and_overlap_against_brute_force():
         assert (covered(ms, me, 1000) == covered(s, e, 1000)).all()
         assert (ms[1:] > me[:-1]).all()  # disjoint and not touching
         qs, qe = random_intervals(rng, 50)
-        brute = [any(a < ee and ss < b for ss, ee in zip(s, e, strict=True)) for a, b in zip(qs, qe, strict=True)]
+        brute = [
+            any(a < ee and ss < b for ss, ee in zip(s, e, strict=True)) for a, b in zip(qs, qe, strict=True)
+        ]
         assert overlaps_any(qs, qe, ms, me).tolist() == brute
 
 
 def test_overlap_groups_are_connected_components():
-    df = pd.DataFrame({"chrom": ["a", "a", "a", "b", "a"], "start": [0, 5, 20, 0, 10], "end": [10, 8, 30, 10, 20]})
+    df = pd.DataFrame(
+        {"chrom": ["a", "a", "a", "b", "a"], "start": [0, 5, 20, 0, 10], "end": [10, 8, 30, 10, 20]}
+    )
     g = overlap_groups(df)
     # [0,10) overlaps [5,8); [10,20) only touches both neighbours (half-open: no overlap); b is apart
     assert g[0] == g[1] and len({g[0], g[2], g[3], g[4]}) == 4
 
 
 def test_contig_naming_is_reconciled_and_dropped_rows_counted():
-    assert reconcile_contigs(["20", "chr21", "X", "MT"], {"chr20": 1, "chr21": 1, "chrM": 1}) == \
-        {"20": "chr20", "chr21": "chr21", "X": None, "MT": "chrM"}
+    assert reconcile_contigs(["20", "chr21", "X", "MT"], {"chr20": 1, "chr21": 1, "chrM": 1}) == {
+        "20": "chr20",
+        "chr21": "chr21",
+        "X": None,
+        "MT": "chrM",
+    }
     raw = pd.DataFrame({"chrom": ["20", "20", "20", "1"], "start": [0, 0, 90, 5], "end": [50, 50, 120, 9]})
     reg, counts = regions.prepare_regions(raw, {"chr20": 100})
     assert reg["chrom"].tolist() == ["chr20"] and reg["length"].tolist() == [50]
@@ -63,8 +72,20 @@ def test_contig_naming_is_reconciled_and_dropped_rows_counted():
 
 def test_gene_filters():
     assert genes.lacks_a_base(b"NNNN") and genes.lacks_a_base(b"ACGACG") and not genes.lacks_a_base(b"ACGTN")
-    ranked = genes.rank_genes(pd.DataFrame({"gene_id": ["a", "b"], "symbol": ["A", "B"], "chrom": "c", "start": 0,
-                                            "end": 1, "strand": "+", "biotype": "x"}), np.array([0.2, 0.9]))
+    ranked = genes.rank_genes(
+        pd.DataFrame(
+            {
+                "gene_id": ["a", "b"],
+                "symbol": ["A", "B"],
+                "chrom": "c",
+                "start": 0,
+                "end": 1,
+                "strand": "+",
+                "biotype": "x",
+            }
+        ),
+        np.array([0.2, 0.9]),
+    )
     assert ranked["gene_id"].tolist() == ["b", "a"]
     assert ranked["predicted_label"].tolist() == ["introgressed", "control"]
 
@@ -73,6 +94,17 @@ def test_empirical_p_hand_example():
     # observed 7; null [3, 7, 9, 2]: two null values >= 7 -> (1 + 2) / (4 + 1)
     assert permutation.empirical_p(7, np.array([3, 7, 9, 2])) == pytest.approx(3 / 5)
     assert permutation.empirical_p(100, np.arange(99)) == pytest.approx(1 / 100)
+
+
+def test_permutation_summary_row():
+    loci = pd.DataFrame({"chrom": ["c1", "c2"], "start": [0, 100], "end": [50, 400]})
+    genes_ = pd.DataFrame({"chrom": ["c1", "c1", "c2"], "start": [40, 60, 0], "end": [45, 70, 101]})
+    observed = permutation.observed_overlaps(genes_, loci, {"c1": 1000, "c2": 1000})
+    assert observed == 2  # c1:40-45 and c2:0-101; c1:60-70 lies past the locus
+    row = permutation.summary(loci, observed, np.array([3, 2, 0, 1]), n_genes=3).iloc[0]
+    assert row["loci"] == 2 and row["loci_bp"] == 350 and row["n_null_ge_observed"] == 2
+    assert row["p_value"] == pytest.approx(permutation.empirical_p(2, np.array([3, 2, 0, 1])))
+    assert row["null_mean"] == pytest.approx(1.5) and row["genes_on_reference"] == 3
 
 
 def test_group_split_keeps_groups_whole_and_both_classes():
@@ -98,24 +130,32 @@ needs_bedtools = pytest.mark.skipif(shutil.which("bedtools") is None, reason="be
 @needs_bedtools
 def test_shuffled_controls_keep_length_and_chrom_and_avoid_exclusion(tmp_path):
     sizes = {"c1": 20000, "c2": 15000}
-    reg = pd.DataFrame({"region_id": [f"r{i}" for i in range(6)], "chrom": ["c1"] * 4 + ["c2"] * 2,
-                        "start": [100, 150, 5000, 9000, 300, 7000], "end": [900, 1200, 5600, 9100, 2300, 7050]})
+    reg = pd.DataFrame(
+        {
+            "region_id": [f"r{i}" for i in range(6)],
+            "chrom": ["c1"] * 4 + ["c2"] * 2,
+            "start": [100, 150, 5000, 9000, 300, 7000],
+            "end": [900, 1200, 5600, 9100, 2300, 7050],
+        }
+    )
     reg["length"] = reg["end"] - reg["start"]
     gaps = pd.DataFrame({"chrom": ["c1", "c2"], "start": [12000, 0], "end": [14000, 100]})
     excl = controls.exclusion_intervals(reg, gaps)
     for name, df, cols in [("r.bed", reg, ["chrom", "start", "end", "region_id"]), ("x.bed", excl, None)]:
         df.loc[:, cols or df.columns].to_csv(tmp_path / name, sep="\t", header=False, index=False)
-    controls.write_genome_file(sizes, tmp_path / "g.txt")
-    con = controls.draw_controls(reg, tmp_path / "r.bed", tmp_path / "g.txt", tmp_path / "x.bed", seed=7,
-                                 no_overlap=True)
+    write_genome_file(sizes, tmp_path / "g.txt")
+    con = controls.draw_controls(
+        reg, tmp_path / "r.bed", tmp_path / "g.txt", tmp_path / "x.bed", seed=7, no_overlap=True
+    )
     assert con["chrom"].tolist() == reg["chrom"].tolist()
     assert con["length"].tolist() == reg["length"].tolist()
     assert (con["end"] <= con["chrom"].map(sizes)).all()
     for chrom, sub in con.groupby("chrom"):
         e = excl[excl["chrom"] == chrom]
         assert not overlaps_any(sub["start"], sub["end"], e["start"].to_numpy(), e["end"].to_numpy()).any()
-    again = controls.draw_controls(reg, tmp_path / "r.bed", tmp_path / "g.txt", tmp_path / "x.bed", seed=7,
-                                   no_overlap=True)
+    again = controls.draw_controls(
+        reg, tmp_path / "r.bed", tmp_path / "g.txt", tmp_path / "x.bed", seed=7, no_overlap=True
+    )
     assert again.equals(con)  # reproducible from the seed
 
 
@@ -123,37 +163,62 @@ def test_shuffled_controls_keep_length_and_chrom_and_avoid_exclusion(tmp_path):
 def test_numpy_gene_count_equals_bedtools_intersect(tmp_path):
     rng = np.random.default_rng(11)
     sizes = {"c1": 5000, "c2": 3000}
+
     def table(n):
         chrom = rng.choice(["c1", "c2"], n)
         s = np.array([rng.integers(0, sizes[c] - 200) for c in chrom])
         return pd.DataFrame({"chrom": chrom, "start": s, "end": s + rng.integers(1, 200, n)})
+
     g, iv = table(80), table(30)
     g.to_csv(tmp_path / "g.bed", sep="\t", header=False, index=False)
     iv.to_csv(tmp_path / "i.bed", sep="\t", header=False, index=False)
-    out = subprocess.run(["bedtools", "intersect", "-u", "-a", tmp_path / "g.bed", "-b", tmp_path / "i.bed"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["bedtools", "intersect", "-u", "-a", tmp_path / "g.bed", "-b", tmp_path / "i.bed"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     off = permutation.genome_offsets(sizes)
-    assert permutation.count_overlapping(*permutation.linear(g, off), *permutation.linear(iv, off)) == \
-        len(out.splitlines())
+    assert permutation.count_overlapping(*permutation.linear(g, off), *permutation.linear(iv, off)) == len(
+        out.splitlines()
+    )
 
 
 @needs_bedtools
 def test_gc_matched_controls_pick_the_closest_candidate(tmp_path):
     sizes = {"c1": 50000}
-    reg = pd.DataFrame({"region_id": ["r0", "r1", "r2"], "chrom": "c1", "start": [100, 2000, 30000],
-                        "end": [600, 2300, 31000]})
+    reg = pd.DataFrame(
+        {
+            "region_id": ["r0", "r1", "r2"],
+            "chrom": "c1",
+            "start": [100, 2000, 30000],
+            "end": [600, 2300, 31000],
+        }
+    )
     reg["length"] = reg["end"] - reg["start"]
-    reg[["chrom", "start", "end", "region_id"]].to_csv(tmp_path / "r.bed", sep="\t", header=False, index=False)
+    reg[["chrom", "start", "end", "region_id"]].to_csv(
+        tmp_path / "r.bed", sep="\t", header=False, index=False
+    )
     reg[["chrom", "start", "end"]].to_csv(tmp_path / "x.bed", sep="\t", header=False, index=False)
-    controls.write_genome_file(sizes, tmp_path / "g.txt")
+    write_genome_file(sizes, tmp_path / "g.txt")
 
     def fake_gc(table):  # any deterministic function of position will do to check the choice
         return (table["start"].to_numpy() % 101) / 100
 
-    con = controls.draw_controls(reg, tmp_path / "r.bed", tmp_path / "g.txt", tmp_path / "x.bed", seed=3,
-                                 no_overlap=False, gc_candidates=6, gc_of=fake_gc)
-    candidates = [controls.bedtools_shuffle(tmp_path / "r.bed", tmp_path / "g.txt", tmp_path / "x.bed", 3 + i)
-                  for i in range(6)]
+    con = controls.draw_controls(
+        reg,
+        tmp_path / "r.bed",
+        tmp_path / "g.txt",
+        tmp_path / "x.bed",
+        seed=3,
+        no_overlap=False,
+        gc_candidates=6,
+        gc_of=fake_gc,
+    )
+    candidates = [
+        controls.bedtools_shuffle(tmp_path / "r.bed", tmp_path / "g.txt", tmp_path / "x.bed", 3 + i)
+        for i in range(6)
+    ]
     for i in range(3):
         best = min((abs(fake_gc(c)[i] - fake_gc(reg)[i]), c["start"][i]) for c in candidates)
         assert abs(fake_gc(con)[i] - fake_gc(reg)[i]) == pytest.approx(best[0])
@@ -183,12 +248,35 @@ def test_bad_bed_inputs_are_one_clear_error(tmp_path):
         read_genes(tmp_path / "genes.bed")
 
 
+def test_empty_bed_only_when_allowed_and_genome_file_round_trip(tmp_path):
+    from popcen.introgression.intervals import read_bed3, read_genome_file
+
+    (tmp_path / "gaps.bed").write_text("")
+    with pytest.raises(PopcenInputError, match="no intervals"):
+        read_bed3(tmp_path / "gaps.bed")
+    empty = read_bed3(tmp_path / "gaps.bed", allow_empty=True)
+    assert empty.empty and list(empty.columns) == ["chrom", "start", "end"]
+    sizes = {"chr2": 500, "1": 1000}  # file order kept, contig names stay strings
+    write_genome_file(sizes, tmp_path / "genome.txt")
+    assert read_genome_file(tmp_path / "genome.txt") == sizes
+
+
 def test_gtf_gene_lines_are_read_zero_based(tmp_path):
     from popcen.introgression.intervals import read_genes
 
     (tmp_path / "g.gtf").write_text(
         '20\tHAVANA\tgene\t101\t200\t.\t-\t.\tgene_id "G1"; gene_type "lincRNA"; gene_name "ABC";\n'
-        '20\tHAVANA\texon\t101\t150\t.\t-\t.\tgene_id "G1"; gene_type "lincRNA"; gene_name "ABC";\n')
+        '20\tHAVANA\texon\t101\t150\t.\t-\t.\tgene_id "G1"; gene_type "lincRNA"; gene_name "ABC";\n'
+    )
     g = read_genes(tmp_path / "g.gtf")
-    assert g.to_dict("records") == [{"chrom": "20", "start": 100, "end": 200, "strand": "-", "gene_id": "G1",
-                                     "symbol": "ABC", "biotype": "lincRNA"}]
+    assert g.to_dict("records") == [
+        {
+            "chrom": "20",
+            "start": 100,
+            "end": 200,
+            "strand": "-",
+            "gene_id": "G1",
+            "symbol": "ABC",
+            "biotype": "lincRNA",
+        }
+    ]

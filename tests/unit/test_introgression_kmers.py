@@ -12,7 +12,7 @@ def naive_counts(seq: str, k: int, canonical: bool) -> Counter:
     comp = str.maketrans("ACGT", "TGCA")
     c = Counter()
     for i in range(len(seq) - k + 1):
-        w = seq[i: i + k].upper()
+        w = seq[i : i + k].upper()
         if set(w) - set("ACGT"):
             continue
         if canonical:
@@ -25,7 +25,10 @@ def random_seqs(seed=0):
     rng = np.random.default_rng(seed)
     alphabet = np.frombuffer(b"ACGTNacgt", np.uint8)
     lengths = [0, 1, 4, 5, 6, 37, 300, 2]
-    return [alphabet[rng.choice(9, n, p=[.2, .2, .2, .2, .04, .04, .04, .04, .04])].tobytes() for n in lengths]
+    return [
+        alphabet[rng.choice(9, n, p=[0.2, 0.2, 0.2, 0.2, 0.04, 0.04, 0.04, 0.04, 0.04])].tobytes()
+        for n in lengths
+    ]
 
 
 @pytest.mark.parametrize("k", [1, 2, 4, 5])
@@ -62,7 +65,7 @@ def test_gene_matrix_uses_the_training_vocabulary(tmp_path):
     path = tmp_path / "vocab.json"
     kmers.save_vocabulary(vocab, 3, False, path)
     genes = [b"GGGGTTTTAAAA", b"ACAC"]  # GGG, TTT... were never seen in training
-    m = kmers.matrix_on_vocabulary(genes, path).toarray()
+    m = kmers.matrix_on_vocabulary(genes, *kmers.load_vocabulary(path)).toarray()
     words = [kmers.kmer_string(c, 3) for c in vocab]
     assert words == sorted(set(naive_counts("AAAACCCC", 3, False)) | set(naive_counts("ACACACAC", 3, False)))
     assert m.shape == (2, len(words))

@@ -16,8 +16,12 @@ CONTIGS = {"chrA": "NNNACGTNNACGTTTGGNNNNNNNNACGT", "chrB": "ACGTRYNNACCC", "chr
 
 def write(path):
     # lines of 10 bases: faidx needs every line but a record's last one to have the same length
-    path.write_text("".join(f">{c}\n" + "".join(s[i:i + 10] + "\n" for i in range(0, len(s), 10))
-                            for c, s in CONTIGS.items()))
+    path.write_text(
+        "".join(
+            f">{c}\n" + "".join(s[i : i + 10] + "\n" for i in range(0, len(s), 10))
+            for c, s in CONTIGS.items()
+        )
+    )
     return path
 
 
@@ -34,8 +38,11 @@ def test_gaps_and_composition_against_brute_force(tmp_path, chunk):
         got = gaps[gaps["chrom"] == chrom]
         assert list(zip(got["start"], got["end"], strict=True)) == brute_gaps(seq)
         row = comp.set_index("chrom").loc[chrom]
-        assert row["length"] == len(seq) and row["G"] == seq.count("G") and row["other"] == len(seq) - sum(
-            seq.count(b) for b in "ACGT")
+        assert (
+            row["length"] == len(seq)
+            and row["G"] == seq.count("G")
+            and row["other"] == len(seq) - sum(seq.count(b) for b in "ACGT")
+        )
 
 
 @pytest.mark.skipif(shutil.which("bgzip") is None, reason="bgzip not installed")

@@ -1,12 +1,3 @@
-"""Rule introgression_genes: genes scored by the trained model on the saved training vocabulary."""
+from popcen.pipeline import introgression, run_rule
 
-from popcen.introgression.steps import genes_step
-from popcen.rulerunner import run_rule
-
-
-def main(smk, log):
-    i, o = smk.input, smk.output
-    genes_step(i.fasta, i.genes, i.genome, i.vocabulary, i.model, smk.params.gene_len, o.tsv, o.counts)
-
-
-run_rule(main, snakemake)
+run_rule(introgression.introgression_genes, snakemake)

@@ -1,13 +1,3 @@
-"""Rule introgression_kmers: sparse k-mer count matrix, the saved vocabulary, top k-mers per class."""
+from popcen.pipeline import introgression, run_rule
 
-from popcen.introgression.steps import kmers_step
-from popcen.rulerunner import run_rule
-
-
-def main(smk, log):
-    i, o, cfg = smk.input, smk.output, smk.params.cfg
-    kmers_step(i.fasta, i.tsv, cfg["k"], cfg["canonical"], cfg["top_kmers"], o.matrix, o.vocabulary, o.top,
-               o.top_png)
-
-
-run_rule(main, snakemake)
+run_rule(introgression.introgression_kmers, snakemake)

@@ -1,12 +1,3 @@
-"""Rule introgression_sequences: region and control sequences, truncated, pairs with N dropped."""
+from popcen.pipeline import introgression, run_rule
 
-from popcen.introgression.steps import sequences_step
-from popcen.rulerunner import run_rule
-
-
-def main(smk, log):
-    i, o = smk.input, smk.output
-    sequences_step(i.fasta, i.regions, i.controls, smk.params.max_len, o.fasta, o.tsv, o.counts)
-
-
-run_rule(main, snakemake)
+run_rule(introgression.introgression_sequences, snakemake)

@@ -27,18 +27,24 @@ def exclusion_intervals(*tables: pd.DataFrame) -> pd.DataFrame:
         s, e = merge_intervals(sub["start"].to_numpy(), sub["end"].to_numpy())
         rows.append(pd.DataFrame({"chrom": chrom, "start": s, "end": e}))
     if not rows:
-        return pd.DataFrame({"chrom": pd.Series(dtype=str), "start": pd.Series(dtype=np.int64),
-                             "end": pd.Series(dtype=np.int64)})
+        return pd.DataFrame(
+            {
+                "chrom": pd.Series(dtype=str),
+                "start": pd.Series(dtype=np.int64),
+                "end": pd.Series(dtype=np.int64),
+            }
+        )
     return pd.concat(rows, ignore_index=True)
 
 
-def write_genome_file(sizes: dict[str, int], path: str | Path) -> None:
-    """bedtools' genome file: contig and length, tab-separated."""
-    Path(path).write_text("".join(f"{c}\t{n}\n" for c, n in sizes.items()))
-
-
-def bedtools_shuffle(regions_bed: str | Path, genome: str | Path, exclude_bed: str | Path, seed: int,
-                     no_overlap: bool = False, max_tries: int = 1000) -> pd.DataFrame:
+def bedtools_shuffle(
+    regions_bed: str | Path,
+    genome: str | Path,
+    exclude_bed: str | Path,
+    seed: int,
+    no_overlap: bool = False,
+    max_tries: int = 1000,
+) -> pd.DataFrame:
     """One shuffled copy of ``regions_bed`` (4 columns: chrom, start, end, id), in input order.
 
     Each interval keeps its length and chromosome (``-chrom``), avoids ``exclude_bed`` (``-excl``, the whole
@@ -49,20 +55,41 @@ def bedtools_shuffle(regions_bed: str | Path, genome: str | Path, exclude_bed: s
     PopcenInputError
         When bedtools could not place every interval (it silently skips those after ``max_tries``).
     """
-    cmd = ["bedtools", "shuffle", "-i", str(regions_bed), "-g", str(genome), "-chrom", "-excl", str(exclude_bed),
-           "-seed", str(int(seed)), "-maxTries", str(max_tries)]
+    cmd = [
+        "bedtools",
+        "shuffle",
+        "-i",
+        str(regions_bed),
+        "-g",
+        str(genome),
+        "-chrom",
+        "-excl",
+        str(exclude_bed),
+        "-seed",
+        str(int(seed)),
+        "-maxTries",
+        str(max_tries),
+    ]
     if no_overlap:
         cmd.append("-noOverlapping")
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise PopcenInputError(regions_bed, f"bedtools shuffle failed: {proc.stderr.strip()[:500]}")
-    out = pd.read_csv(io.StringIO(proc.stdout), sep="\t", header=None, names=["chrom", "start", "end", "region_id"],
-                      dtype={"chrom": str, "region_id": str})
+    out = pd.read_csv(
+        io.StringIO(proc.stdout),
+        sep="\t",
+        header=None,
+        names=["chrom", "start", "end", "region_id"],
+        dtype={"chrom": str, "region_id": str},
+    )
     n_in = sum(1 for _ in open(regions_bed))
     if len(out) != n_in:
         hint = " (drop no_overlap: the intervals do not fit side by side)" if no_overlap else ""
-        raise PopcenInputError(regions_bed, f"bedtools shuffle placed {len(out)} of {n_in} intervals outside "
-                                            f"the excluded regions after {max_tries} tries each{hint}")
+        raise PopcenInputError(
+            regions_bed,
+            f"bedtools shuffle placed {len(out)} of {n_in} intervals outside "
+            f"the excluded regions after {max_tries} tries each{hint}",
+        )
     return out
 
 
@@ -79,8 +106,16 @@ def closest_gc(target_gc: np.ndarray, candidate_gc: np.ndarray) -> np.ndarray:
     return np.argmin(diff, axis=1)
 
 
-def draw_controls(regions: pd.DataFrame, regions_bed: Path, genome: Path, exclude_bed: Path, seed: int,
-                  no_overlap: bool, gc_candidates: int = 0, gc_of=None) -> pd.DataFrame:
+def draw_controls(
+    regions: pd.DataFrame,
+    regions_bed: Path,
+    genome: Path,
+    exclude_bed: Path,
+    seed: int,
+    no_overlap: bool,
+    gc_candidates: int = 0,
+    gc_of=None,
+) -> pd.DataFrame:
     """One control per region (same order), plain or GC-matched.
 
     With ``gc_candidates`` > 1, that many control sets are drawn (seeds ``seed .. seed+m-1``) and each
@@ -90,8 +125,10 @@ def draw_controls(regions: pd.DataFrame, regions_bed: Path, genome: Path, exclud
     if gc_candidates <= 1:
         controls = bedtools_shuffle(regions_bed, genome, exclude_bed, seed, no_overlap)
     else:
-        sets = [bedtools_shuffle(regions_bed, genome, exclude_bed, seed + i, no_overlap)
-                for i in range(gc_candidates)]
+        sets = [
+            bedtools_shuffle(regions_bed, genome, exclude_bed, seed + i, no_overlap)
+            for i in range(gc_candidates)
+        ]
         cand_gc = np.column_stack([gc_of(s) for s in sets])
         pick = closest_gc(gc_of(regions), cand_gc)
         starts = np.column_stack([s["start"].to_numpy() for s in sets])[np.arange(len(regions)), pick]

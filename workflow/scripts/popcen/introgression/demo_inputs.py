@@ -13,15 +13,26 @@ import numpy as np
 import pandas as pd
 
 
-def synthetic_reference(rng: np.random.Generator, n_contigs: int, length: int,
-                        gaps_per_contig: int = 2, gap_length: int = 5_000) -> dict[str, bytes]:
+def synthetic_inputs(settings: dict, seed: int) -> tuple[dict[str, bytes], pd.DataFrame, pd.DataFrame]:
+    """(contigs, map, genes) of the demo from the ``introgression.synthetic`` settings, drawn in this order
+    from one generator seeded with ``seed``."""
+    rng = np.random.default_rng(seed)
+    contigs = synthetic_reference(rng, settings["contigs"], settings["contig_length"])
+    sizes = {c: len(s) for c, s in contigs.items()}
+    regions = synthetic_map(rng, sizes, settings["regions"], settings["min_region"], settings["max_region"])
+    return contigs, regions, synthetic_genes(rng, sizes, settings["genes"])
+
+
+def synthetic_reference(
+    rng: np.random.Generator, n_contigs: int, length: int, gaps_per_contig: int = 2, gap_length: int = 5_000
+) -> dict[str, bytes]:
     """Contigs ``chr1..chrN`` of iid uniform A/C/G/T, with a few runs of N (assembly gaps) and a masked start."""
     contigs = {}
     for i in range(1, n_contigs + 1):
         seq = np.frombuffer(b"ACGT", np.uint8)[rng.integers(0, 4, length)].copy()
-        seq[: gap_length] = ord("N")  # like real assemblies: telomeric N
+        seq[:gap_length] = ord("N")  # like real assemblies: telomeric N
         for start in rng.integers(gap_length, length - gap_length, gaps_per_contig):
-            seq[start: start + gap_length] = ord("N")
+            seq[start : start + gap_length] = ord("N")
         contigs[f"chr{i}"] = seq.tobytes()
     return contigs
 
@@ -31,11 +42,12 @@ def write_fasta(contigs: dict[str, bytes], path: str | Path, width: int = 60) ->
         for name, seq in contigs.items():
             fh.write(f">{name}\n".encode())
             for i in range(0, len(seq), width):
-                fh.write(seq[i: i + width] + b"\n")
+                fh.write(seq[i : i + width] + b"\n")
 
 
-def synthetic_map(rng: np.random.Generator, sizes: dict[str, int], n_regions: int,
-                  min_len: int, max_len: int) -> pd.DataFrame:
+def synthetic_map(
+    rng: np.random.Generator, sizes: dict[str, int], n_regions: int, min_len: int, max_len: int
+) -> pd.DataFrame:
     """Random intervals; one in five is repeated with a shifted end, as haplotype maps overlap heavily.
 
     Lengths are log-uniform in ``[min_len, max_len]``; a few intervals run past their contig end so that
@@ -59,10 +71,14 @@ def synthetic_genes(rng: np.random.Generator, sizes: dict[str, int], n_genes: in
     chroms = rng.choice(list(sizes), n_genes)
     lengths = np.exp(rng.uniform(np.log(1_000), np.log(60_000), n_genes)).astype(np.int64)
     starts = np.array([rng.integers(0, sizes[c] - n) for c, n in zip(chroms, lengths, strict=True)])
-    return pd.DataFrame({
-        "chrom": chroms, "start": starts, "end": starts + lengths,
-        "strand": rng.choice(["+", "-"], n_genes),
-        "gene_id": [f"DEMO{i:05d}" for i in range(n_genes)],
-        "symbol": [f"GENE{i}" for i in range(n_genes)],
-        "biotype": rng.choice(["protein_coding", "lincRNA"], n_genes, p=[0.8, 0.2]),
-    })
+    return pd.DataFrame(
+        {
+            "chrom": chroms,
+            "start": starts,
+            "end": starts + lengths,
+            "strand": rng.choice(["+", "-"], n_genes),
+            "gene_id": [f"DEMO{i:05d}" for i in range(n_genes)],
+            "symbol": [f"GENE{i}" for i in range(n_genes)],
+            "biotype": rng.choice(["protein_coding", "lincRNA"], n_genes, p=[0.8, 0.2]),
+        }
+    )

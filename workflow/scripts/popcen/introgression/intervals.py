@@ -18,26 +18,48 @@ log = logging.getLogger("popcen")
 GENE_COLUMNS = ["chrom", "start", "end", "strand", "gene_id", "symbol", "biotype"]
 
 
-def read_bed3(path: str | Path) -> pd.DataFrame:
+def read_bed3(path: str | Path, allow_empty: bool = False) -> pd.DataFrame:
     """Read the first three columns of a BED file (``#``/``track``/``browser`` lines skipped).
+
+    ``allow_empty`` accepts a file without intervals (the gaps of a reference that has none, say).
 
     Raises
     ------
     PopcenInputError
-        When the file is missing, empty, or its coordinates are not integers with ``start < end``.
+        When the file is missing, empty (unless ``allow_empty``), or its coordinates are not integers with
+        ``start < end``.
     """
     path = Path(path)
     if not path.is_file():
         raise PopcenInputError(path, "file not found")
     try:
-        df = pd.read_csv(path, sep="\t", header=None, comment="#", usecols=[0, 1, 2],
-                         names=["chrom", "start", "end"], dtype={0: str}, skip_blank_lines=True)
+        df = pd.read_csv(
+            path,
+            sep="\t",
+            header=None,
+            comment="#",
+            usecols=[0, 1, 2],
+            names=["chrom", "start", "end"],
+            dtype={0: str},
+            skip_blank_lines=True,
+        )
     except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise PopcenInputError(path, f"not a BED file with chrom, start, end columns ({exc})") from None
     df = df[~df["chrom"].str.startswith(("track", "browser"))]
-    if df.empty:
+    if df.empty and not allow_empty:
         raise PopcenInputError(path, "no intervals")
     return _check_coordinates(df, path)
+
+
+def write_genome_file(sizes: dict[str, int], path: str | Path) -> None:
+    """bedtools' genome file: contig and length, tab-separated."""
+    Path(path).write_text("".join(f"{c}\t{n}\n" for c, n in sizes.items()))
+
+
+def read_genome_file(path: str | Path) -> dict[str, int]:
+    """Contig -> length, in file order, from a bedtools genome file (see :func:`write_genome_file`)."""
+    df = pd.read_csv(path, sep="\t", header=None, names=["chrom", "size"], dtype={"chrom": str})
+    return dict(zip(df["chrom"], df["size"].astype(int), strict=True))
 
 
 def read_genes(path: str | Path) -> pd.DataFrame:
@@ -55,7 +77,9 @@ def read_genes(path: str | Path) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise PopcenInputError(path, f"not a gene BED ({exc})") from None
     if df.shape[1] < 7:
-        raise PopcenInputError(path, f"gene BED needs 7 columns ({', '.join(GENE_COLUMNS)}), found {df.shape[1]}")
+        raise PopcenInputError(
+            path, f"gene BED needs 7 columns ({', '.join(GENE_COLUMNS)}), found {df.shape[1]}"
+        )
     df = df.iloc[:, :7]
     df.columns = GENE_COLUMNS
     if not df["strand"].isin(["+", "-", "."]).all():
@@ -64,8 +88,14 @@ def read_genes(path: str | Path) -> pd.DataFrame:
 
 
 def _read_gtf_genes(path: Path) -> pd.DataFrame:
-    gtf = pd.read_csv(path, sep="\t", header=None, comment="#", dtype=str,
-                      names=["chrom", "src", "feature", "start", "end", "score", "strand", "frame", "attr"])
+    gtf = pd.read_csv(
+        path,
+        sep="\t",
+        header=None,
+        comment="#",
+        dtype=str,
+        names=["chrom", "src", "feature", "start", "end", "score", "strand", "frame", "attr"],
+    )
     gtf = gtf[gtf["feature"] == "gene"]
     if gtf.empty:
         raise PopcenInputError(path, "GTF has no 'gene' lines")
@@ -73,15 +103,17 @@ def _read_gtf_genes(path: Path) -> pd.DataFrame:
     def attr(name):
         return gtf["attr"].str.extract(rf'{name} "([^"]*)"', expand=False)
 
-    df = pd.DataFrame({
-        "chrom": gtf["chrom"],
-        "start": gtf["start"].astype(np.int64) - 1,  # GTF is 1-based inclusive
-        "end": gtf["end"],
-        "strand": gtf["strand"],
-        "gene_id": attr("gene_id"),
-        "symbol": attr("gene_name").fillna(attr("gene_id")),
-        "biotype": attr("gene_type").fillna(attr("gene_biotype")).fillna("."),
-    })
+    df = pd.DataFrame(
+        {
+            "chrom": gtf["chrom"],
+            "start": gtf["start"].astype(np.int64) - 1,  # GTF is 1-based inclusive
+            "end": gtf["end"],
+            "strand": gtf["strand"],
+            "gene_id": attr("gene_id"),
+            "symbol": attr("gene_name").fillna(attr("gene_id")),
+            "biotype": attr("gene_type").fillna(attr("gene_biotype")).fillna("."),
+        }
+    )
     return _check_coordinates(df.reset_index(drop=True), path)
 
 
@@ -93,8 +125,11 @@ def _check_coordinates(df: pd.DataFrame, path) -> pd.DataFrame:
     bad = (df["start"] < 0) | (df["end"] <= df["start"])
     if bad.any():
         row = df[bad].iloc[0]
-        raise PopcenInputError(path, f"{int(bad.sum())} intervals with start < 0 or end <= start, "
-                                     f"e.g. {row['chrom']}:{row['start']}-{row['end']}")
+        raise PopcenInputError(
+            path,
+            f"{int(bad.sum())} intervals with start < 0 or end <= start, "
+            f"e.g. {row['chrom']}:{row['start']}-{row['end']}",
+        )
     return df.reset_index(drop=True)
 
 
@@ -117,8 +152,9 @@ def reconcile_contigs(names, reference_contigs) -> dict[str, str | None]:
     return mapping
 
 
-def to_reference_contigs(df: pd.DataFrame, contig_sizes: dict[str, int], what: str,
-                         path=None) -> tuple[pd.DataFrame, dict[str, int]]:
+def to_reference_contigs(
+    df: pd.DataFrame, contig_sizes: dict[str, int], what: str, path=None
+) -> tuple[pd.DataFrame, dict[str, int]]:
     """Rename contigs to the reference's names; drop rows on absent contigs or past a contig end.
 
     Returns
@@ -133,21 +169,33 @@ def to_reference_contigs(df: pd.DataFrame, contig_sizes: dict[str, int], what: s
     """
     mapping = reconcile_contigs(df["chrom"], contig_sizes)
     if not any(v is not None for v in mapping.values()):
-        raise PopcenInputError(path, f"none of the {what} contigs ({', '.join(list(mapping)[:5])}, ...) is in the "
-                                     f"reference FASTA ({', '.join(list(contig_sizes)[:5])}, ...); check the "
-                                     "contig naming of the two inputs")
+        raise PopcenInputError(
+            path,
+            f"none of the {what} contigs ({', '.join(list(mapping)[:5])}, ...) is in the "
+            f"reference FASTA ({', '.join(list(contig_sizes)[:5])}, ...); check the "
+            "contig naming of the two inputs",
+        )
     renamed = df["chrom"].map(mapping)
     absent = renamed.isna()
     out = df.assign(chrom=renamed)[~absent]
     sizes = out["chrom"].map(contig_sizes)
     past = out["end"] > sizes
     out = out[~past].reset_index(drop=True)
-    counts = {"input": len(df), "absent_contig": int(absent.sum()), "past_contig_end": int(past.sum()),
-              "kept": len(out)}
-    log.info("%s: %d rows, %d dropped on contigs absent from the reference (%s), %d past a contig end, %d kept",
-             what, counts["input"], counts["absent_contig"],
-             ", ".join(sorted(k for k, v in mapping.items() if v is None)) or "none", counts["past_contig_end"],
-             counts["kept"])
+    counts = {
+        "input": len(df),
+        "absent_contig": int(absent.sum()),
+        "past_contig_end": int(past.sum()),
+        "kept": len(out),
+    }
+    log.info(
+        "%s: %d rows, %d dropped on contigs absent from the reference (%s), %d past a contig end, %d kept",
+        what,
+        counts["input"],
+        counts["absent_contig"],
+        ", ".join(sorted(k for k, v in mapping.items() if v is None)) or "none",
+        counts["past_contig_end"],
+        counts["kept"],
+    )
     return out, counts
 
 

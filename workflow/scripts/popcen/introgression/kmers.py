@@ -26,6 +26,11 @@ def kmer_string(code: int, k: int) -> str:
     return "".join("ACGT"[(int(code) >> (2 * (k - 1 - j))) & 3] for j in range(k))
 
 
+def kmer_strings(codes, k: int) -> list[str]:
+    """The k-mers of ``codes`` as strings, in the same order (the column names of a count matrix)."""
+    return [kmer_string(c, k) for c in codes]
+
+
 def kmer_code(kmer: str) -> int:
     code = 0
     for b in kmer:
@@ -63,12 +68,14 @@ def _window_codes(batch: list[bytes], k: int) -> tuple[np.ndarray, np.ndarray]:
     codes = base[:n_win].copy()
     for j in range(1, k):
         codes <<= 2
-        codes |= base[j: j + n_win]
+        codes |= base[j : j + n_win]
     rows = np.repeat(np.arange(len(batch)), lengths + 1)[:n_win]
     return rows[valid], codes[valid]
 
 
-def count_kmers(seqs: list[bytes], k: int, canonical: bool = False, batch_bases: int = 5_000_000) -> sp.csr_matrix:
+def count_kmers(
+    seqs: list[bytes], k: int, canonical: bool = False, batch_bases: int = 5_000_000
+) -> sp.csr_matrix:
     """Counts of every k-mer in every sequence, as a ``len(seqs) x 4**k`` CSR matrix (int32).
 
     Parameters
@@ -94,10 +101,14 @@ def count_kmers(seqs: list[bytes], k: int, canonical: bool = False, batch_bases:
             codes = canon[codes]
         if len(batch) * n_cols <= 4 * batch_bases:
             # small k: one histogram over (row, code) pairs, no sort
-            dense = np.bincount(rows * n_cols + codes, minlength=len(batch) * n_cols).reshape(len(batch), n_cols)
+            dense = np.bincount(rows * n_cols + codes, minlength=len(batch) * n_cols).reshape(
+                len(batch), n_cols
+            )
             blocks.append(sp.csr_matrix(dense.astype(np.int32)))
         else:
-            m = sp.coo_matrix((np.ones(len(codes), np.int32), (rows, codes)), shape=(len(batch), n_cols)).tocsr()
+            m = sp.coo_matrix(
+                (np.ones(len(codes), np.int32), (rows, codes)), shape=(len(batch), n_cols)
+            ).tocsr()
             m.sum_duplicates()
             blocks.append(m)
 
@@ -117,6 +128,13 @@ def build_vocabulary(counts: sp.csr_matrix) -> np.ndarray:
     return np.flatnonzero(np.asarray(counts.sum(axis=0)).ravel() > 0)
 
 
+def training_matrix(seqs: list[bytes], k: int, canonical: bool = False) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Counts of the k-mers seen in ``seqs`` (the columns) and the vocabulary: their codes, sorted."""
+    full = count_kmers(seqs, k, canonical)
+    vocabulary = build_vocabulary(full)
+    return restrict(full, vocabulary), vocabulary
+
+
 def restrict(counts: sp.csr_matrix, vocabulary: np.ndarray) -> sp.csr_matrix:
     """Columns of a full (``4**k``-column) count matrix, in vocabulary order; k-mers outside it dropped."""
     return counts[:, vocabulary].tocsr()
@@ -124,8 +142,9 @@ def restrict(counts: sp.csr_matrix, vocabulary: np.ndarray) -> sp.csr_matrix:
 
 def save_vocabulary(vocabulary: np.ndarray, k: int, canonical: bool, path: str | Path) -> None:
     """JSON: k, canonical, and the k-mers as strings in column order (readable and exact)."""
-    Path(path).write_text(json.dumps({"k": k, "canonical": canonical,
-                                      "kmers": [kmer_string(c, k) for c in vocabulary]}, indent=0))
+    Path(path).write_text(
+        json.dumps({"k": k, "canonical": canonical, "kmers": kmer_strings(vocabulary, k)}, indent=0)
+    )
 
 
 def load_vocabulary(path: str | Path) -> tuple[np.ndarray, int, bool]:
@@ -133,10 +152,10 @@ def load_vocabulary(path: str | Path) -> tuple[np.ndarray, int, bool]:
     return np.array([kmer_code(s) for s in meta["kmers"]], np.int64), int(meta["k"]), bool(meta["canonical"])
 
 
-def matrix_on_vocabulary(seqs: list[bytes], vocabulary_path: str | Path) -> sp.csr_matrix:
-    """Count matrix of new sequences (genes) on the saved training vocabulary: same columns, same order."""
-    vocab, k, canonical = load_vocabulary(vocabulary_path)
-    return restrict(count_kmers(seqs, k, canonical), vocab)
+def matrix_on_vocabulary(seqs: list[bytes], vocabulary: np.ndarray, k: int, canonical: bool) -> sp.csr_matrix:
+    """Count matrix of new sequences (genes) on the training vocabulary (see :func:`load_vocabulary`):
+    same columns, same order."""
+    return restrict(count_kmers(seqs, k, canonical), vocabulary)
 
 
 def top_kmers_per_class(counts: sp.csr_matrix, labels: np.ndarray, kmers: list[str], n: int):

@@ -7,7 +7,7 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from popcen.training import fit, infer, make_loader, seed_everything, split_indices
+from popcen.training import FitOptions, fit, infer, make_loader, seed_everything, split_indices
 
 
 class KmerMLP(nn.Module):
@@ -53,13 +53,15 @@ def train_mlp(X: sp.csr_matrix, y: np.ndarray, train: np.ndarray, cfg: dict, see
     fit_idx, val_idx = split_indices(len(train), cfg["val_fraction"], seed, stratify=y[train])
     seed_everything(seed)
     model = KmerMLP(X.shape[1], list(cfg["hidden"]), cfg["dropout"])
+    options = FitOptions(
+        optimizer="adam", lr=cfg["lr"], weight_decay=cfg["weight_decay"], batch_size=cfg["batch_size"],
+        val_fraction=cfg["val_fraction"], max_epochs=cfg["epochs"], patience=cfg["patience"], seed=seed,
+        device=device, checkpoint_dir=checkpoint_dir, loss_tsv=loss_tsv, desc="introgression MLP")
     result = fit(
         model,
-        make_loader(F[fit_idx], y[train][fit_idx], batch_size=cfg["batch_size"], shuffle=True, seed=seed),
+        make_loader(F[fit_idx], y[train][fit_idx], batch_size=options.batch_size, shuffle=True, seed=seed),
         make_loader(F[val_idx], y[train][val_idx], batch_size=1024) if len(val_idx) else None,
-        _loss, optimizer="adam", lr=cfg["lr"], weight_decay=cfg["weight_decay"], max_epochs=cfg["epochs"],
-        patience=cfg["patience"], seed=seed, device=device, checkpoint_dir=checkpoint_dir, loss_tsv=loss_tsv,
-        fingerprint={"n": int(len(train)), "features": int(X.shape[1])}, desc="introgression MLP")
+        _loss, options, fingerprint={"n": int(len(train)), "features": int(X.shape[1])})
     return model, (mean, sd), result
 
 

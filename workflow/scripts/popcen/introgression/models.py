@@ -26,11 +26,14 @@ def kmer_models(rf_trees: int, seed: int, n_jobs: int = 1) -> dict:
     The linear models see k-mer frequencies (rows scaled to sum 1, then to unit variance) so that sequence
     length does not dominate; naive Bayes and the forest use counts, as in the original analysis.
     """
+
     def frequencies():
         return [Normalizer(norm="l1"), StandardScaler(with_mean=False)]
 
     return {
-        "logistic_regression": make_pipeline(*frequencies(), LogisticRegression(max_iter=5000, random_state=seed)),
+        "logistic_regression": make_pipeline(
+            *frequencies(), LogisticRegression(max_iter=5000, random_state=seed)
+        ),
         "naive_bayes": MultinomialNB(),
         "linear_svm": make_pipeline(*frequencies(), LinearSVC(max_iter=20000, random_state=seed)),
         "random_forest": RandomForestClassifier(n_estimators=rf_trees, n_jobs=n_jobs, random_state=seed),
@@ -49,25 +52,45 @@ def positive_score(model, X) -> np.ndarray:
     return model.decision_function(X)
 
 
-def evaluate(name: str, y_true: np.ndarray, y_pred: np.ndarray, score: np.ndarray) -> tuple[dict, pd.DataFrame]:
+def evaluate(
+    name: str, y_true: np.ndarray, y_pred: np.ndarray, score: np.ndarray
+) -> tuple[dict, pd.DataFrame]:
     """Accuracy, ROC AUC (NaN when the test part has one class) and the confusion matrix in long form."""
     auc = roc_auc_score(y_true, score) if len(np.unique(y_true)) == 2 else float("nan")
     cm = confusion_matrix(y_true, y_pred, labels=[0, 1])
-    conf = pd.DataFrame([{"model": name, "true": t, "predicted": p, "count": int(cm[t, p])}
-                         for t in (0, 1) for p in (0, 1)])
-    return {"model": name, "accuracy": accuracy_score(y_true, y_pred), "roc_auc": auc, "n_test": len(y_true)}, conf
+    conf = pd.DataFrame(
+        [{"model": name, "true": t, "predicted": p, "count": int(cm[t, p])} for t in (0, 1) for p in (0, 1)]
+    )
+    return {
+        "model": name,
+        "accuracy": accuracy_score(y_true, y_pred),
+        "roc_auc": auc,
+        "n_test": len(y_true),
+    }, conf
 
 
 def forest_importances(forest: RandomForestClassifier, kmers: list[str]) -> pd.DataFrame:
     """Impurity importance of each k-mer: mean over the trees and its spread (sd) across them."""
     per_tree = np.array([t.feature_importances_ for t in forest.estimators_])
-    return (pd.DataFrame({"kmer": kmers, "importance_mean": per_tree.mean(axis=0),
-                          "importance_sd": per_tree.std(axis=0)})
-            .sort_values("importance_mean", ascending=False, kind="stable").reset_index(drop=True))
+    return (
+        pd.DataFrame(
+            {"kmer": kmers, "importance_mean": per_tree.mean(axis=0), "importance_sd": per_tree.std(axis=0)}
+        )
+        .sort_values("importance_mean", ascending=False, kind="stable")
+        .reset_index(drop=True)
+    )
 
 
-def fit_and_evaluate(X: sp.csr_matrix, gc: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray,
-                     rf_trees: int, seed: int, n_jobs: int = 1):
+def fit_and_evaluate(
+    X: sp.csr_matrix,
+    gc: np.ndarray,
+    y: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    rf_trees: int,
+    seed: int,
+    n_jobs: int = 1,
+):
     """Fit every k-mer model and the GC baseline on ``train``, evaluate on ``test``.
 
     Returns
@@ -84,9 +107,37 @@ def fit_and_evaluate(X: sp.csr_matrix, gc: np.ndarray, y: np.ndarray, train: np.
         model.fit(Xn[train], y[train])
         score = positive_score(model, Xn[test])
         metrics, conf = evaluate(name, y[test], model.predict(Xn[test]), score)
-        log.info("%s: accuracy %.3f, ROC AUC %.3f on %d held-out sequences", name, metrics["accuracy"],
-                 metrics["roc_auc"], metrics["n_test"])
+        log.info(
+            "%s: accuracy %.3f, ROC AUC %.3f on %d held-out sequences",
+            name,
+            metrics["accuracy"],
+            metrics["roc_auc"],
+            metrics["n_test"],
+        )
         fitted[name], scores[name] = model, score
         rows.append({**metrics, "n_train": len(train)})
         confs.append(conf)
     return fitted, pd.DataFrame(rows), pd.concat(confs, ignore_index=True), pd.DataFrame(scores)
+
+
+def add_model(
+    name: str,
+    y_true: np.ndarray,
+    proba: np.ndarray,
+    n_train: int,
+    metrics: pd.DataFrame,
+    confusion: pd.DataFrame,
+    scores: pd.DataFrame,
+    threshold: float = 0.5,
+):
+    """(metrics, confusion, scores) of :func:`fit_and_evaluate` with one more model, given its held-out
+    P(introgressed) (called introgressed at ``threshold``)."""
+    row, conf = evaluate(name, y_true, (proba >= threshold).astype(int), proba)
+    metrics = pd.concat([metrics, pd.DataFrame([{**row, "n_train": n_train}])], ignore_index=True)
+    return metrics, pd.concat([confusion, conf], ignore_index=True), scores.assign(**{name: proba})
+
+
+def held_out_predictions(table: pd.DataFrame, test: np.ndarray, scores: pd.DataFrame) -> pd.DataFrame:
+    """The held-out rows of the sequence table (seq_id, label, chrom, start, end) with every model's score."""
+    rows = table.loc[test, ["seq_id", "label", "chrom", "start", "end"]].reset_index(drop=True)
+    return pd.concat([rows, scores.reset_index(drop=True)], axis=1)

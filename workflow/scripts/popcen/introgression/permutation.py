@@ -55,19 +55,45 @@ def count_overlapping(gene_starts, gene_ends, starts, ends) -> int:
 def loci_for_shuffling(regions: pd.DataFrame) -> pd.DataFrame:
     """The union of the intervals (disjoint loci), longest first, the order bedtools should place them in."""
     loci = merged(regions)
-    return loci.assign(length=loci["end"] - loci["start"]).sort_values(
-        ["length", "chrom", "start"], ascending=[False, True, True], kind="stable").reset_index(drop=True)
+    return (
+        loci.assign(length=loci["end"] - loci["start"])
+        .sort_values(["length", "chrom", "start"], ascending=[False, True, True], kind="stable")
+        .reset_index(drop=True)
+    )
 
 
 def _shuffled_starts(loci_bed: Path, genome: Path, exclude_bed: Path, seed: int) -> np.ndarray:
-    cmd = ["bedtools", "shuffle", "-i", str(loci_bed), "-g", str(genome), "-chrom", "-excl", str(exclude_bed),
-           "-noOverlapping", "-maxTries", "10000", "-seed", str(int(seed))]
+    cmd = [
+        "bedtools",
+        "shuffle",
+        "-i",
+        str(loci_bed),
+        "-g",
+        str(genome),
+        "-chrom",
+        "-excl",
+        str(exclude_bed),
+        "-noOverlapping",
+        "-maxTries",
+        "10000",
+        "-seed",
+        str(int(seed)),
+    ]
     out = subprocess.run(cmd, capture_output=True, check=True).stdout
     return pd.read_csv(io.BytesIO(out), sep="\t", header=None, usecols=[1]).iloc[:, 0].to_numpy(np.int64)
 
 
-def null_distribution(loci: pd.DataFrame, loci_bed: Path, genome: Path, exclude_bed: Path,
-                      genes: pd.DataFrame, sizes: dict[str, int], n: int, seed: int, threads: int = 1) -> np.ndarray:
+def null_distribution(
+    loci: pd.DataFrame,
+    loci_bed: Path,
+    genome: Path,
+    exclude_bed: Path,
+    genes: pd.DataFrame,
+    sizes: dict[str, int],
+    n: int,
+    seed: int,
+    threads: int = 1,
+) -> np.ndarray:
     """Gene-overlap counts of ``n`` shuffled copies of the loci (seeds ``seed .. seed+n-1``).
 
     ``loci`` (chrom, start, end; disjoint, longest first: see :func:`loci_for_shuffling`) must be the rows
@@ -82,10 +108,38 @@ def null_distribution(loci: pd.DataFrame, loci_bed: Path, genome: Path, exclude_
     def one(i):
         starts = _shuffled_starts(loci_bed, genome, exclude_bed, seed + i)
         if len(starts) != len(loci):
-            raise RuntimeError(f"bedtools shuffle placed {len(starts)} of {len(loci)} loci (seed {seed + i}): "
-                               "the loci do not fit side by side outside the excluded regions")
+            raise RuntimeError(
+                f"bedtools shuffle placed {len(starts)} of {len(loci)} loci (seed {seed + i}): "
+                "the loci do not fit side by side outside the excluded regions"
+            )
         return count_overlapping(gs, ge, starts + off, starts + off + lengths)
 
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:  # bedtools runs outside the GIL
         counts = list(tqdm(pool.map(one, range(n)), total=n, desc="permutations", mininterval=5))
     return np.asarray(counts, np.int64)
+
+
+def observed_overlaps(genes: pd.DataFrame, loci: pd.DataFrame, sizes: dict[str, int]) -> int:
+    """Number of genes that overlap at least one of the loci."""
+    offsets = genome_offsets(sizes)
+    return count_overlapping(*linear(genes, offsets), *linear(loci, offsets))
+
+
+def summary(loci: pd.DataFrame, observed: int, null: np.ndarray, n_genes: int) -> pd.DataFrame:
+    """One row: the loci, the observed overlap count, the null's mean and sd, the empirical p-value."""
+    n = len(null)
+    return pd.DataFrame(
+        [
+            {
+                "loci": len(loci),
+                "loci_bp": int((loci["end"] - loci["start"]).sum()),
+                "observed_genes_overlapped": observed,
+                "n_permutations": n,
+                "null_mean": null.mean(),
+                "null_sd": null.std(ddof=1) if n > 1 else np.nan,
+                "n_null_ge_observed": int((null >= observed).sum()),
+                "p_value": empirical_p(observed, null),
+                "genes_on_reference": n_genes,
+            }
+        ]
+    )

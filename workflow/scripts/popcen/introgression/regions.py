@@ -13,7 +13,9 @@ from popcen.introgression.intervals import reconcile_contigs, sort_intervals, to
 log = logging.getLogger("popcen")
 
 
-def prepare_regions(raw: pd.DataFrame, sizes: dict[str, int], path=None) -> tuple[pd.DataFrame, dict[str, int]]:
+def prepare_regions(
+    raw: pd.DataFrame, sizes: dict[str, int], path=None
+) -> tuple[pd.DataFrame, dict[str, int]]:
     """Unique intervals of the map on the reference's contigs, sorted, each with an id ``region_<n>``.
 
     The map lists one row per haplotype, so the same interval appears many times; duplicates are dropped
@@ -34,7 +36,11 @@ def prepare_regions(raw: pd.DataFrame, sizes: dict[str, int], path=None) -> tupl
     regions = sort_intervals(kept)
     regions.insert(0, "region_id", [f"region_{i}" for i in range(len(regions))])
     regions["length"] = regions["end"] - regions["start"]
-    return regions, {"rows": len(raw), "duplicates": dups, **{k: v for k, v in counts.items() if k != "input"}}
+    return regions, {
+        "rows": len(raw),
+        "duplicates": dups,
+        **{k: v for k, v in counts.items() if k != "input"},
+    }
 
 
 def introgressed_on_reference(raw: pd.DataFrame, sizes: dict[str, int]) -> pd.DataFrame:
@@ -51,10 +57,19 @@ def introgressed_on_reference(raw: pd.DataFrame, sizes: dict[str, int]) -> pd.Da
 
 def length_table(regions: pd.DataFrame) -> pd.DataFrame:
     """Length distribution per contig and overall: n, min, quartiles, mean, max, total bp."""
+
     def describe(x: pd.Series) -> dict:
         q = np.percentile(x, [0, 25, 50, 75, 100])
-        return {"n": len(x), "min": int(q[0]), "q25": q[1], "median": q[2], "q75": q[3], "max": int(q[4]),
-                "mean": x.mean(), "total_bp": int(x.sum())}
+        return {
+            "n": len(x),
+            "min": int(q[0]),
+            "q25": q[1],
+            "median": q[2],
+            "q75": q[3],
+            "max": int(q[4]),
+            "mean": x.mean(),
+            "total_bp": int(x.sum()),
+        }
 
     rows = [{"chrom": c, **describe(g["length"])} for c, g in regions.groupby("chrom", sort=False)]
     rows.append({"chrom": "all", **describe(regions["length"])})

@@ -32,8 +32,13 @@ def has_non_acgt(seq: bytes) -> bool:
     return not bool(_ACGT[np.frombuffer(seq, np.uint8)].all())
 
 
-def fetch_windows(fasta: pysam.FastaFile, table: pd.DataFrame, max_len: int, from_end: np.ndarray | None = None,
-                  desc: str = "fetch") -> list[bytes]:
+def fetch_windows(
+    fasta: pysam.FastaFile,
+    table: pd.DataFrame,
+    max_len: int,
+    from_end: np.ndarray | None = None,
+    desc: str = "fetch",
+) -> list[bytes]:
     """Upper-cased reference sequence of the first ``max_len`` bp of each interval.
 
     ``from_end`` (bool per row) takes the last ``max_len`` bp instead, for genes on the minus strand whose
@@ -46,12 +51,20 @@ def fetch_windows(fasta: pysam.FastaFile, table: pd.DataFrame, max_len: int, fro
         lo = np.where(from_end, np.maximum(starts, ends - max_len), lo)
         hi = np.where(from_end, ends, hi)
     chroms = table["chrom"].to_numpy()
-    return [fetch_upper(fasta, c, s, e)
-            for c, s, e in tqdm(zip(chroms, lo, hi, strict=True), total=len(table), desc=desc, mininterval=5)]
+    return [
+        fetch_upper(fasta, c, s, e)
+        for c, s, e in tqdm(zip(chroms, lo, hi, strict=True), total=len(table), desc=desc, mininterval=5)
+    ]
 
 
-def paired_sequences(fasta: pysam.FastaFile, regions: pd.DataFrame, controls: pd.DataFrame,
-                     max_len: int) -> tuple[pd.DataFrame, list[bytes], dict[str, int]]:
+def window_gc(fasta: pysam.FastaFile, table: pd.DataFrame, max_len: int) -> np.ndarray:
+    """GC fraction of the first ``max_len`` bp of each interval (what the k-mer models see of it)."""
+    return np.array([gc_fraction(s) for s in fetch_windows(fasta, table, max_len, desc="GC")])
+
+
+def paired_sequences(
+    fasta: pysam.FastaFile, regions: pd.DataFrame, controls: pd.DataFrame, max_len: int
+) -> tuple[pd.DataFrame, list[bytes], dict[str, int]]:
     """Sequences of every (region, control) pair; pairs where either holds a non-ACGT base are dropped.
 
     Returns
@@ -65,22 +78,39 @@ def paired_sequences(fasta: pysam.FastaFile, regions: pd.DataFrame, controls: pd
     bad_r = np.array([has_non_acgt(s) for s in reg], bool)
     bad_c = np.array([has_non_acgt(s) for s in con], bool)
     keep = ~(bad_r | bad_c)
-    counts = {"pairs": len(regions), "dropped_region_has_N": int(bad_r.sum()),
-              "dropped_control_has_N": int((bad_c & ~bad_r).sum()), "kept_pairs": int(keep.sum())}
-    log.info("sequence pairs: %d, dropped: %d with N in the introgressed region, %d with N in the control; "
-             "%d kept", counts["pairs"], counts["dropped_region_has_N"], counts["dropped_control_has_N"],
-             counts["kept_pairs"])
+    counts = {
+        "pairs": len(regions),
+        "dropped_region_has_N": int(bad_r.sum()),
+        "dropped_control_has_N": int((bad_c & ~bad_r).sum()),
+        "kept_pairs": int(keep.sum()),
+    }
+    log.info(
+        "sequence pairs: %d, dropped: %d with N in the introgressed region, %d with N in the control; "
+        "%d kept",
+        counts["pairs"],
+        counts["dropped_region_has_N"],
+        counts["dropped_control_has_N"],
+        counts["kept_pairs"],
+    )
 
     def rows(df, id_col, label, seqs):
         sub = df[keep]
-        return pd.DataFrame({
-            "seq_id": sub[id_col].to_numpy(), "label": label, "pair": regions["region_id"].to_numpy()[keep],
-            "chrom": sub["chrom"].to_numpy(), "start": sub["start"].to_numpy(), "end": sub["end"].to_numpy(),
-            "length": sub["length"].to_numpy(),
-            "gc": [gc_fraction(s) for s, k in zip(seqs, keep, strict=True) if k]})
+        return pd.DataFrame(
+            {
+                "seq_id": sub[id_col].to_numpy(),
+                "label": label,
+                "pair": regions["region_id"].to_numpy()[keep],
+                "chrom": sub["chrom"].to_numpy(),
+                "start": sub["start"].to_numpy(),
+                "end": sub["end"].to_numpy(),
+                "length": sub["length"].to_numpy(),
+                "gc": [gc_fraction(s) for s, k in zip(seqs, keep, strict=True) if k],
+            }
+        )
 
-    table = pd.concat([rows(regions, "region_id", 1, reg), rows(controls, "control_id", 0, con)],
-                      ignore_index=True)
+    table = pd.concat(
+        [rows(regions, "region_id", 1, reg), rows(controls, "control_id", 0, con)], ignore_index=True
+    )
     seqs = [s for s, k in zip(reg, keep, strict=True) if k] + [s for s, k in zip(con, keep, strict=True) if k]
     return table, seqs, counts
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 
 from popcen.errors import PopcenInputError
 from popcen.introgression.intervals import overlap_groups
+
+log = logging.getLogger("popcen")
 
 
 def split_groups(table: pd.DataFrame, by: str) -> np.ndarray:
@@ -19,8 +23,9 @@ def split_groups(table: pd.DataFrame, by: str) -> np.ndarray:
     raise ValueError(f"split.by must be chromosome or loci, got {by!r}")
 
 
-def group_split(groups: np.ndarray, labels: np.ndarray, test_fraction: float, seed: int,
-                max_tries: int = 200) -> tuple[np.ndarray, np.ndarray]:
+def group_split(
+    groups: np.ndarray, labels: np.ndarray, test_fraction: float, seed: int, max_tries: int = 200
+) -> tuple[np.ndarray, np.ndarray]:
     """Whole groups go to the test part, in a seeded random order; as many as bring its size closest to
     ``test_fraction`` of the items (at least one, never all). Retried with the next seed until both parts
     hold both classes.
@@ -31,8 +36,11 @@ def group_split(groups: np.ndarray, labels: np.ndarray, test_fraction: float, se
     """
     uniq = np.unique(groups)
     if len(uniq) < 2:
-        raise PopcenInputError(None, "the held-out split needs at least two groups (chromosomes or loci); with "
-                                     "sequences on one chromosome set introgression.split.by: loci")
+        raise PopcenInputError(
+            None,
+            "the held-out split needs at least two groups (chromosomes or loci); with "
+            "sequences on one chromosome set introgression.split.by: loci",
+        )
     sizes = pd.Series(groups).value_counts()
     for attempt in range(max_tries):
         order = np.random.default_rng(seed + attempt).permutation(uniq)
@@ -42,5 +50,25 @@ def group_split(groups: np.ndarray, labels: np.ndarray, test_fraction: float, se
         test = np.isin(groups, order[:n_test])
         if all(len(np.unique(labels[m])) == 2 for m in (test, ~test)):
             return np.flatnonzero(~test), np.flatnonzero(test)
-    raise PopcenInputError(None, f"no split of the {len(uniq)} groups puts both classes in train and test; "
-                                 "use more regions or introgression.split.by: loci")
+    raise PopcenInputError(
+        None,
+        f"no split of the {len(uniq)} groups puts both classes in train and test; "
+        "use more regions or introgression.split.by: loci",
+    )
+
+
+def held_out_split(
+    table: pd.DataFrame, labels: np.ndarray, by: str, test_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test rows of the sequence table, whole chromosomes or loci apart (``split.by``)."""
+    groups = split_groups(table, by)
+    train, test = group_split(groups, labels, test_fraction, seed)
+    log.info(
+        "split by %s: %d train / %d test sequences, %d / %d groups",
+        by,
+        len(train),
+        len(test),
+        len(np.unique(groups[train])),
+        len(np.unique(groups[test])),
+    )
+    return train, test

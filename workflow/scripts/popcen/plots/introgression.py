@@ -1,14 +1,11 @@
-"""Figures of the introgression analysis (matplotlib, Agg backend: no display needed)."""
+"""Figures of the introgression analysis."""
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn.metrics import roc_curve  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_curve
 
 
 def _save(fig, path):
@@ -17,7 +14,7 @@ def _save(fig, path):
     plt.close(fig)
 
 
-def region_lengths(regions: pd.DataFrame, path) -> None:
+def plot_region_lengths(regions: pd.DataFrame, path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.hist(np.log10(regions["length"]), bins=40, color="tab:purple")
     ax.set_xlabel("log10 length of introgressed interval (bp)")
@@ -26,7 +23,7 @@ def region_lengths(regions: pd.DataFrame, path) -> None:
     _save(fig, path)
 
 
-def top_kmers(table: pd.DataFrame, path) -> None:
+def plot_top_kmers(table: pd.DataFrame, path) -> None:
     labels = sorted(table["label"].unique())
     fig, axes = plt.subplots(1, len(labels), figsize=(5 * len(labels), 5), squeeze=False)
     for ax, label in zip(axes[0], labels, strict=True):
@@ -37,15 +34,16 @@ def top_kmers(table: pd.DataFrame, path) -> None:
     _save(fig, path)
 
 
-def model_performance(y_test: np.ndarray, scores: pd.DataFrame, metrics: pd.DataFrame,
-                      confusion: pd.DataFrame, path) -> None:
+def plot_model_performance(
+    y_test: np.ndarray, scores: pd.DataFrame, metrics: pd.DataFrame, confusion: pd.DataFrame, path
+) -> None:
     """ROC curves of every model and their confusion matrices on the held-out sequences."""
     names = list(scores.columns)
     ncols = 4
     nrows = -(-(1 + len(names)) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 3.8 * nrows), squeeze=False)
     axes = axes.ravel()
-    for ax in axes[1 + len(names):]:
+    for ax in axes[1 + len(names) :]:
         ax.axis("off")
     ax = axes[0]
     for name in names:
@@ -57,7 +55,7 @@ def model_performance(y_test: np.ndarray, scores: pd.DataFrame, metrics: pd.Data
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
     ax.legend(fontsize=7)
-    for ax, name in zip(axes[1: 1 + len(names)], names, strict=True):
+    for ax, name in zip(axes[1 : 1 + len(names)], names, strict=True):
         cm = confusion[confusion["model"] == name].pivot(index="true", columns="predicted", values="count")
         ax.imshow(cm.to_numpy(), cmap="Blues")
         for (i, j), v in np.ndenumerate(cm.to_numpy()):
@@ -69,7 +67,7 @@ def model_performance(y_test: np.ndarray, scores: pd.DataFrame, metrics: pd.Data
     _save(fig, path)
 
 
-def importances(table: pd.DataFrame, n: int, path) -> None:
+def plot_importances(table: pd.DataFrame, n: int, path) -> None:
     top = table.head(n).iloc[::-1]
     fig, ax = plt.subplots(figsize=(6, max(3, 0.25 * n)))
     ax.barh(top["kmer"], top["importance_mean"], xerr=top["importance_sd"], color="tab:green", ecolor="grey")
@@ -77,12 +75,17 @@ def importances(table: pd.DataFrame, n: int, path) -> None:
     _save(fig, path)
 
 
-def embedding(coords: pd.DataFrame, highlight: list[str], path) -> None:
+def plot_embedding(coords: pd.DataFrame, highlight: list[str], path) -> None:
     hi = coords["kmer"].isin(highlight)
     fig, ax = plt.subplots(figsize=(6, 5))
     ax.scatter(coords.loc[~hi, "umap1"], coords.loc[~hi, "umap2"], s=6, color="lightgrey", label="k-mers")
-    ax.scatter(coords.loc[hi, "umap1"], coords.loc[hi, "umap2"], s=18, color="tab:red",
-               label="most predictive (random forest)")
+    ax.scatter(
+        coords.loc[hi, "umap1"],
+        coords.loc[hi, "umap2"],
+        s=18,
+        color="tab:red",
+        label="most predictive (random forest)",
+    )
     for _, r in coords[hi].iterrows():
         ax.annotate(r["kmer"], (r["umap1"], r["umap2"]), fontsize=6)
     ax.set_xlabel("UMAP 1")
@@ -91,7 +94,7 @@ def embedding(coords: pd.DataFrame, highlight: list[str], path) -> None:
     _save(fig, path)
 
 
-def gc_content(groups: dict[str, np.ndarray], genome_gc: float, path) -> None:
+def plot_gc_content(groups: dict[str, np.ndarray], genome_gc: float, path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, gc in groups.items():
         gc = np.asarray(gc, float)
@@ -103,7 +106,7 @@ def gc_content(groups: dict[str, np.ndarray], genome_gc: float, path) -> None:
     _save(fig, path)
 
 
-def permutation(null: np.ndarray, observed: int, p: float, path) -> None:
+def plot_permutation(null: np.ndarray, observed: int, p: float, path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.hist(null, bins=min(50, max(5, len(np.unique(null)))), color="lightgrey", edgecolor="grey")
     ax.axvline(observed, color="tab:red", label=f"introgressed: {observed} genes (p = {p:.3g})")
