@@ -2,15 +2,18 @@
 
 Side by side in one run, on the same samples, scored against ``super_pop`` (K = 5) and ``pop`` (K = 12):
 
-* ``cec``         the pipeline: genotype images -> CAE (popcen.representation) -> CEC (popcen.clustering.deep)
+* ``cec``         the pipeline: genotype images -> CAE -> CEC, run by the rules' own functions
+                  (popcen.pipeline.representation.train_cae, popcen.pipeline.clustering.train_cec)
 * ``cae_<init>``  the clustering of the CAE latent space CEC's centroids start from (``--init``)
-* every baseline of popcen.clustering.baselines (k-means, Ward, GMM, DBSCAN, OPTICS on the latent space;
-  PCA(20) + k-means and PCA(20) + Ward on the genotypes)
+* every baseline of rule cluster_baselines (k-means, Ward, GMM, DBSCAN, OPTICS on the latent space;
+  PCA(20) + k-means and PCA(20) + Ward on the genotypes), from its metrics table
+* the same PCA baselines on the variants the images hold (``*_image_variants``)
 * ``fastmixture`` (ADMIXTURE reimplementation) at the same K on the same genotypes; cluster = argmax Q.
 
 Data: every bi-allelic SNV of chr1..22 of ``1kg_phase3_subset`` (monomorphic and duplicate sites dropped,
-missing calls -> the variant mean), via ``load_1kg`` of benchmarks/classification.py (one loader, one cache).
-The CAE is trained once, without labels; CEC once per K.
+missing calls -> the variant mean): the feature set the pipeline's rules build, via ``feature_set`` of
+benchmarks/classification.py (one loader, one cache). As in the pipeline, the CAE is trained once,
+its validation split stratified by ``pop``; CEC once per level, its split stratified by the level.
 
 Usage::
 
@@ -37,17 +40,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from classification import load_1kg  # noqa: E402
+from classification import feature_set  # noqa: E402
 
-from popcen.clustering.baselines import run_baselines  # noqa: E402
-from popcen.clustering.deep import train_cec  # noqa: E402
-from popcen.clustering.metrics import score_clustering  # noqa: E402
-from popcen.clustering.stages import level_sections  # noqa: E402
-from popcen.images import genotype_images, scale_genotypes  # noqa: E402
-from popcen.representation import encode, train_cae  # noqa: E402
+from popcen.clustering.baselines import BaselineResult, run_baselines  # noqa: E402
+from popcen.clustering.metrics import score_methods  # noqa: E402
+from popcen.images import scale_genotypes  # noqa: E402
+from popcen.io import read_features, read_json, read_table  # noqa: E402
+from popcen.pipeline import call  # noqa: E402
+from popcen.pipeline import clustering as clustering_rules  # noqa: E402
+from popcen.pipeline import representation as representation_rules  # noqa: E402
 
 log = logging.getLogger("popcen")
-LEVELS = {"super_pop": 5, "pop": 12}
 
 
 def write_plink(gn: np.ndarray, samples: pd.DataFrame, variants: pd.DataFrame, prefix: Path) -> None:
@@ -171,16 +174,24 @@ def main() -> None:
         choices=["constant", "cosine"],
         help="the CAE's learning-rate schedule (CEC always runs at a constant --cec-lr)",
     )
-    ap.add_argument("--cec-lr", type=float, default=3e-5,
-                    help="CEC learning rate (3e-5: CEC loses less of its start, sixth round in RESULTS.md)")
+    ap.add_argument(
+        "--cec-lr",
+        type=float,
+        default=3e-5,
+        help="CEC learning rate (3e-5: CEC loses less of its start, sixth round in RESULTS.md)",
+    )
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--cae-epochs", type=int, default=20)
     ap.add_argument("--patience", type=int, default=5)
     ap.add_argument("--cec-epochs", type=int, default=15)
     ap.add_argument("--sigma", type=float, default=0.9)
-    ap.add_argument("--alpha", type=float, default=5.0,
-                    help="degrees of freedom of CEC's Student t (5: closer to the Gaussian mixture it starts from; "
-                    "CEC keeps its super_pop start, seventh round)")
+    ap.add_argument(
+        "--alpha",
+        type=float,
+        default=5.0,
+        help="degrees of freedom of CEC's Student t (5: closer to the Gaussian mixture it starts from; "
+        "CEC keeps its super_pop start, seventh round)",
+    )
     ap.add_argument(
         "--init", default="gmm", choices=["kmeans", "gmm", "ward"], help="CEC's starting clusters"
     )
@@ -209,6 +220,7 @@ def main() -> None:
     ap.add_argument("--val-fraction", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2, help="torch and fastmixture threads")
+    ap.add_argument("--device", default="cpu", help="the rules' device key: cpu, cuda or auto")
     ap.add_argument("--levels", default="super_pop,pop")
     ap.add_argument("--skip-fastmixture", action="store_true")
     ap.add_argument(
@@ -224,18 +236,11 @@ def main() -> None:
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     args.out.mkdir(parents=True, exist_ok=True)
-    import torch
-
-    torch.set_num_threads(args.threads)
 
     t0 = time.perf_counter()
-    gn, variants, samples = load_1kg(
-        args.data, ROOT / "benchmarks" / "out" / "classification" / "1kg_snvs.npz"
-    )
+    features = feature_set(args.data, ROOT / "benchmarks" / "out" / "classification")
+    gn, variants, samples = read_features(**features)
     log.info("loaded %d samples x %d SNVs in %.1fs", *gn.shape, time.perf_counter() - t0)
-    genotypes = scale_genotypes(gn)
-    images, kept = genotype_images(gn, args.max_variants)
-    log.info("images %s from %d variants", images.shape, len(kept))
 
     settings = {
         "optimizer": args.optimizer,
@@ -250,6 +255,7 @@ def main() -> None:
         "amp": True,
     }
     representation = {
+        "max_variants": args.max_variants,
         "latent_dim": args.latent_dim,
         "base_channels": args.base_channels,
         "max_channels": args.max_channels,
@@ -257,24 +263,41 @@ def main() -> None:
         "dropout": args.dropout,
         "pca_init": args.pca_init,
     }
-    t0 = time.perf_counter()
-    cae, cae_fit = train_cae(
-        images,
-        len(kept),
-        settings,
-        representation,
-        device="cpu",
-        loss_tsv=args.out / "cae_losses.tsv",
-        checkpoint_dir=args.out / "ckpt_cae",
+    cae = {
+        "weights": args.out / "cae.pt",
+        "config": args.out / "cae.json",
+        "latent": args.out / "latent.tsv",
+        "losses": args.out / "cae_losses.tsv",
+    }
+    call(
+        representation_rules.train_cae,
+        input=features,
+        output=cae,
+        params={
+            "training": settings,
+            "representation": representation,
+            "label_columns": ["pop", "super_pop"],
+            "device": args.device,
+            "checkpoint_dir": args.out / "ckpt_cae",
+        },
+        threads=args.threads,
     )
-    cae_seconds = time.perf_counter() - t0
-    latent = encode(cae, images, device="cpu")
+    cae_meta = read_json(cae["config"])
+    kept = np.asarray(cae_meta["variant_index"])
+    latent = read_table(cae["latent"]).drop(columns="sample").to_numpy(dtype=np.float32)
     log.info(
-        "CAE: %d epochs in %.0fs, best val loss %.5f", cae_fit.epochs_run, cae_seconds, cae_fit.best_loss
+        "CAE: images %dx%d from %d variants, %d epochs in %.0fs, best val loss %.5f",
+        cae_meta["cae"]["side"],
+        cae_meta["cae"]["side"],
+        len(kept),
+        cae_meta["epochs_run"],
+        cae_meta["seconds"],
+        read_table(cae["losses"])["val_loss"].min(),
     )
 
     if not args.skip_fastmixture:
         write_plink(gn, samples, variants, args.out / "1kg")
+    genotypes = scale_genotypes(gn)
 
     cec_training = {"max_epochs": args.cec_epochs, "lr": args.cec_lr, "lr_schedule": "constant"}
     clustering = {
@@ -289,73 +312,72 @@ def main() -> None:
         "training": cec_training,
         "levels": args.level_overrides,
     }
-    rows = []
+    tables = []
     for level in args.levels.split(","):
-        k, truth = LEVELS[level], samples[level].to_numpy()
-        cec_settings, cec_clustering = level_sections(settings, clustering, level)
-        t0 = time.perf_counter()
-        outcome = train_cec(
-            cae,
-            images,
-            k,
-            cec_settings,
-            cec_clustering,
-            device="cpu",
-            loss_tsv=args.out / f"cec_{level}_losses.tsv",
-            checkpoint_dir=args.out / f"ckpt_cec_{level}",
+        truth = samples[level].to_numpy()
+        k = len(np.unique(truth))
+        cec = {
+            "weights": args.out / f"cec_{level}.pt",
+            "config": args.out / f"cec_{level}.json",
+            "assignments": args.out / f"cec_{level}_assignments.tsv",
+            "losses": args.out / f"cec_{level}_losses.tsv",
+        }
+        call(
+            clustering_rules.train_cec,
+            input={**features, "cae_weights": cae["weights"], "cae_json": cae["config"]},
+            output=cec,
+            params={
+                "training": settings,
+                "clustering": clustering,
+                "device": args.device,
+                "checkpoint_dir": args.out / f"ckpt_cec_{level}",
+            },
+            wildcards={"level": level},
+            threads=args.threads,
         )
-        cec_seconds = time.perf_counter() - t0
-        results = [
-            (
-                "cec",
-                "latent",
-                outcome.labels,
-                cae_seconds + cec_seconds,
-                f"{outcome.result.epochs_run} epochs, {outcome.result.stop_reason}",
-            ),
-            (f"cae_{cec_clustering['init']}", "latent", outcome.init_labels, float("nan"), "CEC's initialisation"),
-        ]
-        results += [
-            (r.method, r.space, r.labels, r.seconds, r.note)
-            for r in run_baselines(latent, genotypes, k, seed=args.seed)
-        ]
+        baselines = {
+            "metrics": args.out / f"metrics_{level}.tsv",
+            "assignments": args.out / f"baseline_assignments_{level}.tsv",
+        }
+        call(
+            clustering_rules.cluster_baselines,
+            input={
+                **features,
+                "latent": cae["latent"],
+                "cae_json": cae["config"],
+                "assignments": cec["assignments"],
+                "cec_json": cec["config"],
+            },
+            output=baselines,
+            params={"min_samples": 5, "pca_components": 20, "seed": args.seed},
+            wildcards={"level": level},
+            threads=args.threads,
+        )
         # The same PCA baselines on the variants the images hold (the highest-variance ones): what the CAE
         # sees, so that a CEC gain is not only the gain of the variance filter.
-        results += [
-            (f"{r.method}_image_variants", "image variants", r.labels, r.seconds, r.note)
+        extra = [
+            BaselineResult(f"{r.method}_image_variants", "image variants", r.labels, r.seconds, r.note)
             for r in run_baselines(
                 latent, genotypes[:, kept], k, seed=args.seed, methods=["pca_kmeans", "pca_ward"]
             )
         ]
         if not args.skip_fastmixture:
             labels, seconds = run_fastmixture(args.out / "1kg", k, args.seed, args.threads)
-            results.append(("fastmixture", "genotypes", labels, seconds, "argmax Q"))
-        for method, space, labels, seconds, note in results:
-            rows.append(
-                {
-                    "level": level,
-                    "K": k,
-                    "method": method,
-                    "space": space,
-                    **score_clustering(truth, labels),
-                    "clusters_found": len(np.unique(labels)),
-                    "seconds": seconds,
-                    "note": note,
-                }
-            )
-            log.info(
-                "%s %s: %s",
-                level,
-                method,
-                {m: round(v, 3) for m, v in rows[-1].items() if isinstance(v, float)},
-            )
-        np.save(args.out / f"cec_{level}_q.npy", outcome.q)
+            extra.append(BaselineResult("fastmixture", "genotypes", labels, seconds, "argmax Q"))
+        metrics = read_table(baselines["metrics"]).fillna({"note": ""})
+        part = pd.concat([metrics, score_methods(truth, extra, level)])
+        for row in part.itertuples():
+            log.info("%s %s: ARI %.3f NMI %.3f ACC %.3f", level, row.method, row.ARI, row.NMI, row.ACC)
+        tables.append(part)
+        assignments = read_table(cec["assignments"])
+        np.save(args.out / f"cec_{level}_q.npy", assignments[[f"q{j}" for j in range(k)]].to_numpy())
 
-    table = pd.DataFrame(rows)
+    table = pd.concat(tables, ignore_index=True).rename(columns={"k": "K"})
     table.to_csv(args.out / "results.tsv", sep="\t", index=False, float_format="%.4f")
+    side = cae_meta["cae"]["side"]
     md = [
-        f"Data: {gn.shape[0]} samples, {gn.shape[1]} SNVs; images {images.shape[-1]}x{images.shape[-1]} "
-        f"({len(kept)} highest-variance SNVs); CAE {cae_fit.epochs_run} epochs ({cae_fit.stop_reason}), "
+        f"Data: {gn.shape[0]} samples, {gn.shape[1]} SNVs; images {side}x{side} "
+        f"({len(kept)} highest-variance SNVs); CAE {cae_meta['epochs_run']} epochs ({cae_meta['stop_reason']}), "
         f"latent {args.latent_dim}; settings {json.dumps(vars(args), default=str)}",
         "",
     ]

@@ -1,31 +1,42 @@
 # Clustering on the CAE latent space: CEC (deep embedded clustering) per label level, with K = the number
 # of labels of that level; baselines on the same samples; the choice of K; figures.
-# Logic: workflow/scripts/popcen/clustering/, models/cec.py, plots/clustering.py.
+# Code: workflow/scripts/popcen/pipeline/clustering.py; library: popcen/clustering/, models/cec.py,
+# plots/clustering.py. Each rule passes only the clustering keys it reads (a change reruns those rules).
 CLU_DIR = f"{RESULTS}/{{cohort}}/clustering"
 
 
 rule train_cec:
     input:
         **FEATURES,
-        cae_weights=rules.train_cae.output.weights,
-        cae_json=rules.train_cae.output.config,
+        **CAE,
     output:
         weights=f"{CLU_DIR}/{{level}}/cec.pt",
         config=f"{CLU_DIR}/{{level}}/cec.json",
         assignments=f"{CLU_DIR}/{{level}}/cec_assignments.tsv",
         losses=f"{CLU_DIR}/{{level}}/cec_losses.tsv",
-    params:
-        features=features_folder,
-        training=TRAINING,
-        clustering=CLUSTERING,
-        device=config["device"],
-        checkpoint_dir=lambda wc: f"{RESULTS}/{wc.cohort}/checkpoints/cec_{wc.level}",
     log:
         f"{RESULTS}/{{cohort}}/logs/train_cec/{{level}}.log",
     benchmark:
         f"{RESULTS}/{{cohort}}/benchmarks/train_cec/{{level}}.tsv"
     conda:
         "../envs/torch.yaml"
+    params:
+        training=TRAINING,
+        # CEC's keys and this level's override only: not those of the baselines, the K sweep or the figures
+        clustering=lambda wc: {
+            **drop(
+                CLUSTERING,
+                "levels",
+                "min_samples",
+                "pca_components",
+                "k_max",
+                "k_sweep_epochs",
+                "tsne_perplexity",
+            ),
+            "levels": keys(CLUSTERING.get("levels", {}), wc.level),
+        },
+        device=config["device"],
+        checkpoint_dir=lambda wc: f"{RESULTS}/{wc.cohort}/checkpoints/cec_{wc.level}",
     script:
         "../workflow/scripts/train_cec.py"
 
@@ -40,16 +51,16 @@ rule cluster_baselines:
     output:
         metrics=f"{CLU_DIR}/{{level}}/metrics.tsv",
         assignments=f"{CLU_DIR}/{{level}}/baseline_assignments.tsv",
-    params:
-        features=features_folder,
-        clustering=CLUSTERING,
-        seed=TRAINING["seed"],
     log:
         f"{RESULTS}/{{cohort}}/logs/cluster_baselines/{{level}}.log",
     benchmark:
         f"{RESULTS}/{{cohort}}/benchmarks/cluster_baselines/{{level}}.tsv"
     conda:
         "../envs/torch.yaml"
+    params:
+        min_samples=CLUSTERING["min_samples"],
+        pca_components=CLUSTERING["pca_components"],
+        seed=TRAINING["seed"],
     script:
         "../workflow/scripts/cluster_baselines.py"
 
@@ -57,9 +68,8 @@ rule cluster_baselines:
 rule k_sweep:
     input:
         **FEATURES,
+        **CAE,
         latent=rules.train_cae.output.latent,
-        cae_weights=rules.train_cae.output.weights,
-        cae_json=rules.train_cae.output.config,
     output:
         table=f"{CLU_DIR}/k_sweep.tsv",
         choice=f"{CLU_DIR}/k_choice.json",
@@ -69,18 +79,18 @@ rule k_sweep:
             subcategory="{cohort}",
             caption="../workflow/report/k_sweep.rst",
         ),
-    params:
-        features=features_folder,
-        label_columns=lambda wc: COHORTS.label_columns(wc.cohort),
-        training=TRAINING,
-        clustering=CLUSTERING,
-        device=config["device"],
     log:
         f"{RESULTS}/{{cohort}}/logs/k_sweep.log",
     benchmark:
         f"{RESULTS}/{{cohort}}/benchmarks/k_sweep.tsv"
     conda:
         "../envs/torch.yaml"
+    params:
+        label_columns=lambda wc: label_levels(wc.cohort),
+        training=TRAINING,
+        # the section's CEC keys (no per-level override), k_max and k_sweep_epochs
+        clustering=drop(CLUSTERING, "levels", "min_samples", "pca_components", "tsne_perplexity"),
+        device=config["device"],
     script:
         "../workflow/scripts/k_sweep.py"
 
@@ -111,13 +121,12 @@ rule clustering_figures:
             subcategory="{cohort}",
             caption="../workflow/report/clustering_composition.rst",
         ),
-    params:
-        features=features_folder,
-        seed=TRAINING["seed"],
-        perplexity=CLUSTERING["tsne_perplexity"],
     log:
         f"{RESULTS}/{{cohort}}/logs/clustering_figures/{{level}}.log",
     conda:
         "../envs/torch.yaml"
+    params:
+        seed=TRAINING["seed"],
+        perplexity=CLUSTERING["tsne_perplexity"],
     script:
         "../workflow/scripts/clustering_figures.py"

@@ -111,7 +111,7 @@ def test_k_sweep_records_g_from_the_cec_runs():
 
 
 def test_level_sections_put_a_levels_override_over_the_section_and_the_shared_training():
-    from popcen.clustering.stages import level_sections
+    from popcen.clustering.deep import level_sections
 
     shared = {"optimizer": "adam", "lr": 2e-3, "max_epochs": 20, "seed": 1}
     clustering = {
@@ -131,3 +131,21 @@ def test_level_sections_put_a_levels_override_over_the_section_and_the_shared_tr
     assert (keys["init"], keys["kernel"]) == ("gmm", "full")
     # nothing is changed in place: the config dicts are shared by every rule
     assert clustering["levels"]["pop"]["training"] == {"lr": 1e-4} and clustering["init"] == "gmm"
+
+
+def test_score_methods_puts_clusterings_side_by_side():
+    from popcen.clustering.baselines import BaselineResult
+    from popcen.clustering.metrics import score_methods
+
+    labels = np.array(["a", "a", "b", "b", "c", "c"])
+    results = [
+        BaselineResult("perfect", "latent", np.array([2, 2, 0, 0, 1, 1]), 1.5, "relabelled"),
+        BaselineResult("one", "genotypes", np.zeros(6, dtype=int), np.nan),
+    ]
+    table = score_methods(labels, results, "pop")
+    assert table.columns.tolist() == [
+        "level", "k", "method", "space", "ARI", "NMI", "ACC", "homogeneity", "completeness",
+        "clusters_found", "seconds", "note",
+    ]  # fmt: skip
+    assert table["method"].tolist() == ["perfect", "one"] and (table["k"] == 3).all()
+    assert table.loc[0, "ARI"] == pytest.approx(1.0) and table["clusters_found"].tolist() == [3, 1]

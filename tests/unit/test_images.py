@@ -43,3 +43,13 @@ def test_cap_keeps_the_highest_variance_variants_in_genome_order():
     images, kept = genotype_images(gn, max_variants=2)
     assert images.shape == (4, 1, 2, 2) and kept.tolist() == [1, 2]
     np.testing.assert_allclose(images[2, 0].ravel(), [1, 1, 0, 0])
+
+
+def test_images_of_given_variants_are_those_of_the_same_columns():
+    rng = np.random.default_rng(0)
+    gn = rng.integers(-1, 3, size=(5, 30)).astype(np.int8)
+    index = [3, 7, 8, 20]
+    images, kept = genotype_images(gn, variant_index=index)
+    expected, _ = genotype_images(gn[:, index])
+    assert kept.tolist() == index
+    np.testing.assert_array_equal(images, expected)

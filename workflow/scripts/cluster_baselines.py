@@ -1,21 +1,3 @@
-"""Rule cluster_baselines: CEC and the baselines on the same samples, scored against one label level."""
+from popcen.pipeline import clustering, run_rule
 
-from popcen.clustering.stages import run_cluster_baselines
-from popcen.rulerunner import run_rule
-
-
-def main(smk, log):
-    run_cluster_baselines(
-        smk.params.features,
-        smk.input.latent,
-        smk.input.assignments,
-        smk.input.cec_json,
-        smk.input.cae_json,
-        dict(smk.output),
-        smk.wildcards.level,
-        smk.params.clustering,
-        smk.params.seed,
-    )
-
-
-run_rule(main, snakemake)
+run_rule(clustering.cluster_baselines, snakemake)

@@ -9,9 +9,10 @@ whole-genome cohorts: the highest-variance variants are kept, still in genome or
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
+
+from popcen.features import mean_impute
 
 
 def variant_variance(alt_count: np.ndarray) -> np.ndarray:
@@ -61,6 +62,9 @@ def select_variants(alt_count: np.ndarray, max_variants: int | None) -> np.ndarr
 def scale_genotypes(alt_count: np.ndarray) -> np.ndarray:
     """Alt counts (0, 1, 2; -1 missing) -> float32 in [0, 1] (count / 2), a missing call -> the variant's mean.
 
+    The imputation is :func:`popcen.features.mean_impute` (a variant with no call at all gets 0, like the
+    padding); halving afterwards is exact, so this equals imputing the halved values.
+
     Parameters
     ----------
     alt_count : (n_samples, n_variants) int array
@@ -72,16 +76,7 @@ def scale_genotypes(alt_count: np.ndarray) -> np.ndarray:
     alt_count = np.asarray(alt_count)
     if alt_count.size and (alt_count.max() > 2 or alt_count.min() < -1):
         raise ValueError("alt counts must be 0, 1, 2 or -1 (missing)")
-    x = alt_count.astype(np.float32) / 2.0
-    missing = alt_count < 0
-    if missing.any():
-        x[missing] = np.nan
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # "mean of empty slice" for all-missing
-            means = np.nanmean(x, axis=0)
-        means = np.nan_to_num(means, nan=0.0)  # a variant with no call at all: 0, like the padding
-        x[missing] = np.take(means, np.nonzero(missing)[1])
-    return x
+    return mean_impute(alt_count) / np.float32(2)
 
 
 def image_side(n_variants: int) -> int:
@@ -105,7 +100,9 @@ def to_images(scaled: np.ndarray) -> np.ndarray:
     return out.reshape(n, 1, side, side)
 
 
-def genotype_images(alt_count: np.ndarray, max_variants: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def genotype_images(
+    alt_count: np.ndarray, max_variants: int | None = None, variant_index=None
+) -> tuple[np.ndarray, np.ndarray]:
     """Images of every sample and the indices of the variants they hold.
 
     Parameters
@@ -113,11 +110,16 @@ def genotype_images(alt_count: np.ndarray, max_variants: int | None = None) -> t
     alt_count : (n_samples, n_variants) int8, -1 = missing, variants in genome order
     max_variants : int or None
         Cap on the variants (highest variance kept, genome order preserved).
+    variant_index : int indices, optional
+        The variants to lay out instead of choosing them (those a trained CAE saw: its ``variant_index``).
 
     Returns
     -------
     images : (n_samples, 1, side, side) float32 in [0, 1]
     kept : (k,) int indices into the variants
     """
-    kept = select_variants(alt_count, max_variants)
+    if variant_index is not None:
+        kept = np.asarray(variant_index, dtype=np.int64)
+    else:
+        kept = select_variants(alt_count, max_variants)
     return to_images(scale_genotypes(alt_count[:, kept])), kept

@@ -7,10 +7,12 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from popcen.models.cae import CAE, CAEConfig, architecture, cae_loss
 from popcen.training import (
+    FitOptions,
     FitResult,
     fit,
     infer,
@@ -22,19 +24,13 @@ from popcen.training import (
 
 log = logging.getLogger("popcen")
 
-# Keys of the shared `training` config section that fit() takes as they are.
-FIT_KEYS = ("optimizer", "lr", "weight_decay", "lr_schedule", "max_epochs", "patience", "seed", "amp")
-
 
 def training_settings(shared: dict, override: dict | None = None) -> dict:
-    """The shared ``training`` section with a stage's own ``training`` overrides on top."""
+    """The shared ``training`` section with a stage's own ``training`` overrides on top (the
+    :class:`popcen.training.FitOptions` fields of the ``training`` schema)."""
     settings = dict(shared)
     settings.update(override or {})
     return settings
-
-
-def fit_kwargs(settings: dict) -> dict:
-    return {k: settings[k] for k in FIT_KEYS if k in settings}
 
 
 def train_cae(
@@ -55,11 +51,19 @@ def train_cae(
     ----------
     images : (n, 1, S, S) float32 genotype images
     n_pixels : real pixels per image (the variants)
-    settings : training settings (optimizer, lr, batch_size, max_epochs, patience, val_fraction, seed, amp)
+    settings : training settings: keys of :class:`popcen.training.FitOptions` (the ``training`` section)
     representation : latent_dim, base_channels, max_channels, max_depth, dropout, pca_init (optional)
     stratify : labels for a stratified validation split (optional)
     """
-    seed = settings["seed"]
+    options = FitOptions.from_settings(
+        settings,
+        device=device,
+        checkpoint_dir=checkpoint_dir,
+        loss_tsv=loss_tsv,
+        progress=progress,
+        desc="CAE",
+    )
+    seed = options.seed
     seed_everything(seed)
     config = architecture(
         side=images.shape[-1],
@@ -79,30 +83,25 @@ def train_cae(
         config.channels,
         config.latent_dim,
     )
-    train_idx, val_idx = split_indices(len(images), settings["val_fraction"], seed, stratify=stratify)
+    train_idx, val_idx = split_indices(len(images), options.val_fraction, seed, stratify=stratify)
     if config.pca_init:  # the PCA of the training split only, as the rest of the fit
         model.init_pca(images[train_idx])
     else:
         model.init_pixel_bias(torch.as_tensor(images[train_idx].mean(axis=0)))
-    train = make_loader(images[train_idx], batch_size=settings["batch_size"], shuffle=True, seed=seed)
-    val = make_loader(images[val_idx], batch_size=settings["batch_size"]) if len(val_idx) else None
+    train = make_loader(images[train_idx], batch_size=options.batch_size, shuffle=True, seed=seed)
+    val = make_loader(images[val_idx], batch_size=options.batch_size) if len(val_idx) else None
     result = fit(
         model,
         train,
         val,
         cae_loss,
-        device=device,
-        checkpoint_dir=checkpoint_dir,
-        loss_tsv=loss_tsv,
+        options,
         fingerprint={
             "config": config.to_dict(),
             "n": len(images),
-            "batch_size": settings["batch_size"],
-            "val_fraction": settings["val_fraction"],
+            "batch_size": options.batch_size,
+            "val_fraction": options.val_fraction,
         },
-        progress=progress,
-        desc="CAE",
-        **fit_kwargs(settings),
     )
     # Early stopping may restore weights whose batch-norm statistics saw a few batches only: recompute them
     # on all training samples so that eval-mode latent features have the scale the layers were trained at.
@@ -111,7 +110,7 @@ def train_cae(
     # were trained to standardise (eval-mode latent features then came out inflated and CEC drifted).
     recalibrate_batchnorm(
         model,
-        make_loader(images[train_idx], batch_size=settings["batch_size"], shuffle=True, seed=seed),
+        make_loader(images[train_idx], batch_size=options.batch_size, shuffle=True, seed=seed),
         device=device,
     )
     return model.cpu(), result
@@ -138,3 +137,9 @@ def load_cae(weights: str | Path, config_json: str | Path) -> tuple[CAE, dict]:
     model = CAE(CAEConfig.from_dict(meta["cae"]))
     model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return model, meta
+
+
+def latent_table(sample_ids, latent: np.ndarray) -> pd.DataFrame:
+    """The latent features of every sample as a table: ``sample``, then ``z1 .. z<latent_dim>``."""
+    cols = {f"z{i + 1}": latent[:, i] for i in range(latent.shape[1])}
+    return pd.DataFrame({"sample": np.asarray(sample_ids), **cols})

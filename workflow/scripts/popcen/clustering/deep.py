@@ -11,8 +11,8 @@ import numpy as np
 
 from popcen.models.cae import CAE
 from popcen.models.cec import CEC, TargetRefresh, cec_loss, init_centroids, predict_q
-from popcen.representation import encode, fit_kwargs
-from popcen.training import FitResult, fit, make_loader, seed_everything, split_indices
+from popcen.representation import encode, training_settings
+from popcen.training import FitOptions, FitResult, fit, make_loader, seed_everything, split_indices
 
 log = logging.getLogger("popcen")
 
@@ -54,11 +54,24 @@ def train_cec(
     ----------
     cae : trained CAE (copied, not modified)
     images : (n, 1, S, S) float32
-    settings : training settings (optimizer, lr, batch_size, max_epochs, patience, val_fraction, seed, amp)
+    settings : training settings: keys of :class:`popcen.training.FitOptions` (the ``training`` section)
     clustering : sigma, alpha, kernel, update_interval, tol, kmeans_n_init, init,
         freeze_batchnorm
     """
-    seed = settings["seed"]
+    # The target P moves (sharpens) at every refresh, so the loss is not comparable between epochs and
+    # early stopping on it would stop for the wrong reason: training ends on tol or max_epochs and keeps
+    # the last weights; the validation loss is still recorded (it gives G in the K sweep).
+    options = FitOptions.from_settings(
+        settings,
+        patience=None,
+        restore_best=False,
+        device=device,
+        checkpoint_dir=checkpoint_dir,
+        loss_tsv=loss_tsv,
+        progress=progress,
+        desc=f"CEC K={n_clusters}",
+    )
+    seed = options.seed
     seed_everything(seed)
     n = len(images)
     latent0 = encode(cae, images, device=device)
@@ -74,8 +87,8 @@ def train_cec(
     )
 
     index = np.arange(n)
-    train_idx, val_idx = split_indices(n, settings["val_fraction"], seed, stratify=stratify)
-    bs = settings["batch_size"]
+    train_idx, val_idx = split_indices(n, options.val_fraction, seed, stratify=stratify)
+    bs = options.batch_size
     train = make_loader(images[train_idx], index[train_idx], batch_size=bs, shuffle=True, seed=seed)
     val = make_loader(images[val_idx], index[val_idx], batch_size=bs) if len(val_idx) else None
     everything = make_loader(images, index, batch_size=max(bs, 256))
@@ -86,33 +99,32 @@ def train_cec(
         x, idx = batch
         return cec_loss(model, x, refresh.p[idx], sigma)
 
-    # The target P moves (sharpens) at every refresh, so the loss is not comparable between epochs and
-    # early stopping on it would stop for the wrong reason: training ends on tol or max_epochs and keeps
-    # the last weights; the validation loss is still recorded (it gives G in the K sweep).
-    kwargs = fit_kwargs(settings)
-    kwargs["patience"] = None
     result = fit(
         model,
         train,
         val,
         loss_fn,
-        device=device,
-        checkpoint_dir=checkpoint_dir,
-        loss_tsv=loss_tsv,
+        options,
         callbacks=[refresh],
-        restore_best=False,
         fingerprint={
             "k": n_clusters,
             "n": n,
             "clustering": clustering,
             "batch_size": bs,
-            "val_fraction": settings["val_fraction"],
+            "val_fraction": options.val_fraction,
         },
-        progress=progress,
-        desc=f"CEC K={n_clusters}",
-        **kwargs,
     )
     q = predict_q(model, everything, device=device)
     latent = encode(model.cae, images, device=device)
     model.cpu()
     return CECOutcome(model, result, q, q.argmax(axis=1), init_labels, latent)
+
+
+def level_sections(training: dict, clustering: dict, level: str) -> tuple[dict, dict]:
+    """(training settings, clustering keys) of CEC at one label level: the clustering section with
+    ``clustering.levels[level]`` on top, its ``training`` keys merged over the section's, those over the
+    top-level ``training`` section."""
+    override = dict(clustering.get("levels", {}).get(level, {}))
+    stage_training = {**clustering.get("training", {}), **override.pop("training", {})}
+    merged = {**clustering, **override, "training": stage_training}
+    return training_settings(training, stage_training), merged

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from sklearn import metrics
 
@@ -46,3 +47,35 @@ def score_clustering(y_true, y_pred) -> dict[str, float]:
         "homogeneity": float(metrics.homogeneity_score(y_true, y_pred)),
         "completeness": float(metrics.completeness_score(y_true, y_pred)),
     }
+
+
+def score_methods(labels, results, level: str) -> pd.DataFrame:
+    """Several clusterings of the same samples side by side, scored against one label level.
+
+    Parameters
+    ----------
+    labels : (n,) known labels of the level; K is their number
+    results : clusterings with ``method, space, labels, seconds, note`` (e.g.
+        :class:`popcen.clustering.baselines.BaselineResult`), in the order of the rows
+    level : the label column's name
+
+    Returns
+    -------
+    one row per clustering: level, k, method, space, ARI, NMI, ACC, homogeneity, completeness,
+    clusters_found, seconds, note
+    """
+    k = len(np.unique(labels))
+    rows = [
+        {
+            "level": level,
+            "k": k,
+            "method": r.method,
+            "space": r.space,
+            **score_clustering(labels, r.labels),
+            "clusters_found": len(np.unique(r.labels)),
+            "seconds": r.seconds,
+            "note": r.note,
+        }
+        for r in results
+    ]
+    return pd.DataFrame(rows)

@@ -1,0 +1,196 @@
+"""The rules of ``rules/clustering.smk``: train_cec, cluster_baselines, k_sweep, clustering_figures."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+
+from popcen.clustering import deep, ksweep
+from popcen.clustering.baselines import BaselineResult, run_baselines
+from popcen.clustering.metrics import score_clustering, score_methods
+from popcen.errors import PopcenInputError
+from popcen.images import genotype_images, scale_genotypes
+from popcen.io import read_features, read_json, read_table, write_json, write_table
+from popcen.panel import fine_level
+from popcen.pipeline.representation import fine_labels, read_images, read_latent, set_threads
+from popcen.plots.clustering import plot_composition, plot_k_sweep, plot_losses, plot_tsne, tsne_embedding
+from popcen.representation import load_cae, training_settings
+from popcen.training import seed_everything
+
+
+def train_cec(input, output, params, wildcards, threads, log):
+    """CEC from the cohort's CAE at one label level (K = the number of its labels): weights, JSON (with the
+    keys it ran with and its scores), hard and soft assignments, losses.
+
+    params: ``training`` (the shared section), ``clustering`` (the CEC keys of the section, ``levels``
+    holding this level's override at most), ``device``, ``checkpoint_dir``.
+    """
+    set_threads(threads)
+    level = wildcards.level
+    settings, clustering = deep.level_sections(params.training, params.clustering, level)
+    cae, meta = load_cae(input.cae_weights, input.cae_json)
+    _, samples, images, _ = read_images(input, variant_index=meta["variant_index"])
+    if level not in samples:
+        raise PopcenInputError(input.samples, f"samples.tsv has no label column {level!r}")
+    labels = samples[level].to_numpy()
+    k = len(np.unique(labels))
+    if k < 2:
+        raise PopcenInputError(
+            input.samples, f"label column {level!r} has a single value; nothing to cluster"
+        )
+    t0 = time.perf_counter()
+    outcome = deep.train_cec(
+        cae,
+        images,
+        k,
+        settings,
+        clustering,
+        device=params.device,
+        stratify=labels,
+        checkpoint_dir=params.checkpoint_dir,
+        loss_tsv=output.losses,
+    )
+    seconds = time.perf_counter() - t0
+    torch.save(outcome.model.state_dict(), output.weights)
+    scores = score_clustering(labels, outcome.labels)
+    write_json(
+        {
+            "level": level,
+            "k": k,
+            "cae": meta["cae"],
+            "variant_index": meta["variant_index"],
+            "clustering": clustering,
+            "training": settings,
+            "epochs_run": outcome.result.epochs_run,
+            "stop_reason": outcome.result.stop_reason,
+            "seconds": seconds,
+            "device": outcome.result.device,
+            "scores": scores,
+        },
+        output.config,
+    )
+    table = pd.DataFrame(
+        {
+            "sample": samples["sample"],
+            level: labels,
+            "cluster": outcome.labels,
+            "init_cluster": outcome.init_labels,
+        }
+    )
+    q = pd.DataFrame(outcome.q, columns=[f"q{j}" for j in range(k)])
+    write_table(pd.concat([table, q], axis=1), output.assignments, float_format="%.5g")
+    log.info("CEC %s K=%d: %s", level, k, {m: round(v, 3) for m, v in scores.items()})
+
+
+def cluster_baselines(input, output, params, wildcards, threads, log):
+    """CEC, its starting clusters and every baseline on the same samples, scored against one label level:
+    one metrics table, one table of everyone's assignments.
+
+    params: ``min_samples`` (DBSCAN, OPTICS), ``pca_components`` (PCA baselines), ``seed``.
+    """
+    level = wildcards.level
+    gn, _, samples = read_features(input.genotypes, input.variants, input.samples)
+    latent = read_latent(input.latent, samples)
+    cec = read_table(input.assignments, dtype={level: str})
+    if cec["sample"].tolist() != samples["sample"].tolist():
+        raise PopcenInputError(
+            input.assignments, "samples differ from the cohort's features; re-run train_cec"
+        )
+    labels = samples[level].to_numpy()
+    cec_meta, cae_meta = read_json(input.cec_json), read_json(input.cae_json)
+    init = cec_meta["clustering"]["init"]  # this level's start, as train_cec ran it
+    results = [
+        BaselineResult(
+            "cec",
+            "latent",
+            cec["cluster"].to_numpy(),
+            cae_meta["seconds"] + cec_meta["seconds"],
+            f"CAE + CEC training ({cec_meta['stop_reason']})",
+        ),
+        BaselineResult(
+            f"cae_{init}",
+            "latent",
+            cec["init_cluster"].to_numpy(),
+            np.nan,
+            f"CEC's starting clusters ({init} on the CAE latent space)",
+        ),
+    ]
+    results += run_baselines(
+        latent,
+        scale_genotypes(gn),
+        len(np.unique(labels)),
+        seed=params.seed,
+        min_samples=params.min_samples,
+        pca_components=params.pca_components,
+    )
+    write_table(score_methods(labels, results, level), output.metrics, float_format="%.4f")
+    assignments = {"sample": samples["sample"], level: labels, **{r.method: r.labels for r in results}}
+    write_table(pd.DataFrame(assignments), output.assignments)
+
+
+def k_sweep(input, output, params, wildcards, threads, log):
+    """WCSS, NMI and G for K = 2 .. k_max: the table, the K picked and why (JSON), the figure.
+
+    params: ``label_columns`` (NMI against the fine level), ``training`` (the shared section),
+    ``clustering`` (k_max, k_sweep_epochs and the section's CEC keys; no per-level override), ``device``.
+    """
+    set_threads(threads)
+    training, clustering = params.training, params.clustering
+    gn, _, samples = read_features(input.genotypes, input.variants, input.samples)
+    latent = read_latent(input.latent, samples)
+    labels = fine_labels(samples, params.label_columns)
+    k_max = min(clustering["k_max"], len(samples) - 1)
+    if k_max < 2:
+        raise PopcenInputError(input.samples, f"{len(samples)} samples: too few for a K sweep")
+    cec_fn = None
+    if clustering["k_sweep_epochs"] > 0:
+        cae, meta = load_cae(input.cae_weights, input.cae_json)
+        images, _ = genotype_images(gn, variant_index=meta["variant_index"])
+        settings = training_settings(training, clustering.get("training"))
+        settings["max_epochs"] = clustering["k_sweep_epochs"]
+
+        def cec_fn(k):
+            seed_everything(settings["seed"])
+            return deep.train_cec(
+                cae, images, k, settings, clustering, device=params.device, stratify=labels, progress=False
+            )
+
+    table = ksweep.k_sweep(latent, range(2, k_max + 1), seed=training["seed"], labels=labels, cec_fn=cec_fn)
+    choice = ksweep.choose_k(table)
+    if labels is not None:
+        choice["label_column"] = fine_level(params.label_columns)
+        choice["k_labels"] = int(len(np.unique(labels)))
+    write_table(table, output.table)
+    write_json(choice, output.choice)
+    plot_k_sweep(table, choice, output.plot)
+
+
+def clustering_figures(input, output, params, wildcards, threads, log):
+    """Loss curves of the CAE and of CEC, t-SNE maps of the raw genotypes and of the latent features
+    (coloured by label and by cluster), the label composition of each cluster.
+
+    params: ``seed``, ``perplexity`` (of the t-SNE maps).
+    """
+    level = wildcards.level
+    gn, _, samples = read_features(input.genotypes, input.variants, input.samples)
+    latent = read_latent(input.latent, samples)
+    assignments = read_table(input.assignments, dtype={level: str})
+    labels, clusters = assignments[level].to_numpy(), assignments["cluster"].to_numpy()
+    k = sum(c.startswith("q") for c in assignments.columns)
+    plot_losses(
+        {
+            "CAE (reconstruction MSE)": read_table(input.cae_losses),
+            f"CEC, K = {k} (σ·KL + (1−σ)·MSE)": read_table(input.cec_losses),
+        },
+        output.losses,
+        title="Training and validation losses",
+    )
+    embeddings = {
+        "raw genotypes": tsne_embedding(scale_genotypes(gn), params.seed, params.perplexity),
+        "CAE latent features": tsne_embedding(latent, params.seed, params.perplexity),
+    }
+    plot_tsne(embeddings, labels, clusters, output.tsne, label_name=level)
+    plot_composition(labels, clusters, output.composition, label_name=level)
