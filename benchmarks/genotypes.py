@@ -3,9 +3,9 @@
 On one simulated chr22-scale cohort (popcen.demo: stdpopsim OutOfAfrica_4J17, 4 populations), in ONE run and
 interleaved repeat by repeat, times:
 
-* ``popcen``  the library calls the rules make, in their order and with their file hand-offs:
-              vcf_to_zarr -> read_panel/select_samples + variant_qc (table written as .tsv.gz, the kept
-              records' alt counts as a Zarr group) -> read both back + ld_prune (window/step in variants,
+* ``popcen``  the rules' own functions (``popcen.pipeline.genotypes``), in their order and with their file
+              hand-offs: vcf_to_zarr -> variant_qc (samples chosen from the panel, table written as
+              .tsv.gz, the kept records' alt counts as a Zarr group) -> ld_prune (window/step in variants,
               r², iterations);
 * ``plink2``  ``--vcf X --make-pgen`` (conversion), then one ``--pfile`` call with the same QC thresholds
               (``--snps-only just-acgt --max-alleles 2 --rm-dup exclude-all --geno --mac --maf``) and
@@ -38,17 +38,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 from popcen.demo import sample_names, sampled_populations, simulate_contig, write_vcf  # noqa: E402
+from popcen.io import read_samples, read_variants  # noqa: E402
 from popcen.ld import ld_prune  # noqa: E402
-from popcen.panel import read_panel, select_samples  # noqa: E402
-from popcen.qc import KEPT, summarise, variant_qc, write_table  # noqa: E402
-from popcen.vcf import vcf_to_zarr  # noqa: E402
-from popcen.zarrio import KeptAltCounts, read_alt_counts, read_kept_alt_counts  # noqa: E402
+from popcen.pipeline import call, genotypes  # noqa: E402
+from popcen.qc import KEPT, summarise  # noqa: E402
+from popcen.zarrio import read_alt_counts  # noqa: E402
 
 log = logging.getLogger("popcen")
 MODEL = "OutOfAfrica_4J17"
@@ -102,62 +101,125 @@ def run(cmd: list[str]) -> None:
 
 # ---------------------------------------------------------------------------------------------- popcen
 
+
 def popcen_convert(vcf: Path, work: Path, threads: int) -> Path:
+    """Rule vcf_to_zarr."""
     store = work / "store.zarr"
-    vcf_to_zarr(vcf, store, region=None, threads=threads)
+    call(
+        genotypes.vcf_to_zarr,
+        input={"vcf": vcf},
+        output={"zarr": store},
+        params={"region": None},
+        threads=threads,
+    )
     return store
 
 
-def popcen_qc(store: Path, panel_path: Path, work: Path, args) -> tuple[Path, Path, Path]:
-    """As workflow/scripts/variant_qc.py: all panel samples (label column 'pop', every population); the
-    QC table, the kept samples and the kept records' alt counts (the hand-off to pruning)."""
-    import zarr
+def popcen_qc(store: Path, panel: Path, work: Path, args) -> tuple[Path, Path, Path]:
+    """Rule variant_qc: all panel samples (label columns pop, super_pop; every population); the QC table,
+    the kept samples and the kept records' alt counts (the hand-off to pruning)."""
+    output = {
+        "variants": work / "variants.tsv.gz",
+        "samples": work / "samples.tsv",
+        "alt_counts": work / "alt_counts.zarr",
+    }
+    params = {
+        "label_columns": ["pop", "super_pop"],
+        "populations": None,
+        "min_call_rate": args.min_call_rate,
+        "min_mac": args.min_mac,
+        "min_maf": args.min_maf,
+    }
+    call(genotypes.variant_qc, input={"zarr": store, "panel": panel}, output=output, params=params)
+    return output["variants"], output["samples"], output["alt_counts"]
 
-    panel = read_panel(panel_path, ["pop", "super_pop"])
-    z = zarr.open_group(str(store), mode="r")
-    selection = select_samples(z["samples"][:], panel, "pop", None, vcf_path=store)
-    variants, samples, alt_counts = work / "variants.tsv.gz", work / "samples.tsv", work / "alt_counts.zarr"
-    kept = KeptAltCounts(alt_counts, selection.samples["sample"].tolist())
-    table = variant_qc(z, selection.vcf_index, args.min_call_rate, args.min_mac, args.min_maf, kept_genotypes=kept)
-    write_table(table, variants)
-    selection.samples.to_csv(samples, sep="\t", index=False)
-    return variants, samples, alt_counts
 
-
-def popcen_prune(alt_counts: Path, variants: Path, samples: Path, args) -> pd.DataFrame:
-    """As workflow/scripts/ld_prune.py (fraction 1: no random subset)."""
-    qc = pd.read_csv(variants, sep="\t", dtype={"chrom": str, "id": str, "ref": str, "alt": str})
-    names = pd.read_csv(samples, sep="\t", dtype=str)["sample"].tolist()
-    rows, gn = read_kept_alt_counts(alt_counts, names)
-    assert np.array_equal(rows, np.flatnonzero(qc["status"].to_numpy() == KEPT))
-    keep = ld_prune(gn, args.window, args.step, args.r2, args.iterations)
-    return qc.iloc[rows[keep]][["chrom", "pos", "id", "ref", "alt"]]
+def popcen_prune(alt_counts: Path, variants: Path, samples: Path, work: Path, args) -> Path:
+    """Rule ld_prune (fraction 1: no random subset)."""
+    kept = work / "pruned.tsv"
+    params = {
+        "window": args.window,
+        "step": args.step,
+        "r2": args.r2,
+        "iterations": args.iterations,
+        "fraction": 1.0,
+        "seed": 1,
+    }
+    call(
+        genotypes.ld_prune,
+        input={"alt_counts": alt_counts, "variants": variants, "samples": samples},
+        output={"kept": kept},
+        params=params,
+        wildcards={"contig": args.contig},
+    )
+    return kept
 
 
 # ---------------------------------------------------------------------------------------------- plink2
+
 
 def plink2_convert(vcf: Path, work: Path, threads: int) -> Path:
     prefix = work / "plink"
     # IDs '@:#' (chrom:pos): the simulated VCF has '.' IDs, and --indep-pairwise needs unique IDs; records
     # sharing a position then share an ID, which --rm-dup exclude-all drops, as popcen's duplicate_position.
-    run(["plink2", "--vcf", str(vcf), "--set-all-var-ids", "@:#", "--make-pgen", "--threads", str(threads),
-         "--memory", "4000", "--out", str(prefix)])
+    run(
+        [
+            "plink2",
+            "--vcf",
+            str(vcf),
+            "--set-all-var-ids",
+            "@:#",
+            "--make-pgen",
+            "--threads",
+            str(threads),
+            "--memory",
+            "4000",
+            "--out",
+            str(prefix),
+        ]
+    )
     return prefix
 
 
 def plink2_flags(args) -> list[str]:
     return [
-        "--snps-only", "just-acgt", "--max-alleles", "2", "--rm-dup", "exclude-all",
-        "--geno", f"{1 - args.min_call_rate:.6g}", "--mac", str(args.min_mac), "--maf", f"{args.min_maf:.6g}",
-        "--indep-pairwise", str(args.window), str(args.step), f"{args.r2:.6g}",
+        "--snps-only",
+        "just-acgt",
+        "--max-alleles",
+        "2",
+        "--rm-dup",
+        "exclude-all",
+        "--geno",
+        f"{1 - args.min_call_rate:.6g}",
+        "--mac",
+        str(args.min_mac),
+        "--maf",
+        f"{args.min_maf:.6g}",
+        "--indep-pairwise",
+        str(args.window),
+        str(args.step),
+        f"{args.r2:.6g}",
     ]
 
 
 def plink2_qc_prune(prefix: Path, work: Path, args) -> Path:
     out = work / "plink_pruned"
     # --write-snplist lists the variants that passed QC (what --indep-pairwise saw), for the QC comparison.
-    run(["plink2", "--pfile", str(prefix), *plink2_flags(args), "--write-snplist", "--threads", str(args.threads),
-         "--memory", "4000", "--out", str(out)])
+    run(
+        [
+            "plink2",
+            "--pfile",
+            str(prefix),
+            *plink2_flags(args),
+            "--write-snplist",
+            "--threads",
+            str(args.threads),
+            "--memory",
+            "4000",
+            "--out",
+            str(out),
+        ]
+    )
     return out
 
 
@@ -166,6 +228,7 @@ def bcftools_floor(vcf: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- compare
+
 
 def positions_of_ids(path: Path) -> set[int]:
     return {int(line.rsplit(":", 1)[1]) for line in path.read_text().split()}
@@ -184,7 +247,7 @@ def linked_pairs_left(gn: np.ndarray, kept: np.ndarray, window: int, step: int, 
     bits = BitGenotypes(gn)
     pairs: set[tuple[int, int]] = set()
     for start in range(0, len(gn), step):
-        idx = start + np.flatnonzero(kept[start:start + window])
+        idx = start + np.flatnonzero(kept[start : start + window])
         if idx.size > 1:
             i, j = np.nonzero(np.triu(pair_r2(bits, idx, idx) > r2, 1))
             pairs.update(zip(idx[i].tolist(), idx[j].tolist(), strict=True))
@@ -194,17 +257,17 @@ def linked_pairs_left(gn: np.ndarray, kept: np.ndarray, window: int, step: int, 
 def compare(work: Path, plink_out: Path, args) -> dict:
     import zarr
 
-    qc = pd.read_csv(work / "variants.tsv.gz", sep="\t", dtype={"chrom": str})
+    qc = read_variants(work / "variants.tsv.gz")
     popcen_qc_pos = set(qc.loc[qc["status"] == KEPT, "pos"].tolist())
     plink_qc_pos = positions_of_ids(Path(f"{plink_out}.snplist"))
-    popcen_pruned = set(pd.read_csv(work / "pruned.tsv", sep="\t")["pos"].tolist())
+    popcen_pruned = set(read_variants(work / "pruned.tsv")["pos"].tolist())
     plink_pruned = positions_of_ids(Path(f"{plink_out}.prune.in"))
 
     # Diagnostics on the QC-kept variants both tools saw.
     rows = np.flatnonzero(qc["status"].to_numpy() == KEPT)
     pos = qc["pos"].to_numpy()[rows]
     maf = qc["maf"].to_numpy()[rows]
-    names = pd.read_csv(work / "samples.tsv", sep="\t", dtype=str)["sample"].tolist()
+    names = read_samples(work / "samples.tsv")["sample"].tolist()
     gn = read_alt_counts(zarr.open_group(str(work / "store.zarr"), mode="r"), rows, names)
     in_popcen = np.isin(pos, list(popcen_pruned))
     in_plink = np.isin(pos, list(plink_pruned))
@@ -233,15 +296,24 @@ def compare(work: Path, plink_out: Path, args) -> dict:
 
 # ---------------------------------------------------------------------------------------------- main
 
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     args.out.mkdir(parents=True, exist_ok=True)
     vcf, panel = cohort_vcf(args)
     work = args.out / "work"
-    times: dict[str, list[float]] = {k: [] for k in
-                                     ("bcftools", "plink2_convert", "plink2_qc_prune", "popcen_convert",
-                                      "popcen_qc", "popcen_prune")}
+    times: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "bcftools",
+            "plink2_convert",
+            "plink2_qc_prune",
+            "popcen_convert",
+            "popcen_qc",
+            "popcen_prune",
+        )
+    }
     for rep in range(args.repeats):
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
@@ -260,9 +332,8 @@ def main(argv=None) -> None:
                 times["popcen_convert"].append(t)
                 t, (variants, samples, alt_counts) = timed(popcen_qc, store, panel, work, args)
                 times["popcen_qc"].append(t)
-                t, pruned = timed(popcen_prune, alt_counts, variants, samples, args)
+                t, _ = timed(popcen_prune, alt_counts, variants, samples, work, args)
                 times["popcen_prune"].append(t)
-                pruned.to_csv(work / "pruned.tsv", sep="\t", index=False)
         log.info("repeat %d: %s", rep + 1, {k: round(v[-1], 1) for k, v in times.items()})
     med = {k: statistics.median(v) for k, v in times.items()}
     cmp = compare(work, plink_out, args)
@@ -292,8 +363,10 @@ def render(args, vcf: Path, med: dict, times: dict, cmp: dict) -> str:
     ]
     for name, p, q in rows:
         b = floor if name != "QC + pruning" else float("nan")
-        lines.append(f"| {name} | {p:.1f} | {q:.1f} | {b:.1f} | {p / q:.2f} | "
-                     f"{(p / b) if b == b else float('nan'):.2f} |".replace("| nan |", "| – |"))
+        lines.append(
+            f"| {name} | {p:.1f} | {q:.1f} | {b:.1f} | {p / q:.2f} | "
+            f"{(p / b) if b == b else float('nan'):.2f} |".replace("| nan |", "| – |")
+        )
     lines += [
         "",
         f"All times: {', '.join(f'{k} {[round(x, 1) for x in v]}' for k, v in times.items())}",

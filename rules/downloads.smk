@@ -1,25 +1,26 @@
 # Public inputs: 1000 Genomes phase 3, SGDP, hg19, the Vernot & Akey map, GENCODE genes. Nothing here is in
 # `rule all`: a file is downloaded when a cohort sheet or the introgression config points at it, or when
 # you ask for it (`snakemake --cores 4 download_1kg`). Addresses and checksums: config `downloads`.
+# Code: workflow/scripts/popcen/pipeline/downloads.py; library: popcen/download.py.
 rule download:
     output:
         file=f"{DL_DIR}/{{entry}}/{{filename}}",
         checksum=f"{DL_DIR}/{{entry}}/{{filename}}.sha256",
+    log:
+        "logs/downloads/{entry}/{filename}.log",
     wildcard_constraints:
         entry=alternatives(s.entry for s in DOWNLOADS.values()),
         filename=alternatives(s.file for s in DOWNLOADS.values()),
+    # Compute nodes are often offline: downloads run where snakemake runs (the login node on a cluster).
+    localrule: True
+    conda:
+        "../envs/downloads.yaml"
     params:
         url=lambda wc: download_spec(wc).url,
         sha256=lambda wc: download_spec(wc).sha256,
         md5=lambda wc: download_spec(wc).md5,
         retries=DL["retries"],
         timeout=DL["timeout"],
-    log:
-        "logs/downloads/{entry}/{filename}.log",
-    # Compute nodes are often offline: downloads run where snakemake runs (the login node on a cluster).
-    localrule: True
-    conda:
-        "../envs/downloads.yaml"
     script:
         "../workflow/scripts/download.py"
 
@@ -36,7 +37,7 @@ rule sgdp_vcf:
     conda:
         "../envs/genotypes.yaml"
     shell:
-        "(bcftools view -Oz -o {output.vcf} {input.bcf} && tabix -p vcf {output.vcf}) 2> {log}"
+        "(bcftools view -Oz -o {output.vcf:q} {input.bcf:q} && tabix -p vcf {output.vcf:q}) 2> {log:q}"
 
 
 rule download_1kg:
@@ -49,8 +50,10 @@ rule download_1kg:
 
 rule download_sgdp:
     input:
-        expand(f"{DL_DIR}/sgdp/sgdp.{{contig}}.vcf.gz",
-               contig=[s.contig for s in DOWNLOADS.values() if s.entry == "sgdp_bcf"]),
+        expand(
+            f"{DL_DIR}/sgdp/sgdp.{{contig}}.vcf.gz",
+            contig=[s.contig for s in DOWNLOADS.values() if s.entry == "sgdp_bcf"],
+        ),
         downloaded("sgdp_metadata"),
     localrule: True
 

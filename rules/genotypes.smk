@@ -1,4 +1,5 @@
 # Genotypes: VCF -> Zarr -> variant QC -> LD pruning (per cohort × contig) -> features (per cohort).
+# Code: workflow/scripts/popcen/pipeline/genotypes.py; library: popcen/{vcf,qc,ld,zarrio,features}.py.
 
 
 rule vcf_to_zarr:
@@ -6,17 +7,17 @@ rule vcf_to_zarr:
         vcf=vcf_of,
     output:
         zarr=directory(f"{RESULTS}/{{cohort}}/zarr/{{contig}}.zarr"),
-    params:
-        # One VCF for all contigs: read this contig's region through the tabix index.
-        region=lambda wc: None if COHORTS.vcf_is_per_contig(wc.cohort) else wc.contig,
-    # A second thread decompresses the BGZF stream (bgzip) while the first parses.
-    threads: 2
     log:
         f"{RESULTS}/{{cohort}}/logs/vcf_to_zarr/{{contig}}.log",
     benchmark:
         f"{RESULTS}/{{cohort}}/benchmarks/vcf_to_zarr/{{contig}}.tsv"
     conda:
         "../envs/genotypes.yaml"
+    # A second thread decompresses the BGZF stream (bgzip) while the first parses.
+    threads: 2
+    params:
+        # One VCF for all contigs: read this contig's region through the tabix index.
+        region=lambda wc: None if COHORTS.vcf_is_per_contig(wc.cohort) else wc.contig,
     script:
         "../workflow/scripts/vcf_to_zarr.py"
 
@@ -32,18 +33,18 @@ rule variant_qc:
         # these instead of decompressing the whole GT array again. Not temp(): changing a pruning setting
         # would then rerun QC.
         alt_counts=directory(f"{RESULTS}/{{cohort}}/qc/{{contig}}.alt_counts.zarr"),
-    params:
-        label_columns=lambda wc: COHORTS.label_columns(wc.cohort),
-        populations=lambda wc: COHORTS.populations(wc.cohort),
-        min_call_rate=config["qc"]["min_call_rate"],
-        min_mac=config["qc"]["min_mac"],
-        min_maf=config["qc"]["min_maf"],
     log:
         f"{RESULTS}/{{cohort}}/logs/variant_qc/{{contig}}.log",
     benchmark:
         f"{RESULTS}/{{cohort}}/benchmarks/variant_qc/{{contig}}.tsv"
     conda:
         "../envs/genotypes.yaml"
+    params:
+        label_columns=lambda wc: COHORTS.label_columns(wc.cohort),
+        populations=lambda wc: COHORTS.populations(wc.cohort),
+        min_call_rate=config["qc"]["min_call_rate"],
+        min_mac=config["qc"]["min_mac"],
+        min_maf=config["qc"]["min_maf"],
     script:
         "../workflow/scripts/variant_qc.py"
 
@@ -55,14 +56,14 @@ rule ld_prune:
         samples=rules.variant_qc.output.samples,
     output:
         kept=f"{RESULTS}/{{cohort}}/ld/{{contig}}.kept.tsv",
-    params:
-        **config["ld_prune"],
     log:
         f"{RESULTS}/{{cohort}}/logs/ld_prune/{{contig}}.log",
     benchmark:
         f"{RESULTS}/{{cohort}}/benchmarks/ld_prune/{{contig}}.tsv"
     conda:
         "../envs/genotypes.yaml"
+    params:
+        **keys(config["ld_prune"], "window", "step", "r2", "iterations", "fraction", "seed"),
     script:
         "../workflow/scripts/ld_prune.py"
 
@@ -79,12 +80,12 @@ rule qc_summary:
             subcategory="{cohort}",
             caption="../workflow/report/qc_summary.rst",
         ),
-    params:
-        contigs=lambda wc: contigs_of(wc.cohort),
     log:
         f"{RESULTS}/{{cohort}}/logs/qc_summary.log",
     conda:
         "../envs/genotypes.yaml"
+    params:
+        contigs=lambda wc: contigs_of(wc.cohort),
     script:
         "../workflow/scripts/qc_summary.py"
 
@@ -98,13 +99,13 @@ rule assemble_features:
         genotypes=directory(f"{RESULTS}/{{cohort}}/features/genotypes.zarr"),
         variants=f"{RESULTS}/{{cohort}}/features/variants.tsv",
         samples=f"{RESULTS}/{{cohort}}/features/samples.tsv",
-    params:
-        label_columns=lambda wc: COHORTS.label_columns(wc.cohort),
     log:
         f"{RESULTS}/{{cohort}}/logs/assemble_features.log",
     benchmark:
         f"{RESULTS}/{{cohort}}/benchmarks/assemble_features.tsv"
     conda:
         "../envs/genotypes.yaml"
+    params:
+        label_columns=lambda wc: COHORTS.label_columns(wc.cohort),
     script:
         "../workflow/scripts/assemble_features.py"

@@ -24,9 +24,16 @@ RULE_FILES = [ROOT / "Snakefile", *sorted((ROOT / "rules").glob("*.smk"))]
 
 # import name -> conda package that provides it (when they differ)
 CONDA_PACKAGE = {
-    "sklearn": "scikit-learn", "allel": "scikit-allel", "yaml": "pyyaml", "torch": "pytorch",
-    "matplotlib": "matplotlib-base", "umap": "umap-learn", "PIL": "pillow", "Bio": "biopython",
-    "skimage": "scikit-image", "google": "protobuf",
+    "sklearn": "scikit-learn",
+    "allel": "scikit-allel",
+    "yaml": "pyyaml",
+    "torch": "pytorch",
+    "matplotlib": "matplotlib-base",
+    "umap": "umap-learn",
+    "PIL": "pillow",
+    "Bio": "biopython",
+    "skimage": "scikit-image",
+    "google": "protobuf",
 }
 # conda package -> pip distribution in requirements.txt (when they differ)
 PIP_NAME = {"pytorch": "torch", "matplotlib-base": "matplotlib", "pyyaml": "pyyaml"}
@@ -46,8 +53,14 @@ IMPLIED = {
     "samtools": {"htslib"},
 }
 # command-line tools called from Python (a string literal equal to the name) -> conda package
-TOOLS = {"bedtools": "bedtools", "bcftools": "bcftools", "samtools": "samtools", "tabix": "htslib",
-         "bgzip": "htslib", "plink2": "plink2"}
+TOOLS = {
+    "bedtools": "bedtools",
+    "bcftools": "bcftools",
+    "samtools": "samtools",
+    "tabix": "htslib",
+    "bgzip": "htslib",
+    "plink2": "plink2",
+}
 # Imported but not needed in the env: injected by Snakemake's script preamble, or the project itself.
 NOT_PACKAGES = {"snakemake", "popcen", "__future__"}
 
@@ -59,9 +72,15 @@ def parse_rules() -> dict[str, dict]:
         lines = path.read_text().splitlines()
         starts = [(i, m.group(1)) for i, line in enumerate(lines) if (m := re.match(r"rule (\w+):", line))]
         for i, name in starts:
-            end = next((j for j in range(i + 1, len(lines)) if lines[j] and not lines[j][0].isspace()
-                        and not lines[j].startswith("#")), len(lines))
-            body = lines[i + 1:end]
+            end = next(
+                (
+                    j
+                    for j in range(i + 1, len(lines))
+                    if lines[j] and not lines[j][0].isspace() and not lines[j].startswith("#")
+                ),
+                len(lines),
+            )
+            body = lines[i + 1 : end]
             rule = {"file": path, "runs": False}
             for j, line in enumerate(body):
                 m = re.match(r"\s+(conda|script|shell|run|wrapper|notebook):\s*(.*)$", line)
@@ -71,11 +90,11 @@ def parse_rules() -> dict[str, dict]:
                 rule["runs"] = True
                 same_line = value
                 if not value:  # the value is on the next non-empty line
-                    value = next(v.strip() for v in body[j + 1:] if v.strip())
+                    value = next(v.strip() for v in body[j + 1 :] if v.strip())
                 if key in ("conda", "script"):
                     rule[key] = value.strip().strip(",").strip("\"'")
                 if key == "shell":  # the command: this line and the indented lines below it
-                    rest = body[j + 1:]
+                    rest = body[j + 1 :]
                     stop = next((k for k, v in enumerate(rest) if re.match(r"\s{4}\w+:", v)), len(rest))
                     rule["shell"] = " ".join([same_line, *rest[:stop]]).strip()
             assert name not in rules, f"rule {name} defined twice ({rules[name]['file']}, {path})"
@@ -99,7 +118,9 @@ def read_env(path: Path) -> dict[str, str | None]:
     for dep in env["dependencies"]:
         if isinstance(dep, dict):
             for pip_dep in dep.get("pip", []):
-                name, _, version = re.split(r"(==)", pip_dep, maxsplit=1) if "==" in pip_dep else (pip_dep, "", "")
+                name, _, version = (
+                    re.split(r"(==)", pip_dep, maxsplit=1) if "==" in pip_dep else (pip_dep, "", "")
+                )
                 packages[name.strip().lower()] = version.strip() or None
             continue
         name, _, version = dep.partition("=")
@@ -202,7 +223,9 @@ def test_rule_parser_finds_the_spine_rules():
 def test_env_parses_and_is_pinned(path):
     env = yaml.safe_load(path.read_text())
     assert set(env) <= {"name", "channels", "dependencies"}, f"{path.name}: unexpected keys {set(env)}"
-    assert env["channels"][:2] == ["conda-forge", "bioconda"], f"{path.name}: channels must be conda-forge, bioconda"
+    assert env["channels"][:2] == ["conda-forge", "bioconda"], (
+        f"{path.name}: channels must be conda-forge, bioconda"
+    )
     packages = read_env(path)
     unpinned = sorted(name for name, version in packages.items() if not version)
     assert not unpinned, f"{path.name}: unpinned packages {unpinned}"
@@ -259,12 +282,14 @@ def test_env_provides_what_the_script_imports(rule):
     have = provided(read_env(env_path))
     missing = sorted({CONDA_PACKAGE.get(m, m).lower() for m in modules} - have)
     missing += sorted({TOOLS[t] for t in tools} - have)
-    assert not missing, f"rule {rule}: {env_path.name} lacks {missing} (imported/called by {script.name} or popcen)"
+    assert not missing, (
+        f"rule {rule}: {env_path.name} lacks {missing} (imported/called by {script.name} or popcen)"
+    )
 
 
 def test_import_analysis_follows_popcen_transitively(tmp_path):
     """The analysis itself: a script -> popcen module -> relative import -> third-party module and tool."""
     modules, tools = requirements_of_script(SCRIPTS / "assemble_features.py")
     assert "zarr" in modules and "numpy" in modules and "os" not in modules and "popcen" not in modules
-    ours, external, tools = imports_of(SCRIPTS / "popcen" / "rulerunner.py")
+    ours, external, tools = imports_of(SCRIPTS / "popcen" / "pipeline" / "__init__.py")
     assert "popcen.errors" in ours and not external - set(sys.stdlib_module_names) - {"__future__"}

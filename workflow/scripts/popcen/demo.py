@@ -19,8 +19,14 @@ log = logging.getLogger("popcen")
 
 # Super-population of each population in the HomSap models we support (1000 Genomes codes).
 SUPER_POPULATION = {
-    "YRI": "AFR", "CEU": "EUR", "CHB": "EAS", "JPT": "EAS", "AFR": "AFR", "EUR": "EUR",
-    "ASIA": "EAS", "ADMIX": "AMR",
+    "YRI": "AFR",
+    "CEU": "EUR",
+    "CHB": "EAS",
+    "JPT": "EAS",
+    "AFR": "AFR",
+    "EUR": "EUR",
+    "ASIA": "EAS",
+    "ADMIX": "AMR",
 }
 
 
@@ -48,16 +54,13 @@ def sample_names(populations: list[str], first: int, count: int) -> pd.DataFrame
     return pd.DataFrame(rows, columns=["sample", "pop", "super_pop"])
 
 
-def write_panels(path: str | Path, heldout_path: str | Path, model_id: str, per_population: int,
-                 heldout_per_population: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def panels(
+    model_id: str, per_population: int, heldout_per_population: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Panels of the training cohort (the first ``per_population`` of each population) and of the held-out
     'new' cohort (the next ``heldout_per_population``)."""
     pops = sampled_populations(model_id)
-    panel = sample_names(pops, 0, per_population)
-    heldout = sample_names(pops, per_population, heldout_per_population)
-    panel.to_csv(path, sep="\t", index=False)
-    heldout.to_csv(heldout_path, sep="\t", index=False)
-    return panel, heldout
+    return sample_names(pops, 0, per_population), sample_names(pops, per_population, heldout_per_population)
 
 
 def simulate_contig(model_id: str, contig: str, length: int, per_population: int, seed: int):
@@ -76,7 +79,9 @@ def simulate_contig(model_id: str, contig: str, length: int, per_population: int
     ts = engine.simulate(model, sp_contig, samples, seed=s)
     # stdpopsim places mutations on a discrete genome, so a few sites are multi-allelic: the QC drops
     # and counts them, as it would on real data.
-    log.info("%s: %d samples, %d sites, %d mutations", contig, ts.num_individuals, ts.num_sites, ts.num_mutations)
+    log.info(
+        "%s: %d samples, %d sites, %d mutations", contig, ts.num_individuals, ts.num_sites, ts.num_mutations
+    )
     log.info("msprime %s, stdpopsim %s, seed %d", msprime.__version__, stdpopsim.__version__, s)
     return ts
 
@@ -90,6 +95,13 @@ def individual_names(ts) -> list[str]:
         counts[pop] = counts.get(pop, 0) + 1
         names.append(f"{pop}_{counts[pop]:04d}")
     return names
+
+
+def split_individuals(ts, per_population: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ids of the training individuals (the first ``per_population`` of each population, as numbered by
+    :func:`individual_names`) and of the held-out ones (the rest)."""
+    number = np.array([int(name.rsplit("_", 1)[1]) for name in individual_names(ts)])
+    return np.flatnonzero(number <= per_population), np.flatnonzero(number > per_population)
 
 
 def write_vcf(ts, contig: str, out_vcf: str | Path, individuals=None, transform=None) -> None:

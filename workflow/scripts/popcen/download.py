@@ -68,21 +68,37 @@ def plan_downloads(files: dict) -> dict[tuple[str, str], DownloadSpec]:
         contigs = spec.get("contigs")
         patterned = url is not None and "{contig}" in url
         if patterned != bool(contigs):
-            raise PopcenInputError(None, f"config downloads.files.{entry}: a url with {{contig}} needs `contigs`, "
-                                   "and `contigs` needs a url with {contig}")
+            raise PopcenInputError(
+                None,
+                f"config downloads.files.{entry}: a url with {{contig}} needs `contigs`, "
+                "and `contigs` needs a url with {contig}",
+            )
         for key in ("sha256", "md5"):
             if isinstance(spec.get(key), dict) and not patterned:
-                raise PopcenInputError(None, f"config downloads.files.{entry}.{key}: one file, one checksum "
-                                       "(a mapping is only for urls with {contig})")
+                raise PopcenInputError(
+                    None,
+                    f"config downloads.files.{entry}.{key}: one file, one checksum "
+                    "(a mapping is only for urls with {contig})",
+                )
         for contig in contigs or [None]:
             full = url.replace("{contig}", contig) if contig is not None else url
             name = spec.get("file") or (full.rstrip("/").rsplit("/", 1)[-1] if full else None)
             if not name:
-                raise PopcenInputError(None, f"config downloads.files.{entry}: url is null, so `file` must name it")
+                raise PopcenInputError(
+                    None, f"config downloads.files.{entry}: url is null, so `file` must name it"
+                )
             if contig is not None and spec.get("file"):
-                raise PopcenInputError(None, f"config downloads.files.{entry}: `file` cannot name one file per contig")
-            plan[(entry, name)] = DownloadSpec(entry, name, full, _for_contig(spec.get("sha256"), contig),
-                                               _for_contig(spec.get("md5"), contig), contig)
+                raise PopcenInputError(
+                    None, f"config downloads.files.{entry}: `file` cannot name one file per contig"
+                )
+            plan[(entry, name)] = DownloadSpec(
+                entry,
+                name,
+                full,
+                _for_contig(spec.get("sha256"), contig),
+                _for_contig(spec.get("md5"), contig),
+                contig,
+            )
     return plan
 
 
@@ -136,7 +152,9 @@ def _transfer(url: str, part: Path, timeout: float, chunk_size: int, progress: b
             if total == have:
                 return
             part.unlink()
-            raise IncompleteTransfer(f"{part.name}: server cannot resume at byte {have}; starting over") from None
+            raise IncompleteTransfer(
+                f"{part.name}: server cannot resume at byte {have}; starting over"
+            ) from None
         raise
     with response:
         status = response.status
@@ -152,8 +170,17 @@ def _transfer(url: str, part: Path, timeout: float, chunk_size: int, progress: b
             have, mode = 0, "wb"
             length = response.headers.get("Content-Length")
             total = int(length) if length is not None else None
-        with open(part, mode) as out, tqdm(total=total, initial=have, unit="B", unit_scale=True,
-                                           desc=part.name[:-5], disable=not progress) as bar:
+        with (
+            open(part, mode) as out,
+            tqdm(
+                total=total,
+                initial=have,
+                unit="B",
+                unit_scale=True,
+                desc=part.name[:-5],
+                disable=not progress,
+            ) as bar,
+        ):
             while True:
                 try:
                     block = response.read(chunk_size)
@@ -168,9 +195,18 @@ def _transfer(url: str, part: Path, timeout: float, chunk_size: int, progress: b
         raise IncompleteTransfer(f"{got} of {total} bytes received")
 
 
-def fetch(url: str, dest: str | Path, sha256: str | None = None, md5: str | None = None, *,
-          retries: int = 5, timeout: float = 60.0, backoff: float = 2.0, chunk_size: int = CHUNK,
-          progress: bool = True) -> Checksums:
+def fetch(
+    url: str,
+    dest: str | Path,
+    sha256: str | None = None,
+    md5: str | None = None,
+    *,
+    retries: int = 5,
+    timeout: float = 60.0,
+    backoff: float = 2.0,
+    chunk_size: int = CHUNK,
+    progress: bool = True,
+) -> Checksums:
     """Download ``url`` to ``dest``: resumable, verified, atomic.
 
     Parameters
@@ -216,8 +252,9 @@ def fetch(url: str, dest: str | Path, sha256: str | None = None, md5: str | None
             reason = f"HTTP {exc.code}"
         except (IncompleteTransfer, urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
             if attempt == retries:
-                raise PopcenInputError(url, f"download failed after {retries + 1} attempts: {exc}; "
-                                       f"rerun to resume from {part}") from None
+                raise PopcenInputError(
+                    url, f"download failed after {retries + 1} attempts: {exc}; rerun to resume from {part}"
+                ) from None
             reason = str(exc)
         wait = min(backoff * 2**attempt, 60.0)
         logger.warning("%s: %s; retrying in %.0f s (%d of %d)", url, reason, wait, attempt + 1, retries)
@@ -228,12 +265,20 @@ def fetch(url: str, dest: str | Path, sha256: str | None = None, md5: str | None
         got = getattr(sums, name)
         if expected is not None and expected.lower() != got:
             part.unlink()
-            raise PopcenInputError(url, f"{name} mismatch: expected {expected.lower()}, got {got} "
-                                   f"({sums.size} bytes); the download was removed")
+            raise PopcenInputError(
+                url,
+                f"{name} mismatch: expected {expected.lower()}, got {got} "
+                f"({sums.size} bytes); the download was removed",
+            )
     if sha256 is None and md5 is None:
-        logger.warning("UNVERIFIED download %s: no checksum configured; sha256 %s, md5 %s, %d bytes. Put the "
-                       "sha256 in config `downloads` to verify later downloads.", dest.name, sums.sha256,
-                       sums.md5, sums.size)
+        logger.warning(
+            "UNVERIFIED download %s: no checksum configured; sha256 %s, md5 %s, %d bytes. Put the "
+            "sha256 in config `downloads` to verify later downloads.",
+            dest.name,
+            sums.sha256,
+            sums.md5,
+            sums.size,
+        )
     else:
         logger.info("verified %s: sha256 %s, md5 %s, %d bytes", dest.name, sums.sha256, sums.md5, sums.size)
     os.replace(part, dest)

@@ -2,7 +2,7 @@
 
 A :class:`PopcenInputError` is raised for bad input (a missing or truncated file, a panel without a
 required column, ...). Rule scripts turn it into one line on stderr and in the log, with no traceback,
-and a non-zero exit (see :mod:`popcen.rulerunner`).
+and a non-zero exit (see :func:`popcen.pipeline.run_rule`).
 """
 
 from __future__ import annotations

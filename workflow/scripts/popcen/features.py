@@ -4,7 +4,7 @@ Layout of ``results/{cohort}/features/``::
 
     genotypes.zarr   zarr group, array ``alt_count``: int8 (samples, variants), -1 = missing call,
                      variants in genome order (cohort sheet contig order, then position)
-    variants.tsv     id, chrom, pos, ref, alt, af, af_<POP> for each population of the first label column
+    variants.tsv     chrom, pos, id, ref, alt, af, af_<POP> for each population of the fine label level
     samples.tsv      sample, then the label columns
 """
 
@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import logging
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from popcen.io import read_features
+
 log = logging.getLogger("popcen")
 
+# File names inside a features folder (the rules name them in rules/common.smk's FEATURES).
 GENOTYPES = "genotypes.zarr"
 VARIANTS = "variants.tsv"
 SAMPLES = "samples.tsv"
@@ -51,52 +55,60 @@ def allele_frequencies(gn: np.ndarray, groups: pd.Series | None = None) -> pd.Da
     return pd.DataFrame(out).round(6)
 
 
-class FeatureWriter:
-    """Append per-contig blocks of (samples, variants) alt counts to a chunked Zarr array."""
+def contig_variants(kept: pd.DataFrame, gn: np.ndarray, groups: pd.Series | None = None) -> pd.DataFrame:
+    """The variant-table rows of one contig's pruned variants.
 
-    def __init__(self, folder: str | Path, n_samples: int, variant_chunk: int = 8192):
+    Parameters
+    ----------
+    kept : the contig's pruned variants (``record, chrom, pos, id, ref, alt``, as rule ld_prune writes them)
+    gn : their (samples, variants) alt counts
+    groups : population of each sample (the fine label level), for the per-population frequencies
+
+    Returns
+    -------
+    chrom, pos, id (the VCF ID, else chrom:pos:ref:alt), ref, alt, af, af_<POP>...
+    """
+    table = kept.drop(columns="record").reset_index(drop=True)
+    table["id"] = variant_ids(table["id"], table["chrom"], table["pos"], table["ref"], table["alt"])
+    return pd.concat([table, allele_frequencies(gn, groups)], axis=1)
+
+
+class FeatureWriter:
+    """Append per-contig blocks of (samples, variants) alt counts to a chunked Zarr array at ``path``
+    (a ``genotypes.zarr`` feature store, replaced when it exists)."""
+
+    def __init__(self, path: str | Path, n_samples: int, variant_chunk: int = 8192):
         import zarr
 
-        self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.path = self.folder / GENOTYPES
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(self.path, ignore_errors=True)
         root = zarr.open_group(str(self.path), mode="w")
         self.array = root.create_dataset(
-            "alt_count", shape=(n_samples, 0), chunks=(min(max(n_samples, 1), 4096), variant_chunk),
-            dtype="i1", fill_value=-1,
+            "alt_count",
+            shape=(n_samples, 0),
+            chunks=(min(max(n_samples, 1), 4096), variant_chunk),
+            dtype="i1",
+            fill_value=-1,
         )
-        self.array.attrs["description"] = "alt-allele count per sample (rows) and variant (columns); -1 = missing"
+        self.array.attrs["description"] = (
+            "alt-allele count per sample (rows) and variant (columns); -1 = missing"
+        )
 
     def append(self, block: np.ndarray) -> None:
         self.array.append(np.asarray(block, dtype=np.int8), axis=1)
 
 
-def write_tables(folder: str | Path, variants: pd.DataFrame, samples: pd.DataFrame) -> None:
-    folder = Path(folder)
-    variants.to_csv(folder / VARIANTS, sep="\t", index=False)
-    samples.to_csv(folder / SAMPLES, sep="\t", index=False)
-
-
 def load_features(folder: str | Path, impute: str | None = None):
-    """Load a cohort's features.
+    """A cohort's features from its folder (``results/{cohort}/features``): :func:`popcen.io.read_features`
+    on the three files, for callers that hold the folder rather than the files.
 
-    Parameters
-    ----------
-    folder : ``results/{cohort}/features``
-    impute : None keeps -1 for missing calls; ``"mean"`` replaces them by the variant's mean alt count
-        (then the matrix is float32)
+    ``impute``: None keeps -1 for missing calls; ``"mean"`` applies :func:`mean_impute` (float32).
 
-    Returns
-    -------
-    (alt_count, variants, samples): (samples, variants) array, variant table, sample table
+    Returns (alt_count, variants, samples): (samples, variants) array, variant table, sample table.
     """
-    import zarr
-
     folder = Path(folder)
-    gn = zarr.open_group(str(folder / GENOTYPES), mode="r")["alt_count"][:]
-    variants = pd.read_csv(folder / VARIANTS, sep="\t", dtype={"chrom": str, "id": str, "ref": str, "alt": str})
-    samples = pd.read_csv(folder / SAMPLES, sep="\t", dtype=str, keep_default_na=False)
+    gn, variants, samples = read_features(folder / GENOTYPES, folder / VARIANTS, folder / SAMPLES)
     if impute == "mean":
         gn = mean_impute(gn)
     elif impute is not None:
@@ -105,11 +117,16 @@ def load_features(folder: str | Path, impute: str | None = None):
 
 
 def mean_impute(gn: np.ndarray) -> np.ndarray:
-    """float32 copy of a (samples, variants) alt-count matrix with -1 replaced by the variant's mean."""
+    """float32 copy of a (samples, variants) alt-count matrix with -1 replaced by the variant's mean over
+    its called samples (0 for a variant with no call at all). The one mean imputation of popcen."""
     x = gn.astype(np.float32)
     missing = gn < 0
     if missing.any():
         x[missing] = np.nan
-        means = np.nan_to_num(np.nanmean(x, axis=0), nan=0.0)
+        with warnings.catch_warnings():
+            warnings.simplefilter(
+                "ignore", RuntimeWarning
+            )  # "mean of empty slice" for an all-missing variant
+            means = np.nan_to_num(np.nanmean(x, axis=0), nan=0.0)
         x[missing] = np.take(means, np.nonzero(missing)[1])
     return x

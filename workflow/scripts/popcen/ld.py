@@ -10,7 +10,9 @@ from numba.core import types
 from numba.extending import intrinsic
 
 
-def ld_prune(gn: np.ndarray, window: int, step: int, r2: float, iterations: int = 1, blen: int | None = None) -> np.ndarray:
+def ld_prune(
+    gn: np.ndarray, window: int, step: int, r2: float, iterations: int = 1, blen: int | None = None
+) -> np.ndarray:
     """Variants left unlinked by windowed r² pruning.
 
     Parameters
@@ -92,8 +94,10 @@ def pair_r2(bits: BitGenotypes, rows: np.ndarray, cols: np.ndarray) -> np.ndarra
 def _ctpop(typingctx, x):
     """The CPU's popcount of a uint64 (LLVM's ctpop), typed int64: a uint64 added to an int64 would make
     numba compute in float."""
+
     def codegen(context, builder, signature, args):
         return builder.ctpop(args[0])
+
     return types.int64(types.uint64), codegen
 
 
@@ -120,7 +124,14 @@ def _r2(a, b, called, complete, sums, sum_sqs, n_samples, i, j):
             a_j += _ctpop(a[j, w] & ci)
             b_j += _ctpop(b[j, w] & ci)
         sx, sxx, sy, syy = a_i + b_i, a_i + 3 * b_i, a_j + b_j, a_j + 3 * b_j
-    n, sxy, sx, sxx, sy, syy = np.int64(n), np.int64(sxy), np.int64(sx), np.int64(sxx), np.int64(sy), np.int64(syy)
+    n, sxy, sx, sxx, sy, syy = (
+        np.int64(n),
+        np.int64(sxy),
+        np.int64(sx),
+        np.int64(sxx),
+        np.int64(sy),
+        np.int64(syy),
+    )
     cov = np.float64(n * sxy - sx * sy)
     var = np.float64(n * sxx - sx * sx) * np.float64(n * syy - sy * sy)
     if var > 0:
@@ -156,7 +167,10 @@ def _prune_pass(a, b, called, complete, sums, sum_sqs, n_samples, idx, window, s
         for j in range(max(start, seen), stop):
             for i in range(start, j):
                 # NaN (undefined r) compares False: it never links.
-                if keep[i] and _r2(a, b, called, complete, sums, sum_sqs, n_samples, idx[i], idx[j]) > threshold:
+                if (
+                    keep[i]
+                    and _r2(a, b, called, complete, sums, sum_sqs, n_samples, idx[i], idx[j]) > threshold
+                ):
                     keep[j] = False
                     break
         seen = stop

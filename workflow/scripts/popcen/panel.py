@@ -83,7 +83,10 @@ def select_samples(
     index = np.flatnonzero(selected)
     if index.size == 0:
         what = f"populations {', '.join(populations)}" if populations else "the panel"
-        raise PopcenInputError(vcf_path, f"no sample left after selection: none of the VCF's {len(vcf_samples)} samples is in {what}")
+        raise PopcenInputError(
+            vcf_path,
+            f"no sample left after selection: none of the VCF's {len(vcf_samples)} samples is in {what}",
+        )
     kept = panel.loc[[vcf_samples[i] for i in index]].reset_index(drop=True)
     return SampleSelection(
         vcf_index=index,

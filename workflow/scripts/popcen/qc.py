@@ -41,7 +41,8 @@ def classify_alleles(ref, alt, numalt) -> np.ndarray:
     status = np.full(len(ref), KEPT, dtype=object)
     # Most records are bi-allelic SNVs: find them with set look-ups, and walk the reasons for the rest only.
     simple = (np.asarray(numalt) == 1) & np.fromiter(
-        (r in _BASES and a in _BASES for r, a in zip(ref, alt, strict=True)), dtype=bool, count=len(ref))
+        (r in _BASES and a in _BASES for r, a in zip(ref, alt, strict=True)), dtype=bool, count=len(ref)
+    )
     for i in np.flatnonzero(~simple):
         r, a, n = ref[i], alt[i], numalt[i]
         r = (r or "").upper()
@@ -133,8 +134,15 @@ def _count_block(gt, start: int, stop: int, rows: np.ndarray, columns: np.ndarra
     return gn, call_stats(gn)
 
 
-def variant_qc(store, sample_index: np.ndarray, min_call_rate: float, min_mac: int, min_maf: float,
-               block: int = 50_000, kept_genotypes=None) -> pd.DataFrame:
+def variant_qc(
+    store,
+    sample_index: np.ndarray,
+    min_call_rate: float,
+    min_mac: int,
+    min_maf: float,
+    block: int = 50_000,
+    kept_genotypes=None,
+) -> pd.DataFrame:
     """QC every record of a scikit-allel Zarr store over the kept samples.
 
     Parameters
@@ -181,8 +189,17 @@ def variant_qc(store, sample_index: np.ndarray, min_call_rate: float, min_mac: i
             kept_genotypes(rows[passed], gn[passed])
     ids = np.array(["." if (i is None or i == "") else i for i in ids], dtype=object)
     return pd.DataFrame(
-        {"chrom": chrom, "pos": pos, "id": ids, "ref": ref, "alt": alt, "call_rate": call_rate.round(6),
-         "mac": mac, "maf": maf.round(6), "status": status}
+        {
+            "chrom": chrom,
+            "pos": pos,
+            "id": ids,
+            "ref": ref,
+            "alt": alt,
+            "call_rate": call_rate.round(6),
+            "mac": mac,
+            "maf": maf.round(6),
+            "status": status,
+        }
     )
 
 
@@ -236,3 +253,28 @@ def summarise(table: pd.DataFrame) -> pd.Series:
     """Records per status, every reason listed (zeros included) so tables line up across contigs."""
     counts = table["status"].value_counts()
     return pd.Series({s: int(counts.get(s, 0)) for s in (KEPT, *REASONS)}, name="records")
+
+
+def summary_table(statuses: dict[str, pd.Series], pruned: dict[str, int]) -> pd.DataFrame:
+    """Records per status of each contig, their total, and the variants left after LD pruning.
+
+    Parameters
+    ----------
+    statuses : contig -> the ``status`` column of its QC table (in the cohort sheet's contig order)
+    pruned : contig -> number of variants rule ld_prune kept
+
+    Returns
+    -------
+    One row per contig (index ``contig``) then a ``total`` row; columns ``kept``, every reason, ``records``,
+    ``ld_pruned_kept``.
+    """
+    rows = {}
+    for contig, status in statuses.items():
+        counts = summarise(pd.DataFrame({"status": status}))
+        counts["records"] = counts.sum()
+        counts["ld_pruned_kept"] = pruned[contig]
+        rows[contig] = counts
+    table = pd.DataFrame(rows).T
+    table.loc["total"] = table.sum()
+    table.index.name = "contig"
+    return table

@@ -75,7 +75,7 @@ def read_header(path: str | Path) -> VcfHeader:
                 if line.startswith("##FORMAT=<ID=GT,"):
                     has_gt_format = True
                 elif line.startswith("##contig=<ID="):
-                    contigs.append(line[len("##contig=<ID="):].split(",")[0].rstrip(">\n"))
+                    contigs.append(line[len("##contig=<ID=") :].split(",")[0].rstrip(">\n"))
                 elif line.startswith("#CHROM"):
                     columns = line.rstrip("\n").split("\t")
                     break
@@ -112,8 +112,9 @@ def _has_index(vcf: Path) -> bool:
     return Path(str(vcf) + ".tbi").exists() or Path(str(vcf) + ".csi").exists()
 
 
-def vcf_to_zarr(vcf: str | Path, out: str | Path, region: str | None = None, chunk_length: int = 65536,
-                threads: int = 1) -> VcfHeader:
+def vcf_to_zarr(
+    vcf: str | Path, out: str | Path, region: str | None = None, chunk_length: int = 65536, threads: int = 1
+) -> VcfHeader:
     """Convert a VCF (or one region of a tabix-indexed VCF) into a scikit-allel Zarr store.
 
     Parameters
@@ -139,8 +140,11 @@ def vcf_to_zarr(vcf: str | Path, out: str | Path, region: str | None = None, chu
     if region is not None:
         region = region_name(region, header.contigs)
         if not header.bgzf or not _has_index(vcf):
-            raise PopcenInputError(vcf, f"selecting contig {region} needs a BGZF VCF with a tabix index; "
-                                        "use one file per contig ({contig} in the cohort sheet) or bgzip + tabix it")
+            raise PopcenInputError(
+                vcf,
+                f"selecting contig {region} needs a BGZF VCF with a tabix index; "
+                "use one file per contig ({contig} in the cohort sheet) or bgzip + tabix it",
+            )
     pipe = None
     if region is not None:
         pipe = _Pipe(["tabix", "-h", str(vcf), region], f"tabix could not read {region}")
@@ -171,9 +175,17 @@ def _allel_to_zarr(source, tmp: Path, region: str | None, chunk_length: int) -> 
     import allel
 
     allel.vcf_to_zarr(
-        source, str(tmp), fields=ZARR_FIELDS, types=ZARR_TYPES, alt_number=1, region=region,
-        tabix=shutil.which("tabix") if region else None, chunk_length=chunk_length, buffer_size=_BUFFER,
-        overwrite=True, log=None,
+        source,
+        str(tmp),
+        fields=ZARR_FIELDS,
+        types=ZARR_TYPES,
+        alt_number=1,
+        region=region,
+        tabix=shutil.which("tabix") if region else None,
+        chunk_length=chunk_length,
+        buffer_size=_BUFFER,
+        overwrite=True,
+        log=None,
     )
 
 
@@ -186,6 +198,7 @@ def _stream_to_zarr(open_stream, tmp: Path, chunk_length: int) -> None:
 
     ``open_stream()`` returns a context manager giving a binary stream of VCF text, header included.
     """
+
     def template(source, path):
         # Short chunks: gt_only_to_zarr sets chunk_length itself (scikit-allel would allocate a whole chunk).
         _allel_to_zarr(source, path, None, 16)

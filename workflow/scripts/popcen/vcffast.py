@@ -28,8 +28,13 @@ class NotSimple(Exception):
     """A record the fast path does not handle."""
 
 
-def gt_only_to_zarr(stream, store: str | Path, chunk_length: int, fields: list[str],
-                    make_template: Callable[[io.BytesIO, Path], None]) -> bool:
+def gt_only_to_zarr(
+    stream,
+    store: str | Path,
+    chunk_length: int,
+    fields: list[str],
+    make_template: Callable[[io.BytesIO, Path], None],
+) -> bool:
     """Convert a VCF byte stream (header included) into a scikit-allel Zarr store at ``store``.
 
     Parameters
@@ -56,7 +61,7 @@ def gt_only_to_zarr(stream, store: str | Path, chunk_length: int, fields: list[s
         return True
     n_samples = len(header[-1].split(b"\t")) - 9
     try:
-        first_line = first[:int(np.argmax(first == ord("\n"))) + 1]
+        first_line = first[: int(np.argmax(first == ord("\n"))) + 1]
         _parse(first_line, n_samples)  # fail before writing anything when the first record does not fit
         make_template(io.BytesIO(b"\n".join(header) + b"\n" + first_line.tobytes()), store)
         root = zarr.open_group(str(store), mode="r+")
@@ -72,7 +77,7 @@ def gt_only_to_zarr(stream, store: str | Path, chunk_length: int, fields: list[s
             while done < n:
                 take = min(chunk_length - filled, n - done)
                 for name in fields:
-                    buffer[name][filled:filled + take] = parsed[name][done:done + take]
+                    buffer[name][filled : filled + take] = parsed[name][done : done + take]
                 filled, done = filled + take, done + take
                 if filled == chunk_length:
                     for name in fields:
@@ -119,7 +124,7 @@ def _record_blocks(stream):
     def fill():
         nonlocal buf, start, end, eof
         if start:  # move the unread tail to the front (same size: allowed while views exist)
-            buf[:end - start] = buf[start:end]
+            buf[: end - start] = buf[start:end]
             start, end = 0, end - start
         if end == len(buf):  # a line longer than the buffer: a bigger one
             buf = buf + bytearray(len(buf))
@@ -288,7 +293,7 @@ def _field_strings(text: np.ndarray, begin: np.ndarray, end: np.ndarray) -> np.n
     out[first[one]] = _ONE_BYTE[text[begin[first[one]]]]
     with memoryview(text) as raw:
         for i in first[~one].tolist():
-            out[i] = str(raw[begin[i]:end[i]], "utf-8")
+            out[i] = str(raw[begin[i] : end[i]], "utf-8")
     return out[source]
 
 

@@ -69,7 +69,7 @@ def read_alt_counts(store, rows: np.ndarray, samples: list[str], block: int = 50
         lo, hi = np.searchsorted(rows, [start, stop])
         if hi == lo:
             continue
-        out[done:done + hi - lo] = alt_counts(read_gt(gt, start, stop, cols))[rows[lo:hi] - start]
+        out[done : done + hi - lo] = alt_counts(read_gt(gt, start, stop, cols))[rows[lo:hi] - start]
         done += hi - lo
     return out
 
@@ -95,12 +95,19 @@ class KeptAltCounts:
         n = len(samples)
         root = zarr.open_group(str(path), mode="w")
         self.alt_count = root.create_dataset(
-            ALT_COUNT, shape=(0, n), chunks=(chunk, max(n, 1)), dtype="i1", fill_value=-1,
-            compressor=Blosc("lz4", clevel=1, shuffle=Blosc.BITSHUFFLE))
+            ALT_COUNT,
+            shape=(0, n),
+            chunks=(chunk, max(n, 1)),
+            dtype="i1",
+            fill_value=-1,
+            compressor=Blosc("lz4", clevel=1, shuffle=Blosc.BITSHUFFLE),
+        )
         self.record = root.create_dataset(RECORD, shape=(0,), chunks=(1 << 20,), dtype="i8")
         root.attrs["samples"] = list(samples)
-        self.alt_count.attrs["description"] = ("alt-allele count of each record that passed QC (rows) for each "
-                                               "kept sample (columns); -1 = missing")
+        self.alt_count.attrs["description"] = (
+            "alt-allele count of each record that passed QC (rows) for each "
+            "kept sample (columns); -1 = missing"
+        )
 
     def __call__(self, records: np.ndarray, gn: np.ndarray) -> None:
         """Append records (ascending, after those already written) and their (records, samples) counts."""
@@ -108,8 +115,9 @@ class KeptAltCounts:
         self.record.append(np.asarray(records, dtype=np.int64))
 
 
-def read_kept_alt_counts(path, samples: list[str] | None = None,
-                         records: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def read_kept_alt_counts(
+    path, samples: list[str] | None = None, records: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Read a :class:`KeptAltCounts` group: (records, (records, samples) int8 alt counts).
 
     Parameters
@@ -143,5 +151,5 @@ def read_kept_alt_counts(path, samples: list[str] | None = None,
     for start in range(0, counts.shape[0], block):
         lo, hi = np.searchsorted(at, [start, start + block])
         if hi > lo:
-            out[lo:hi] = counts[start:start + block][at[lo:hi] - start]
+            out[lo:hi] = counts[start : start + block][at[lo:hi] - start]
     return records, out

@@ -1,0 +1,64 @@
+"""The cohort summary page (popcen.summary) from the stages' tables."""
+
+import pandas as pd
+
+from popcen.summary import predicted_cohort_sections, summary_page, trained_cohort_sections
+
+
+def test_trained_cohort_sections_from_tables():
+    qc = pd.DataFrame(
+        {"records": [10, 10], "kept": [6, 6], "ld_pruned_kept": [4, 4]}, index=["chr1", "total"]
+    )
+    labels = pd.DataFrame(
+        {"sample": ["a", "b", "c"], "pop": ["YRI", "YRI", "CEU"], "super_pop": ["AFR", "AFR", "EUR"]}
+    )
+    clustering = pd.DataFrame(
+        {
+            "method": ["cec", "kmeans"],
+            "space": ["latent", "pca"],
+            "k": [2, 2],
+            "ARI": [0.9, 0.5],
+            "NMI": [0.8, 0.4],
+        }
+    )
+    classification = pd.DataFrame(
+        {"level": ["pop", "pop"], "model": ["cae_mlp"] * 2, "metric": ["f1", "mcc"], "value": [0.7, 0.6]}
+    )
+    explain = pd.DataFrame({"level": ["pop"], "model": ["lightgbm"], "metric": ["f1"], "value": [0.8]})
+    top = pd.DataFrame({"scope": ["overall", "YRI"], "id": ["rs1", "rs2"], "mean_abs_shap": [0.3, 0.2]})
+    sections = trained_cohort_sections(
+        qc,
+        labels,
+        ["pop", "super_pop"],
+        {"pop": clustering},
+        {"k": 2, "reason": "silhouette"},
+        {"pop": classification},
+        explain,
+        top,
+    )
+    titles = [t for t, _ in sections]
+    assert titles[:2] == ["Samples and variants", "Clustering"] and len(sections) == 4
+    samples_html = sections[0][1]
+    assert "<b>4</b> variants after LD pruning" in samples_html and "YRI" in samples_html  # per fine level
+    assert "silhouette" in sections[1][1] and "rs1" in sections[3][1] and "rs2" not in sections[3][1]
+    page = summary_page("demo", sections)
+    assert page.startswith("<!DOCTYPE html>") and "Cohort demo" in page
+
+
+def test_predicted_cohort_sections():
+    overlap = {
+        "n_samples": 3,
+        "model_cohort": "demo",
+        "matched": 9,
+        "n_training_variants": 10,
+        "overlap": 0.9,
+        "exact": 7,
+        "swapped": 1,
+        "strand": 1,
+        "strand_swapped": 0,
+        "missing": 1,
+        "accuracy_where_labelled": {"pop": 1.0},
+    }
+    pred = pd.DataFrame({"sample": ["a", "b", "c"], "predicted": ["YRI", "YRI", "CEU"]})
+    ((title, text),) = predicted_cohort_sections(overlap, pred)
+    assert title == "Predictions" and "overlap 90.0%" in text and "pop 1.000" in text
