@@ -2,7 +2,7 @@
 read back Snakemake's own per-job ``benchmark:`` TSVs (columns ``s``, ``cpu_time``, ``max_rss``, ...).
 
 Nothing here knows the pipeline's rules: which rule writes which benchmark file, and which stage a rule
-belongs to, is read from ``rules/<stage>.smk`` itself (each rule's ``benchmark:`` path), so a rule added
+belongs to, is read from the workflow by Snakemake itself (``popcen.workflow_rules``), so a rule added
 later is picked up without an edit here. (The leading underscore keeps run_all.sh from running this file.)
 """
 
@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
+from popcen.workflow_rules import workflow_rules  # noqa: E402
 from tests.conftest import SNAKEMAKE, make_workdir  # noqa: E402,F401  (re-exported for the benchmarks)
 
 # Loss tables written by the shared training loop (popcen.training.fit: one row per epoch, a `seconds`
@@ -31,10 +32,6 @@ LOSS_TABLES = {
     "train_classifier": "classification/losses.tsv",
 }
 
-_RULE = re.compile(r"^rule (\w+):\n(.*?)(?=^\S|\Z)", re.MULTILINE | re.DOTALL)
-_BENCHMARK = re.compile(r"benchmark:\s*\n\s*(f?)\"([^\"]+)\"")
-
-
 @dataclass(frozen=True)
 class BenchmarkedRule:
     rule: str
@@ -42,47 +39,18 @@ class BenchmarkedRule:
     regex: re.Pattern  # matches the rule's benchmark paths (relative to the working folder)
 
 
-def benchmarked_rules(results: str = "results", rules_dir: Path = ROOT / "rules") -> list[BenchmarkedRule]:
-    """Every rule of ``rules/*.smk`` with a ``benchmark:`` path, as a regex over files of a working folder.
-
-    ``{RESULTS}`` in an f-string path becomes ``results``; wildcards (``{{cohort}}`` in f-strings,
-    ``{contig}`` in plain strings) become named groups, so that the cohort can be read off a match.
-    """
-    found = []
-    for smk in sorted(rules_dir.glob("*.smk")):
-        for rule, body in _RULE.findall(smk.read_text()):
-            m = _BENCHMARK.search(body)
-            if m is None:
-                continue
-            is_f, path = m.groups()
-            if is_f:
-                path = path.replace("{RESULTS}", results).replace("{{", "\0").replace("}}", "\1")
-                path = re.sub(r"\{[^{}]*\}", "\2", path)  # any other f-string expression: unknown text
-                path = path.replace("\0", "{").replace("\1", "}")
-            regex = path_regex(path)
-            found.append(BenchmarkedRule(rule, smk.stem, re.compile(regex)))
-    return found
-
-
-def path_regex(path: str) -> str:
-    """A Snakemake path pattern -> regex: ``{name}`` wildcards become named groups (a repeated one a
-    back-reference), ``\\x02`` (an f-string expression we cannot evaluate) matches any text."""
-    seen: set[str] = set()
-    parts = []
-    for piece in re.split(r"(\{\w+\}|\x02)", path):
-        if re.fullmatch(r"\{\w+\}", piece):
-            name = piece[1:-1]
-            parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>[^/]+)")
-            seen.add(name)
-        else:
-            parts.append(".+?" if piece == "\x02" else re.escape(piece))
-    return "".join(parts) + r"\Z"
+def benchmarked_rules() -> list[BenchmarkedRule]:
+    """Every rule with a ``benchmark:`` path, as Snakemake reads it (wildcards as named groups, so that the
+    cohort can be read off a match)."""
+    return [
+        BenchmarkedRule(r.name, r.stage, r.benchmark) for r in workflow_rules(ROOT).values() if r.benchmark
+    ]
 
 
 def collect_benchmarks(workdir: Path, results: str = "results") -> pd.DataFrame:
     """One row per benchmark TSV found in ``workdir``: rule, stage, cohort (or ""), file, s, cpu_time,
     max_rss (MB). A rule that ran several times (per contig, per level) has several rows."""
-    rules = benchmarked_rules(results)
+    rules = benchmarked_rules()
     rows = []
     for tsv in sorted(workdir.rglob("*.tsv")):
         rel = tsv.relative_to(workdir).as_posix()
@@ -143,7 +111,6 @@ def run_snakemake(workdir: Path, args: list[str], log_path: Path, timeout: float
 
 
 def rules_matching(prefixes: tuple[str, ...]) -> list[str]:
-    """Rule names of rules/*.smk that start with one of ``prefixes`` (e.g. everything of introgression)."""
-    names = [name for smk in sorted((ROOT / "rules").glob("*.smk"))
-             for name, _ in _RULE.findall(smk.read_text())]
-    return [n for n in names if n.startswith(prefixes)]
+    """Rule names that start with one of ``prefixes`` (e.g. everything of introgression)."""
+    return [name for name in workflow_rules(ROOT) if name.startswith(prefixes)]
+

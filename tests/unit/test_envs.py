@@ -3,7 +3,7 @@
 Every rule that runs something names an env file in envs/; each env parses, is pinned and uses
 conda-forge + bioconda; every module a rule's script imports (following imports into popcen/ transitively)
 and every command-line tool it calls is provided by that rule's env; versions agree with requirements.txt.
-Rules are found by parsing the Snakefile and rules/*.smk, so rules added later are checked as they land.
+Rules are read by Snakemake itself (popcen.workflow_rules), so rules added later are checked as they land.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from popcen.workflow_rules import workflow_rules
 from tests.conftest import ROOT
 
 SCRIPTS = ROOT / "workflow" / "scripts"
-RULE_FILES = [ROOT / "Snakefile", *sorted((ROOT / "rules").glob("*.smk"))]
 
 # import name -> conda package that provides it (when they differ)
 CONDA_PACKAGE = {
@@ -65,45 +65,8 @@ TOOLS = {
 NOT_PACKAGES = {"snakemake", "popcen", "__future__"}
 
 
-def parse_rules() -> dict[str, dict]:
-    """rule name -> {file, conda, script, runs} from the text of the Snakefile and rules/*.smk."""
-    rules = {}
-    for path in RULE_FILES:
-        lines = path.read_text().splitlines()
-        starts = [(i, m.group(1)) for i, line in enumerate(lines) if (m := re.match(r"rule (\w+):", line))]
-        for i, name in starts:
-            end = next(
-                (
-                    j
-                    for j in range(i + 1, len(lines))
-                    if lines[j] and not lines[j][0].isspace() and not lines[j].startswith("#")
-                ),
-                len(lines),
-            )
-            body = lines[i + 1 : end]
-            rule = {"file": path, "runs": False}
-            for j, line in enumerate(body):
-                m = re.match(r"\s+(conda|script|shell|run|wrapper|notebook):\s*(.*)$", line)
-                if not m:
-                    continue
-                key, value = m.groups()
-                rule["runs"] = True
-                same_line = value
-                if not value:  # the value is on the next non-empty line
-                    value = next(v.strip() for v in body[j + 1 :] if v.strip())
-                if key in ("conda", "script"):
-                    rule[key] = value.strip().strip(",").strip("\"'")
-                if key == "shell":  # the command: this line and the indented lines below it
-                    rest = body[j + 1 :]
-                    stop = next((k for k, v in enumerate(rest) if re.match(r"\s{4}\w+:", v)), len(rest))
-                    rule["shell"] = " ".join([same_line, *rest[:stop]]).strip()
-            assert name not in rules, f"rule {name} defined twice ({rules[name]['file']}, {path})"
-            rules[name] = rule
-    return rules
-
-
-RULES = parse_rules()
-RUNNING = sorted(name for name, rule in RULES.items() if rule["runs"])
+RULES = workflow_rules(ROOT)
+RUNNING = sorted(name for name, rule in RULES.items() if rule.runs)
 
 
 def env_files() -> list[Path]:
@@ -211,12 +174,14 @@ def requirements_txt() -> dict[str, str]:
     return pins
 
 
-def test_rule_parser_finds_the_spine_rules():
+def test_rule_reader_finds_the_spine_rules():
     assert {"vcf_to_zarr", "variant_qc", "ld_prune", "assemble_features"} <= set(RUNNING)
-    assert "bcftools view" in RULES["sgdp_vcf"]["shell"] and "tabix" in RULES["sgdp_vcf"]["shell"]
-    assert RULES["ld_prune"]["conda"] == "../envs/genotypes.yaml"
-    assert RULES["ld_prune"]["script"] == "../workflow/scripts/ld_prune.py"
-    assert not RULES["all"]["runs"]
+    assert "bcftools view" in RULES["sgdp_vcf"].shell and "tabix" in RULES["sgdp_vcf"].shell
+    assert RULES["ld_prune"].conda == "../envs/genotypes.yaml"
+    assert RULES["ld_prune"].script == "../workflow/scripts/ld_prune.py"
+    assert RULES["ld_prune"].stage == "genotypes"
+    assert RULES["train_cec"].benchmark.match("results/demo/benchmarks/train_cec/pop.tsv")["level"] == "pop"
+    assert not RULES["all"].runs
 
 
 @pytest.mark.parametrize("path", env_files(), ids=lambda p: p.name)
@@ -257,27 +222,27 @@ def test_torch_envs_can_use_a_gpu(path):
 @pytest.mark.parametrize("rule", RUNNING)
 def test_rule_names_an_existing_env(rule):
     info = RULES[rule]
-    assert "conda" in info, f"rule {rule} ({info['file'].name}) has no conda: directive"
-    env = (info["file"].parent / info["conda"]).resolve()
-    assert env.is_file(), f"rule {rule}: conda env {info['conda']} does not exist"
+    assert info.conda, f"rule {rule} ({info.file.name}) has no conda: directive"
+    env = (info.file.parent / info.conda).resolve()
+    assert env.is_file(), f"rule {rule}: conda env {info.conda} does not exist"
     assert env.parent == ROOT / "envs", f"rule {rule}: env files live in envs/"
 
 
 @pytest.mark.parametrize("rule", RUNNING)
 def test_env_provides_what_the_script_imports(rule):
     info = RULES[rule]
-    if "shell" in info and "conda" in info:
-        env_path = (info["file"].parent / info["conda"]).resolve()
-        used = {t for t in TOOLS if re.search(rf"(?<![\w/.-]){t}\b", info["shell"])}
+    if info.shell and info.conda:
+        env_path = (info.file.parent / info.conda).resolve()
+        used = {t for t in TOOLS if re.search(rf"(?<![\w/.-]){t}\b", info.shell)}
         missing = sorted({TOOLS[t] for t in used} - provided(read_env(env_path)))
         assert not missing, f"rule {rule}: {env_path.name} lacks {missing} (called by its shell command)"
         return
-    if "script" not in info or "conda" not in info:
+    if not info.script or not info.conda:
         pytest.skip(f"rule {rule} runs neither a script nor a shell command")
-    script = (info["file"].parent / info["script"]).resolve()
-    env_path = (info["file"].parent / info["conda"]).resolve()
-    assert script.is_file(), f"rule {rule}: script {info['script']} does not exist"
-    assert env_path.is_file(), f"rule {rule}: conda env {info['conda']} does not exist"
+    script = (info.file.parent / info.script).resolve()
+    env_path = (info.file.parent / info.conda).resolve()
+    assert script.is_file(), f"rule {rule}: script {info.script} does not exist"
+    assert env_path.is_file(), f"rule {rule}: conda env {info.conda} does not exist"
     modules, tools = requirements_of_script(script)
     have = provided(read_env(env_path))
     missing = sorted({CONDA_PACKAGE.get(m, m).lower() for m in modules} - have)
