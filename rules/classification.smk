@@ -1,25 +1,25 @@
 # Ancestry classification: the CAE encoder (frozen unless fine-tuned) + a softmax head, trained on all
 # labelled samples (train_classifier) and evaluated by stratified k-fold CV at each label level
-# (evaluate_classifier). Logic: workflow/scripts/popcen/classification/.
-# A change of the prediction or fold settings must not retrain the classifier.
+# (evaluate_classifier). Code: workflow/scripts/popcen/pipeline/classification.py.
+# The training settings are the classification keys other than the fold and prediction keys, so that a
+# change of those does not retrain the classifier.
 CLASSIFIER_TRAINING = drop(CLASSIFICATION, "n_folds", "fold_seed", "min_overlap", "strand_ambiguous")
 CLS_DIR = f"{RESULTS}/{{cohort}}/classification"
 
 
 rule classification_folds:
     input:
-        **FEATURES,
+        samples=FEATURES["samples"],
     output:
         folds=f"{CLS_DIR}/folds.tsv",
     params:
-        features=features_folder,
-        label_column=lambda wc: label_levels(wc.cohort)[0],
+        label_column=lambda wc: fine_level(label_levels(wc.cohort)),
         n_folds=CLASSIFICATION["n_folds"],
         seed=CLASSIFICATION["fold_seed"],
     log:
         f"{RESULTS}/{{cohort}}/logs/classification_folds.log",
     conda:
-        "../envs/ml.yaml"
+        "../envs/torch.yaml"
     script:
         "../workflow/scripts/classification_folds.py"
 
@@ -34,9 +34,8 @@ rule train_classifier:
         losses=f"{CLS_DIR}/losses.tsv",
         trials=f"{CLS_DIR}/trials.tsv",
     params:
-        features=features_folder,
         label_columns=lambda wc: label_levels(wc.cohort),
-        classification=CLASSIFIER_TRAINING,
+        training=CLASSIFIER_TRAINING,
         device=config["device"],
     log:
         f"{RESULTS}/{{cohort}}/logs/train_classifier.log",
@@ -84,9 +83,8 @@ rule evaluate_classifier:
             labels={"level": "{level}", "figure": "F1 per class"},
         ),
     params:
-        features=features_folder,
         label_columns=lambda wc: label_levels(wc.cohort),
-        classification=CLASSIFIER_TRAINING,
+        training=CLASSIFIER_TRAINING,
         device=config["device"],
     log:
         f"{RESULTS}/{{cohort}}/logs/evaluate_classifier/{{level}}.log",

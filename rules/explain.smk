@@ -1,5 +1,6 @@
 # Explanations: LightGBM multiclass on the cohort's features, cross-validated on the classifier's folds
 # (its metrics beside the CAE classifier's), and SHAP (TreeExplainer) on a model fitted on all samples.
+# Code: workflow/scripts/popcen/pipeline/explain.py.
 EXPLAIN_DIR = f"{RESULTS}/{{cohort}}/explain"
 
 
@@ -7,9 +8,8 @@ rule explain:
     input:
         **FEATURES,
         folds=rules.classification_folds.output.folds,
-        cae_metrics=lambda wc: expand(f"{RESULTS}/{wc.cohort}/classification/cv/{{level}}/metrics.tsv",
-                                      level=label_levels(wc.cohort)),
-        cae_per_class=lambda wc: f"{RESULTS}/{wc.cohort}/classification/cv/{label_levels(wc.cohort)[0]}/per_class.tsv",
+        cae_metrics=cv_metrics,
+        cae_per_class=fine_per_class,
     output:
         metrics=f"{EXPLAIN_DIR}/metrics_comparison.tsv",
         predictions=f"{EXPLAIN_DIR}/lightgbm_predictions.tsv",
@@ -34,9 +34,11 @@ rule explain:
             caption="../workflow/report/explain_waterfall.rst",
         ),
     params:
-        features=features_folder,
         label_columns=lambda wc: label_levels(wc.cohort),
-        explain=config["explain"],
+        lightgbm=config["explain"]["lightgbm"],
+        seed=config["explain"]["seed"],
+        top_k=config["explain"]["top_k"],
+        sample=config["explain"]["sample"],
     log:
         f"{RESULTS}/{{cohort}}/logs/explain.log",
     benchmark:

@@ -2,6 +2,7 @@
 # goes through the same vcf_to_zarr and variant_qc jobs, is aligned to the model cohort's variants by
 # chrom/pos/ref/alt and classified by the model cohort's classifier. No features, LD pruning or training
 # run for it, and nothing of the model cohort reruns once its classifier exists.
+# Code: workflow/scripts/popcen/pipeline/predict.py.
 
 
 rule predict:
@@ -18,8 +19,8 @@ rule predict:
         overlap=f"{RESULTS}/{{cohort}}/predict/overlap.json",
     params:
         model_cohort=model_cohort,
-        min_overlap=config["classification"]["min_overlap"],
-        strand_ambiguous=config["classification"]["strand_ambiguous"],
+        min_overlap=CLASSIFICATION["min_overlap"],
+        strand_ambiguous=CLASSIFICATION["strand_ambiguous"],
         device=config["device"],
     log:
         f"{RESULTS}/{{cohort}}/logs/predict.log",

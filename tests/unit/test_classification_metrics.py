@@ -99,3 +99,49 @@ def test_evaluate_with_coarse_level():
     assert res["pop"]["summary"]["accuracy"] == pytest.approx(0.5)
     assert res["super_pop"]["summary"]["f1"] == pytest.approx(1.0)
     assert res["super_pop"]["summary_from_fine_argmax"]["mcc"] == pytest.approx(1.0)
+
+
+def test_a_fine_model_scored_at_the_coarse_level():
+    from popcen.classification.cv import from_fine_rows
+    from popcen.classification.metrics import summary_from_fine
+
+    samples = pd.DataFrame({"pop": ["YRI", "LWK", "CEU", "GBR"], "super_pop": ["AFR", "AFR", "EUR", "EUR"]})
+    # two pops wrong but within their super_pop, one across
+    predicted = np.array(["LWK", "YRI", "GBR", "YRI"])
+    summary = summary_from_fine(samples, predicted, "pop", "super_pop")
+    assert summary["accuracy"] == pytest.approx(0.75)
+    rows = from_fine_rows("lightgbm", samples, predicted, "pop", "super_pop")
+    assert set(rows["model"]) == {"lightgbm_from_pop"} and set(rows["level"]) == {"super_pop"}
+    assert rows.set_index("metric")["value"]["accuracy"] == pytest.approx(0.75)
+
+
+def test_folds_must_list_the_features_samples(tmp_path):
+    from popcen.classification.tables import fold_numbers
+    from popcen.errors import PopcenInputError
+    from popcen.io import read_table
+    from popcen.pipeline import call
+    from popcen.pipeline.classification import classification_folds
+
+    samples = pd.DataFrame({"sample": [f"s{i}" for i in range(12)], "pop": ["A", "B", "C"] * 4})
+    samples.to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
+    call(
+        classification_folds,
+        input={"samples": tmp_path / "samples.tsv"},
+        output={"folds": tmp_path / "cls" / "folds.tsv"},
+        params={"label_column": "pop", "n_folds": 4, "seed": 1},
+    )
+    table = read_table(tmp_path / "cls" / "folds.tsv")
+    folds = fold_numbers(table, samples)
+    assert table["sample"].tolist() == samples["sample"].tolist() and sorted(set(folds)) == [0, 1, 2, 3]
+    assert all(
+        len(set(samples["pop"][folds == k])) == 3 for k in range(4)
+    )  # stratified: every pop in every fold
+    with pytest.raises(PopcenInputError, match="re-run classification_folds"):
+        fold_numbers(table.iloc[::-1], samples, "folds.tsv")
+    with pytest.raises(PopcenInputError, match="lower classification.n_folds"):
+        call(
+            classification_folds,
+            input={"samples": tmp_path / "samples.tsv"},
+            output={"folds": tmp_path / "f.tsv"},
+            params={"label_column": "pop", "n_folds": 5, "seed": 1},
+        )

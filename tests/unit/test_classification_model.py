@@ -18,7 +18,7 @@ def separable(n_per_class=12, n_classes=3, n_variants=64, seed=0):
     x = (rng.random((len(y), n_variants)) < 0.1).astype(np.float32)
     block = n_variants // n_classes
     for k in range(n_classes):
-        x[y == k, k * block:(k + 1) * block] = 1.0
+        x[y == k, k * block : (k + 1) * block] = 1.0
     return to_images(x), y
 
 
@@ -37,10 +37,21 @@ def test_class_weights_by_hand():
 def test_separable_classes_give_f1_one(encoder_output):
     images, y = separable()
     cfg, state = cae_for(images, 64)
-    settings = TrainSettings(encoder_output=encoder_output, optimizer="adam", lr=0.01, max_epochs=15, patience=15,
-                             batch_size=8, hidden=16, noise_std=0.05, dropout=0.1, device="cpu",
-                             # the untrained CAE's encoder must learn here: full-size steps for it too
-                             fine_tune=encoder_output == "latent", encoder_lr_scale=1.0)
+    settings = TrainSettings(
+        encoder_output=encoder_output,
+        optimizer="adam",
+        lr=0.01,
+        max_epochs=15,
+        patience=15,
+        batch_size=8,
+        hidden=16,
+        noise_std=0.05,
+        dropout=0.1,
+        device="cpu",
+        # the untrained CAE's encoder must learn here: full-size steps for it too
+        fine_tune=encoder_output == "latent",
+        encoder_lr_scale=1.0,
+    )
     folds = stratified_folds(y, 3, seed=0)
     proba, _ = cross_validated_proba(images, y, 3, cfg, state, settings, folds)
     summary = evaluate_level(y, proba, [0, 1, 2], folds)["summary"]
@@ -90,7 +101,9 @@ def test_head_input_is_standardised_with_fit_samples_only_and_saved(tmp_path):
     # the statistics travel with the saved model: same probabilities after a round trip
     save_classifier(model, tmp_path / "m.pt", tmp_path / "m.json", {})
     loaded, _ = load_classifier(tmp_path / "m.pt", tmp_path / "m.json")
-    np.testing.assert_allclose(predict_proba(loaded, images, "cpu"), predict_proba(model, images, "cpu"), atol=1e-6)
+    np.testing.assert_allclose(
+        predict_proba(loaded, images, "cpu"), predict_proba(model, images, "cpu"), atol=1e-6
+    )
     np.testing.assert_allclose(loaded.head[1].mean.numpy(), scaling.mean.numpy())
 
 
@@ -98,25 +111,36 @@ def test_encoder_blocks_tap_the_first_blocks_of_a_deeper_cae():
     from popcen.classification.model import ClassifierConfig, build_classifier, encoder_width
 
     torch.manual_seed(0)
-    cae = CAE(architecture(32, 1000, latent_dim=4, base_channels=4, max_depth=2))  # 32 -> 16 -> 8, channels 4, 8
+    cae = CAE(
+        architecture(32, 1000, latent_dim=4, base_channels=4, max_depth=2)
+    )  # 32 -> 16 -> 8, channels 4, 8
     assert cae.config.channels == (4, 8)
     x = torch.rand(3, 1, 32, 32)
-    first = build_classifier(cae.config, cae.state_dict(), ClassifierConfig(n_classes=2, encoder_blocks=1)).eval()
+    first = build_classifier(
+        cae.config, cae.state_dict(), ClassifierConfig(n_classes=2, encoder_blocks=1)
+    ).eval()
     with torch.no_grad():
-        expected = cae.eval().encoder_conv[3](cae.encoder_conv[2](cae.encoder_conv[1](cae.encoder_conv[0](x))))
+        expected = cae.eval().encoder_conv[3](
+            cae.encoder_conv[2](cae.encoder_conv[1](cae.encoder_conv[0](x)))
+        )
         np.testing.assert_allclose(first.encode(x).numpy(), expected.numpy(), rtol=1e-6)
     assert tuple(first.encode(x).shape) == (3, 4, 16, 16)
     assert encoder_width(cae.config, "conv", 1) == 4 * 16 * 16
     # 0 and anything beyond the CAE's depth: all blocks (the last map, 8 x 8 x 8)
     for blocks in (0, 2, 5):
         assert encoder_width(cae.config, "conv", blocks) == 8 * 8 * 8
-        model = build_classifier(cae.config, cae.state_dict(), ClassifierConfig(n_classes=2, encoder_blocks=blocks))
+        model = build_classifier(
+            cae.config, cae.state_dict(), ClassifierConfig(n_classes=2, encoder_blocks=blocks)
+        )
         assert tuple(model.eval()(x).shape) == (3, 2)
     with pytest.raises(ValueError, match="latent"):
-        build_classifier(cae.config, None, ClassifierConfig(n_classes=2, encoder_output="latent", encoder_blocks=1))
+        build_classifier(
+            cae.config, None, ClassifierConfig(n_classes=2, encoder_output="latent", encoder_blocks=1)
+        )
     # without the first block's max-pool: its 4 x 32 x 32 map (conv, batch-norm, ReLU)
-    unpooled = build_classifier(cae.config, cae.state_dict(),
-                                ClassifierConfig(n_classes=2, encoder_blocks=1, encoder_pool=False)).eval()
+    unpooled = build_classifier(
+        cae.config, cae.state_dict(), ClassifierConfig(n_classes=2, encoder_blocks=1, encoder_pool=False)
+    ).eval()
     with torch.no_grad():
         np.testing.assert_allclose(unpooled.encode(x).numpy(), cae.encoder_conv[:3](x).numpy(), rtol=1e-6)
         assert tuple(unpooled(x).shape) == (3, 2)
@@ -126,8 +150,17 @@ def test_encoder_blocks_tap_the_first_blocks_of_a_deeper_cae():
 def test_linear_head_learns_separable_classes():
     images, y = separable()
     cfg, state = cae_for(images, 64)
-    settings = TrainSettings(hidden=0, noise_std=0.0, dropout=0.0, optimizer="adam", lr=0.01, max_epochs=15,
-                             patience=15, batch_size=8, device="cpu")
+    settings = TrainSettings(
+        hidden=0,
+        noise_std=0.0,
+        dropout=0.0,
+        optimizer="adam",
+        lr=0.01,
+        max_epochs=15,
+        patience=15,
+        batch_size=8,
+        device="cpu",
+    )
     folds = stratified_folds(y, 3, seed=0)
     proba, _ = cross_validated_proba(images, y, 3, cfg, state, settings, folds)
     assert evaluate_level(y, proba, [0, 1, 2], folds)["summary"]["f1"] == pytest.approx(1.0)
@@ -148,8 +181,9 @@ def test_fine_tune_gives_the_encoder_its_own_learning_rate():
     assert head_group["lr"] == pytest.approx(0.02) and encoder_group["lr"] == pytest.approx(0.005)
     assert {id(p) for p in encoder_group["params"]} == {id(p) for p in model.encoder_parameters()}
     # encoder lr 0: the encoder's weights stay, the head's move
-    settings = TrainSettings(fine_tune=True, encoder_lr_scale=0.0, max_epochs=2, patience=0, batch_size=8,
-                             device="cpu")
+    settings = TrainSettings(
+        fine_tune=True, encoder_lr_scale=0.0, max_epochs=2, patience=0, batch_size=8, device="cpu"
+    )
     model, _ = fit_classifier(images, y, 3, cfg, state, settings, np.arange(36), np.arange(0))
     assert torch.equal(model.state_dict()["encoder_conv.0.weight"].cpu(), state["encoder_conv.0.weight"])
     assert model.encoder_conv[0].weight.requires_grad
@@ -185,14 +219,17 @@ def test_refit_trains_the_chosen_settings_on_all_training_samples():
     images, y = separable()
     cfg, state = cae_for(images, 64)
     train = np.arange(30)
-    settings = TrainSettings(refit=True, max_epochs=3, patience=3, batch_size=8, device="cpu", val_fraction=0.3)
+    settings = TrainSettings(
+        refit=True, max_epochs=3, patience=3, batch_size=8, device="cpu", val_fraction=0.3
+    )
     model, chosen, trials = train_with_search(images, y, 3, cfg, state, settings, train)
     feats = encoder_features(model, images, "cpu")
     # the input standardisation comes from every training sample (not only the 70 % fit part) ...
     np.testing.assert_allclose(model.scaling.mean.numpy(), feats[train].mean(0), rtol=1e-4, atol=1e-6)
     # ... while without refit it comes from the fit part only
-    plain, _, _ = train_with_search(images, y, 3, cfg, state, TrainSettings(**{**vars(settings), "refit": False}),
-                                    train)
+    plain, _, _ = train_with_search(
+        images, y, 3, cfg, state, TrainSettings(**{**vars(settings), "refit": False}), train
+    )
     assert not np.allclose(plain.scaling.mean.numpy(), feats[train].mean(0))
     assert chosen.refit and len(trials) == 1
 
@@ -209,16 +246,31 @@ def test_coarse_cross_entropy_by_hand_and_off_by_default():
     # group weights: nll_loss's weighted mean
     w = torch.tensor([1.0, 3.0])
     weighted = -(1 * torch.log(p[0, :2].sum()) + 3 * torch.log(p[1, 2:].sum())) / 4
-    assert coarse_cross_entropy(logits, target, coarse_of, w).item() == pytest.approx(weighted.item(), rel=1e-6)
+    assert coarse_cross_entropy(logits, target, coarse_of, w).item() == pytest.approx(
+        weighted.item(), rel=1e-6
+    )
     assert TrainSettings().coarse_weight == 0.0
 
 
 def test_coarse_loss_trains_and_separable_classes_are_still_learnt():
     images, y = separable(n_classes=4)
     cfg, state = cae_for(images, 64)
-    settings = TrainSettings(optimizer="adam", lr=0.01, max_epochs=10, patience=10, batch_size=8, hidden=16,
-                             noise_std=0.05, dropout=0.1, device="cpu", coarse_weight=1.0, coarse_of=(0, 0, 1, 1))
-    model, result = fit_classifier(images, y, 4, cfg, state, settings, np.arange(0, 48, 2), np.arange(1, 48, 2))
+    settings = TrainSettings(
+        optimizer="adam",
+        lr=0.01,
+        max_epochs=10,
+        patience=10,
+        batch_size=8,
+        hidden=16,
+        noise_std=0.05,
+        dropout=0.1,
+        device="cpu",
+        coarse_weight=1.0,
+        coarse_of=(0, 0, 1, 1),
+    )
+    model, result = fit_classifier(
+        images, y, 4, cfg, state, settings, np.arange(0, 48, 2), np.arange(1, 48, 2)
+    )
     assert (predict_proba(model, images[1::2], "cpu").argmax(1) == y[1::2]).all()
 
 
@@ -226,10 +278,14 @@ def test_coarse_groups_follow_the_sorted_class_order():
     import pandas as pd
 
     from popcen.classification.metrics import coarse_groups
-    from popcen.classification.stages import with_coarse_loss
+    from popcen.classification.train import with_coarse_loss
 
-    samples = pd.DataFrame({"pop": ["YRI", "CEU", "CHB", "GBR", "LWK", "CEU"],
-                            "super_pop": ["AFR", "EUR", "EAS", "EUR", "AFR", "EUR"]})
+    samples = pd.DataFrame(
+        {
+            "pop": ["YRI", "CEU", "CHB", "GBR", "LWK", "CEU"],
+            "super_pop": ["AFR", "EUR", "EAS", "EUR", "AFR", "EUR"],
+        }
+    )
     # fine classes sorted: CEU CHB GBR LWK YRI; coarse sorted: AFR(0) EAS(1) EUR(2)
     assert coarse_groups(samples, "pop", "super_pop") == (2, 1, 2, 0, 0)
     off = TrainSettings()
@@ -250,14 +306,25 @@ def test_seed_ensemble_averages_separately_trained_seeds_and_round_trips(tmp_pat
     images, y = separable()
     cfg, state = cae_for(images, 64)
     train = np.arange(30)
-    settings = TrainSettings(max_epochs=3, patience=3, batch_size=8, device="cpu", val_fraction=0.3, seed=5,
-                             fine_tune=True, noise_std=0.5)
-    ensemble, chosen, _ = train_with_search(images, y, 3, cfg, state, TrainSettings(**{**vars(settings), "ensemble": 3}),
-                                            train)
+    settings = TrainSettings(
+        max_epochs=3,
+        patience=3,
+        batch_size=8,
+        device="cpu",
+        val_fraction=0.3,
+        seed=5,
+        fine_tune=True,
+        noise_std=0.5,
+    )
+    ensemble, chosen, _ = train_with_search(
+        images, y, 3, cfg, state, TrainSettings(**{**vars(settings), "ensemble": 3}), train
+    )
     assert isinstance(ensemble, ClassifierEnsemble) and len(ensemble.members) == 3
     # each member is the model a single run with seed 5, 6, 7 trains (inner split, weights, noise, batches)
-    singles = [train_with_search(images, y, 3, cfg, state, TrainSettings(**{**vars(settings), "seed": s}), train)[0]
-               for s in (5, 6, 7)]
+    singles = [
+        train_with_search(images, y, 3, cfg, state, TrainSettings(**{**vars(settings), "seed": s}), train)[0]
+        for s in (5, 6, 7)
+    ]
     single_proba = np.stack([predict_proba(m, images, "cpu") for m in singles])
     assert not np.allclose(single_proba[0], single_proba[1])  # the seeds do differ
     proba = predict_proba(ensemble, images, "cpu")
@@ -278,11 +345,14 @@ def test_lr_schedule_reaches_the_shared_loop():
     idx = np.arange(len(y))
     settings = TrainSettings(hidden=0, lr=0.02, max_epochs=4, patience=0, batch_size=8, device="cpu")
     _, constant = fit_classifier(images, y, 3, cfg, state, settings, idx, idx[:0])
-    _, cosine = fit_classifier(images, y, 3, cfg, state, TrainSettings(**{**vars(settings), "lr_schedule": "cosine"}),
-                               idx, idx[:0])
+    _, cosine = fit_classifier(
+        images, y, 3, cfg, state, TrainSettings(**{**vars(settings), "lr_schedule": "cosine"}), idx, idx[:0]
+    )
     np.testing.assert_allclose(constant.losses()["lr"], [0.02] * 4)
     # epoch e runs at lr (1 + cos(pi (e - 1) / 4)) / 2
-    np.testing.assert_allclose(cosine.losses()["lr"], [0.02 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(4)])
+    np.testing.assert_allclose(
+        cosine.losses()["lr"], [0.02 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(4)]
+    )
 
 
 def test_patience_zero_trains_every_epoch_and_refits_for_all_of_them():
@@ -294,8 +364,9 @@ def test_patience_zero_trains_every_epoch_and_refits_for_all_of_them():
     y = np.random.default_rng(0).integers(0, 3, len(images))
     cfg, state = cae_for(images, 64)
     train = np.arange(len(y))
-    settings = TrainSettings(hidden=0, lr=0.05, max_epochs=6, patience=0, batch_size=8, device="cpu",
-                             val_fraction=0.3, refit=True)
+    settings = TrainSettings(
+        hidden=0, lr=0.05, max_epochs=6, patience=0, batch_size=8, device="cpu", val_fraction=0.3, refit=True
+    )
     model, _, trials = train_with_search(images, y, 3, cfg, state, settings, train)
     assert trials.epochs.tolist() == [6]
     # the refit is the same training run on all training samples for all max_epochs, last weights kept
@@ -303,3 +374,117 @@ def test_patience_zero_trains_every_epoch_and_refits_for_all_of_them():
     assert result.epochs_run == 6
     for name, value in direct.state_dict().items():
         torch.testing.assert_close(model.state_dict()[name], value, msg=name)
+
+
+def test_the_rules_train_and_cross_validate_on_a_feature_set(tmp_path):
+    """pipeline.classification's train_classifier and evaluate_classifier on files, as Snakemake runs them."""
+    import json
+
+    import pandas as pd
+    import zarr
+
+    from popcen.classification.io import load_classifier
+    from popcen.classification.model import cae_images
+    from popcen.errors import PopcenInputError
+    from popcen.io import read_table
+    from popcen.pipeline import call
+    from popcen.pipeline.classification import classification_folds, evaluate_classifier, train_classifier
+    from popcen.representation import save_cae
+
+    rng = np.random.default_rng(0)
+    pops = np.repeat(["CEU", "GBR", "YRI"], 10)
+    samples = pd.DataFrame(
+        {
+            "sample": [f"s{i}" for i in range(30)],
+            "pop": pops,
+            "super_pop": np.where(pops == "YRI", "AFR", "EUR"),
+        }
+    )
+    gn = rng.integers(0, 3, size=(30, 49)).astype(np.int8)
+    gn[pops == "YRI", :10] = 2
+    variants = pd.DataFrame(
+        {
+            "id": [f"rs{i}" for i in range(49)],
+            "chrom": "1",
+            "pos": np.arange(49) + 1,
+            "ref": "A",
+            "alt": "G",
+            "af": gn.mean(0) / 2,
+        }
+    )
+    f = tmp_path / "features"
+    f.mkdir()
+    zarr.open_group(str(f / "genotypes.zarr"), mode="w").create_dataset("alt_count", data=gn)
+    variants.to_csv(f / "variants.tsv", sep="\t", index=False)
+    samples.to_csv(f / "samples.tsv", sep="\t", index=False)
+    images, _ = cae_images(gn, {}, {"side": 7, "n_pixels": 49})
+    torch.manual_seed(0)
+    save_cae(
+        CAE(architecture(images.shape[-1], 49, latent_dim=4, base_channels=4)),
+        tmp_path / "cae.pt",
+        tmp_path / "cae.json",
+        {"variant_index": list(range(49))},
+    )
+    with pytest.raises(PopcenInputError, match="re-run train_cae"):
+        cae_images(gn[:, :40], {}, {"side": 7, "n_pixels": 49})
+
+    features = {
+        "genotypes": f / "genotypes.zarr",
+        "variants": f / "variants.tsv",
+        "samples": f / "samples.tsv",
+        "cae_weights": tmp_path / "cae.pt",
+        "cae_json": tmp_path / "cae.json",
+    }
+    params = {
+        "label_columns": ["pop", "super_pop"],
+        "device": "cpu",
+        "training": {"max_epochs": 2, "patience": 0, "batch_size": 8, "coarse_weight": 1.0},
+    }
+    c = tmp_path / "classification"
+    call(
+        train_classifier,
+        input=features,
+        params=params,
+        output={
+            "weights": c / "model.pt",
+            "meta": c / "model.json",
+            "losses": c / "losses.tsv",
+            "trials": c / "trials.tsv",
+        },
+    )
+    model, meta = load_classifier(c / "model.pt", c / "model.json")
+    assert meta["labels"] == ["CEU", "GBR", "YRI"] and meta["coarse_map"] == {
+        "CEU": "EUR",
+        "GBR": "EUR",
+        "YRI": "AFR",
+    }
+    assert meta["settings"]["coarse_of"] == [1, 1, 0] and meta["variant_index"] == list(range(49))
+    assert len(read_table(c / "losses.tsv")) == 2
+    assert json.loads((c / "model.json").read_text())["n_samples"] == 30
+
+    call(
+        classification_folds,
+        input={"samples": f / "samples.tsv"},
+        output={"folds": c / "folds.tsv"},
+        params={"label_column": "pop", "n_folds": 3, "seed": 1},
+    )
+    names = ("predictions", "metrics", "per_class", "confusion", "confusion_normalized", "auc", "trials")
+    figures = ("confusion_png", "roc_png", "f1_png")
+    for level in ("pop", "super_pop"):
+        out = {n: c / "cv" / level / f"{n}.tsv" for n in names} | {
+            n: c / "cv" / level / f"{n}.png" for n in figures
+        }
+        fine = [] if level == "pop" else c / "cv" / "pop" / "predictions.tsv"
+        call(
+            evaluate_classifier,
+            input={**features, "folds": c / "folds.tsv", "fine_predictions": fine},
+            output=out,
+            params=params,
+            wildcards={"cohort": "toy", "level": level},
+        )
+    metrics = read_table(c / "cv" / "super_pop" / "metrics.tsv")
+    assert set(metrics["model"]) == {"cae_classifier", "cae_classifier_from_pop"}
+    pop = read_table(c / "cv" / "pop" / "predictions.tsv")
+    assert pop["fold"].tolist() == read_table(c / "folds.tsv")["fold"].tolist()
+    confusion = pd.read_csv(c / "cv" / "pop" / "confusion.tsv", sep="\t", index_col=0)
+    assert confusion.index.name == "true" and confusion.to_numpy().sum() == 30

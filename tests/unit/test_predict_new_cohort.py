@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from popcen.classification.io import load_classifier, save_classifier
-from popcen.classification.stages import predict_new_cohort, train_final
-from popcen.classification.train import TrainSettings, predict_proba
+from popcen.classification.newcohort import predict_new_cohort
+from popcen.classification.train import TrainSettings, predict_proba, train_final
 from popcen.errors import PopcenInputError
 from popcen.images import genotype_images
 from popcen.models.cae import CAE, architecture
@@ -21,27 +21,41 @@ def trained(tmp_path_factory):
     rng = np.random.default_rng(1)
     n_var, per_pop = 49, 10
     pops = ["CEU", "YRI", "JPT"]
-    samples = pd.DataFrame({"sample": [f"s{i}" for i in range(3 * per_pop)],
-                            "pop": np.repeat(pops, per_pop), "super_pop": np.repeat(["EUR", "AFR", "EAS"], per_pop)})
+    samples = pd.DataFrame(
+        {
+            "sample": [f"s{i}" for i in range(3 * per_pop)],
+            "pop": np.repeat(pops, per_pop),
+            "super_pop": np.repeat(["EUR", "AFR", "EAS"], per_pop),
+        }
+    )
     gn = rng.integers(0, 3, size=(len(samples), n_var)).astype(np.int8)
     gn[3, 5] = -1
     ref = rng.choice(list("ACGT"), n_var)
     alt = np.array([rng.choice([b for b in "ACGT" if b not in (r, COMP[r])]) for r in ref])  # no A/T, C/G
-    variants = pd.DataFrame({"id": [f"rs{i}" for i in range(n_var)], "chrom": "chr7",
-                             "pos": np.arange(n_var) * 10 + 5, "ref": ref, "alt": alt})
+    variants = pd.DataFrame(
+        {
+            "id": [f"rs{i}" for i in range(n_var)],
+            "chrom": "chr7",
+            "pos": np.arange(n_var) * 10 + 5,
+            "ref": ref,
+            "alt": alt,
+        }
+    )
     called = gn >= 0
     variants["af"] = np.where(called, gn, 0).sum(0) / (2 * called.sum(0))
     images, kept = genotype_images(gn)
     torch.manual_seed(0)
     cae = CAE(architecture(images.shape[-1], n_var, latent_dim=4, base_channels=4))
     settings = TrainSettings(max_epochs=2, patience=0, batch_size=8, device="cpu", val_fraction=0.2)
-    model, meta, _ = train_final(images, samples, "pop", settings, "super_pop", None, cae.config.to_dict(),
-                                 cae.state_dict(), kept)
+    model, meta, _ = train_final(
+        images, samples, "pop", settings, "super_pop", None, cae.config.to_dict(), cae.state_dict(), kept
+    )
     folder = tmp_path_factory.mktemp("model")
     save_classifier(model, folder / "model.pt", folder / "model.json", meta)
     reloaded, meta = load_classifier(folder / "model.pt", folder / "model.json")
-    np.testing.assert_allclose(predict_proba(reloaded, images, "cpu"), predict_proba(model, images, "cpu"),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        predict_proba(reloaded, images, "cpu"), predict_proba(model, images, "cpu"), atol=1e-6
+    )
     return reloaded, meta, gn, variants, samples, predict_proba(reloaded, images, "cpu")
 
 
@@ -57,8 +71,9 @@ def test_reencoded_cohort_gets_the_same_probabilities(trained):
     new.loc[flip, "ref"] = new.loc[flip, "ref"].map(COMP)
     new.loc[flip, "alt"] = new.loc[flip, "alt"].map(COMP)
     order = np.random.default_rng(0).permutation(len(new))  # the new cohort's own record order
-    pred, matching, report = predict_new_cohort(model, meta, variants, new_gn[:, order], new.iloc[order],
-                                                samples, 0.5, "exact", "new")
+    pred, matching, report = predict_new_cohort(
+        model, meta, variants, new_gn[:, order], new.iloc[order], samples, 0.5, "exact", "new"
+    )
     assert report["overlap"] == 1.0 and report["swapped"] == swap.sum() and report["strand"] == flip.sum()
     proba = pred[[f"p_{p}" for p in meta["labels"]]].to_numpy()
     np.testing.assert_allclose(proba, expected, atol=1e-5)
@@ -72,9 +87,17 @@ def test_reencoded_cohort_gets_the_same_probabilities(trained):
 def test_missing_variants_take_the_training_mean(trained):
     model, meta, gn, variants, samples, _ = trained
     keep = np.arange(len(variants)) >= 10  # the first 10 variants absent from the new cohort
-    pred, matching, report = predict_new_cohort(model, meta, variants, gn[:, keep],
-                                                variants.loc[keep, ["chrom", "pos", "ref", "alt"]],
-                                                samples[["sample"]], 0.5, "exact", "new")
+    pred, matching, report = predict_new_cohort(
+        model,
+        meta,
+        variants,
+        gn[:, keep],
+        variants.loc[keep, ["chrom", "pos", "ref", "alt"]],
+        samples[["sample"]],
+        0.5,
+        "exact",
+        "new",
+    )
     assert report["missing"] == 10 and (matching["status"].iloc[:10] == "missing").all()
     filled = gn.astype(float)
     filled[:, :10] = 2 * variants["af"].to_numpy()[:10]
@@ -91,3 +114,12 @@ def test_no_overlap_is_a_clear_error(trained):
     elsewhere = variants[["chrom", "pos", "ref", "alt"]].assign(chrom="chr8")
     with pytest.raises(PopcenInputError, match=r"only 0 of 49 training variants .* min_overlap"):
         predict_new_cohort(model, meta, variants, gn, elsewhere, samples, 0.5, "exact", "new cohort")
+
+
+def test_usable_records_include_the_frequency_filtered_ones():
+    from popcen.classification.newcohort import usable_rows
+
+    qc = pd.DataFrame({"status": ["kept", "low_maf", "multi_allelic", "low_mac", "low_call_rate"]})
+    assert usable_rows(qc).tolist() == [0, 1, 3]
+    with pytest.raises(PopcenInputError, match="no 'status' column"):
+        usable_rows(qc.rename(columns={"status": "x"}), "chr1.variants.tsv.gz")

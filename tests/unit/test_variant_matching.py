@@ -14,20 +14,24 @@ from popcen.variant_matching import (
     overlap_report,
 )
 
-TRAIN = pd.DataFrame({
-    "chrom": ["chr1", "chr1", "chr1", "chr1", "chr2", "chr2"],
-    "pos": [100, 200, 300, 400, 500, 600],
-    "ref": ["A", "C", "A", "G", "A", "C"],
-    "alt": ["G", "T", "T", "C", "G", "A"],
-})
+TRAIN = pd.DataFrame(
+    {
+        "chrom": ["chr1", "chr1", "chr1", "chr1", "chr2", "chr2"],
+        "pos": [100, 200, 300, 400, 500, 600],
+        "ref": ["A", "C", "A", "G", "A", "C"],
+        "alt": ["G", "T", "T", "C", "G", "A"],
+    }
+)
 # 100 exact, 200 swapped, 300 A/T ambiguous exact, 400 C/G ambiguous swapped, 500 absent,
 # 600 strand-flipped (C>A reported as G>T); an extra variant 700 only in the new cohort.
-NEW = pd.DataFrame({
-    "chrom": ["1", "1", "1", "1", "2", "2"],
-    "pos": [100, 200, 300, 400, 600, 700],
-    "ref": ["A", "T", "A", "C", "G", "A"],
-    "alt": ["G", "C", "T", "G", "T", "C"],
-})
+NEW = pd.DataFrame(
+    {
+        "chrom": ["1", "1", "1", "1", "2", "2"],
+        "pos": [100, 200, 300, 400, 600, 700],
+        "ref": ["A", "T", "A", "C", "G", "A"],
+        "alt": ["G", "C", "T", "G", "T", "C"],
+    }
+)
 
 
 def test_chrom_names_and_ambiguity():
@@ -57,10 +61,13 @@ def test_align_counts_flips_and_imputes():
     counts = np.array([[0, 1, 2, 2, -1, 2], [2, 0, 1, 0, 1, 1]], dtype=np.int8)
     mean = np.array([0.5, 1.0, 1.5, 0.2, 0.7, 0.9])
     x = align_counts(counts, match_variants(TRAIN, NEW), mean)
-    expected = np.array([
-        [0, 2 - 1, 2, 0.2, 0.7, 0.9],  # the missing call at 600 takes the mean
-        [2, 2 - 0, 1, 0.2, 0.7, 1],
-    ], dtype=np.float32)
+    expected = np.array(
+        [
+            [0, 2 - 1, 2, 0.2, 0.7, 0.9],  # the missing call at 600 takes the mean
+            [2, 2 - 0, 1, 0.2, 0.7, 1],
+        ],
+        dtype=np.float32,
+    )
     np.testing.assert_allclose(x, expected)
 
 

@@ -97,13 +97,24 @@ def test_a_new_cohort_runs_only_its_own_jobs(full_demo, tmp_path):
     wd = tmp_path / "wd"
     shutil.copytree(full_demo, wd, symlinks=True)
     other = {**TINY_NEW_COHORT, "name": "demo_other"}
-    pd.DataFrame([TINY_DEMO_COHORT, TINY_NEW_COHORT, other]).to_csv(wd / "config/cohorts.tsv", sep="\t",
-                                                                      index=False)
+    pd.DataFrame([TINY_DEMO_COHORT, TINY_NEW_COHORT, other]).to_csv(
+        wd / "config/cohorts.tsv", sep="\t", index=False
+    )
     out = run_snakemake(["--directory", wd, "-n", "--cores", "1"]).stdout
-    jobs = {line.split()[0] for line in out.splitlines()
-            if len(line.split()) == 2 and line.split()[1].isdigit() and line.split()[0] != "total"}
+    jobs = {
+        line.split()[0]
+        for line in out.splitlines()
+        if len(line.split()) == 2 and line.split()[1].isdigit() and line.split()[0] != "total"
+    }
     assert {"vcf_to_zarr", "variant_qc", "predict"} <= jobs
-    trained = {"train_cae", "train_classifier", "evaluate_classifier", "explain", "assemble_features", "ld_prune"}
+    trained = {
+        "train_cae",
+        "train_classifier",
+        "evaluate_classifier",
+        "explain",
+        "assemble_features",
+        "ld_prune",
+    }
     assert not jobs & trained, jobs
 
 

@@ -48,12 +48,20 @@ def make_lightgbm(n_classes: int, params: dict | None = None, seed: int = 1, n_j
     import lightgbm as lgb
 
     settings = {**LIGHTGBM_DEFAULTS, **(params or {})}
-    return lgb.LGBMClassifier(objective="multiclass", num_class=n_classes, class_weight="balanced",
-                              random_state=seed, n_jobs=n_jobs, verbose=-1, **settings)
+    return lgb.LGBMClassifier(
+        objective="multiclass",
+        num_class=n_classes,
+        class_weight="balanced",
+        random_state=seed,
+        n_jobs=n_jobs,
+        verbose=-1,
+        **settings,
+    )
 
 
-def lightgbm_cv_proba(x: np.ndarray, y: np.ndarray, folds: np.ndarray, n_classes: int, params=None, seed=1,
-                      n_jobs=1) -> np.ndarray:
+def lightgbm_cv_proba(
+    x: np.ndarray, y: np.ndarray, folds: np.ndarray, n_classes: int, params=None, seed=1, n_jobs=1
+) -> np.ndarray:
     """Out-of-fold probabilities (n_samples, n_classes) of LightGBM on the given folds."""
 
     def fit_predict(train, test, fold):
@@ -88,6 +96,13 @@ def importance(values: np.ndarray, labels) -> pd.DataFrame:
     table = pd.DataFrame(a.mean(axis=0), columns=list(labels))
     table.insert(0, "overall", a.mean(axis=(0, 2)))
     return table
+
+
+def importance_table(imp: pd.DataFrame, variants: pd.DataFrame) -> pd.DataFrame:
+    """:func:`importance` with each variant's ``id, chrom, pos, ref, alt`` in front (rows in variant order)."""
+    if len(imp) != len(variants):
+        raise ValueError(f"{len(imp)} importances for {len(variants)} variants")
+    return pd.concat([variants[["id", "chrom", "pos", "ref", "alt"]].reset_index(drop=True), imp], axis=1)
 
 
 def top_variants(imp: pd.DataFrame, variants: pd.DataFrame, k: int = 15) -> pd.DataFrame:
@@ -128,44 +143,6 @@ def variant_names(variants: pd.DataFrame) -> list[str]:
         where = f"{c}:{p} {r}>{a}"
         names.append(where if str(i) in ("", ".", f"{c}:{p}:{r}:{a}") else f"{i} ({where})")
     return names
-
-
-def own_class_explanation(values, expected, x, y, names):
-    """A single-output ``shap.Explanation``: for each sample, the SHAP values of its own population's output
-    (what pushes a sample towards its true population); the beeswarm's input."""
-    import shap
-
-    rows = np.arange(len(y))
-    return shap.Explanation(values=values[rows, :, y], base_values=expected[y], data=x, feature_names=names)
-
-
-def plot_beeswarm(values, expected, x, y, names, path, max_display: int = 15) -> None:
-    import matplotlib.pyplot as plt
-    import shap
-
-    plt.figure()
-    shap.plots.beeswarm(own_class_explanation(values, expected, x, y, names), max_display=max_display,
-                        show=False)
-    fig = plt.gcf()
-    fig.suptitle("SHAP values towards each sample's own population (LightGBM)", fontsize=10)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-
-
-def plot_waterfall(values, expected, x, names, sample_index: int, class_index: int, title: str, path,
-                   max_display: int = 15) -> None:
-    """Waterfall of one sample's SHAP values for one population's output (log-odds)."""
-    import matplotlib.pyplot as plt
-    import shap
-
-    exp = shap.Explanation(values=values[sample_index, :, class_index], base_values=expected[class_index],
-                           data=x[sample_index], feature_names=names)
-    plt.figure()
-    shap.plots.waterfall(exp, max_display=max_display, show=False)
-    fig = plt.gcf()
-    fig.suptitle(title, fontsize=10)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
 
 
 def choose_sample(samples: pd.DataFrame, wanted: str | None) -> int:

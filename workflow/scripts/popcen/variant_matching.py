@@ -49,7 +49,9 @@ def is_strand_ambiguous(ref: str, alt: str) -> bool:
     return len(ref) == 1 and len(alt) == 1 and complement(ref).upper() == alt.upper()
 
 
-def pair_status(train_ref: str, train_alt: str, new_ref: str, new_alt: str, strand_ambiguous: str = "exact") -> str:
+def pair_status(
+    train_ref: str, train_alt: str, new_ref: str, new_alt: str, strand_ambiguous: str = "exact"
+) -> str:
     """Status of one (training, new) record pair at the same position; see the module docstring."""
     tr, ta, nr, na = (str(a).upper() for a in (train_ref, train_alt, new_ref, new_alt))
     if is_strand_ambiguous(tr, ta):
@@ -86,20 +88,24 @@ def match_variants(train: pd.DataFrame, new: pd.DataFrame, strand_ambiguous: str
     """
     if strand_ambiguous not in ("exact", "drop"):
         raise ValueError(f"strand_ambiguous must be 'exact' or 'drop', not {strand_ambiguous!r}")
-    left = pd.DataFrame({
-        "train_index": np.arange(len(train)),
-        "chrom": train["chrom"].map(normalise_chrom).to_numpy(),
-        "pos": train["pos"].astype(np.int64).to_numpy(),
-        "train_ref": train["ref"].astype(str).to_numpy(),
-        "train_alt": train["alt"].astype(str).to_numpy(),
-    })
-    right = pd.DataFrame({
-        "new_index": np.arange(len(new)),
-        "chrom": new["chrom"].map(normalise_chrom).to_numpy(),
-        "pos": new["pos"].astype(np.int64).to_numpy(),
-        "new_ref": new["ref"].astype(str).to_numpy(),
-        "new_alt": new["alt"].astype(str).to_numpy(),
-    })
+    left = pd.DataFrame(
+        {
+            "train_index": np.arange(len(train)),
+            "chrom": train["chrom"].map(normalise_chrom).to_numpy(),
+            "pos": train["pos"].astype(np.int64).to_numpy(),
+            "train_ref": train["ref"].astype(str).to_numpy(),
+            "train_alt": train["alt"].astype(str).to_numpy(),
+        }
+    )
+    right = pd.DataFrame(
+        {
+            "new_index": np.arange(len(new)),
+            "chrom": new["chrom"].map(normalise_chrom).to_numpy(),
+            "pos": new["pos"].astype(np.int64).to_numpy(),
+            "new_ref": new["ref"].astype(str).to_numpy(),
+            "new_alt": new["alt"].astype(str).to_numpy(),
+        }
+    )
     pairs = left.merge(right, on=["chrom", "pos"], how="inner")
     result = pd.DataFrame({"new_index": np.full(len(train), -1, dtype=np.int64), "status": "missing"})
     if len(pairs):
@@ -139,7 +145,9 @@ def check_overlap(match: pd.DataFrame, min_overlap: float, source) -> dict:
     return report
 
 
-def align_counts(new_counts: np.ndarray, match: pd.DataFrame, train_mean: np.ndarray, ploidy: int = 2) -> np.ndarray:
+def align_counts(
+    new_counts: np.ndarray, match: pd.DataFrame, train_mean: np.ndarray, ploidy: int = 2
+) -> np.ndarray:
     """New-cohort alt-allele counts in the training variants' order and orientation.
 
     Parameters

@@ -16,11 +16,12 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from tqdm import tqdm
 
 from popcen.classification.metrics import (
-    coarsen,
     coarsen_proba,
     confusion_table,
+    label_map,
     per_class_table,
     roc_per_fold,
+    summary_from_fine,
     summary_metrics,
 )
 
@@ -40,8 +41,10 @@ def stratified_folds(labels, n_folds: int = 5, seed: int = 0) -> np.ndarray:
     classes, counts = np.unique(labels, return_counts=True)
     small = [f"{c} ({n})" for c, n in zip(classes, counts, strict=True) if n < n_folds]
     if small:
-        raise ValueError(f"{n_folds}-fold cross-validation needs >= {n_folds} samples per class; "
-                         f"too few in: {', '.join(small)}")
+        raise ValueError(
+            f"{n_folds}-fold cross-validation needs >= {n_folds} samples per class; "
+            f"too few in: {', '.join(small)}"
+        )
     folds = np.empty(len(labels), dtype=int)
     splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     for k, (_, test) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
@@ -108,8 +111,6 @@ def evaluate_with_coarse(
 
     Returns ``{fine: tables, coarse: tables}`` (see :func:`evaluate_level`).
     """
-    from popcen.classification.metrics import label_map
-
     results = {fine: evaluate_level(samples[fine].to_numpy(), proba, labels, folds)}
     if coarse:
         mapping = label_map(samples, fine, coarse)
@@ -118,8 +119,7 @@ def evaluate_with_coarse(
         tables = evaluate_level(samples[coarse].to_numpy(), coarse_proba, coarse_labels, folds)
         # The coarse prediction is the coarse class of the fine prediction (the issue's definition);
         # it can differ from the argmax of the summed probabilities, so report both.
-        derived = coarsen(results[fine]["y_pred"], mapping)
-        tables["summary_from_fine_argmax"] = summary_metrics(samples[coarse].to_numpy(), derived, coarse_labels)
+        tables["summary_from_fine_argmax"] = summary_from_fine(samples, results[fine]["y_pred"], fine, coarse)
         results[coarse] = tables
     return results
 
@@ -135,3 +135,10 @@ def summary_frame(results: dict[str, dict], model: str) -> pd.DataFrame:
             for metric, value in tables[key].items():
                 rows.append({"model": model, "level": level, "metric": metric + suffix, "value": value})
     return pd.DataFrame(rows)
+
+
+def from_fine_rows(model: str, samples: pd.DataFrame, fine_predicted, fine: str, coarse: str) -> pd.DataFrame:
+    """Rows ``<model>_from_<fine>, <coarse>, metric, value``: a fine-level model's out-of-fold predictions scored
+    at the coarse level, each sample's coarse class being the coarse class of its fine prediction."""
+    summary = summary_from_fine(samples, fine_predicted, fine, coarse)
+    return summary_frame({coarse: {"summary": summary}}, f"{model}_from_{fine}")

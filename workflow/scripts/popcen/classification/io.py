@@ -10,7 +10,6 @@ message that says to retrain it. No pickled classes.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -23,18 +22,27 @@ from popcen.classification.model import (
     build_classifier,
 )
 from popcen.errors import PopcenInputError
+from popcen.io import read_json, write_json
 
 
-def save_classifier(model: AncestryClassifier | ClassifierEnsemble, weights: str | Path, meta_json: str | Path,
-                    meta: dict) -> None:
+def save_classifier(
+    model: AncestryClassifier | ClassifierEnsemble, weights: str | Path, meta_json: str | Path, meta: dict
+) -> None:
     torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, weights)
     members = len(model.members) if isinstance(model, ClassifierEnsemble) else 1
-    doc = {"format": MODEL_FORMAT, "classifier": model.config.to_dict(), "cae": model.cae_config.to_dict(),
-           **meta, "ensemble": members}
-    Path(meta_json).write_text(json.dumps(doc, indent=2) + "\n")
+    doc = {
+        "format": MODEL_FORMAT,
+        "classifier": model.config.to_dict(),
+        "cae": model.cae_config.to_dict(),
+        **meta,
+        "ensemble": members,
+    }
+    write_json(doc, meta_json)
 
 
-def load_classifier(weights: str | Path, meta_json: str | Path) -> tuple[AncestryClassifier | ClassifierEnsemble, dict]:
+def load_classifier(
+    weights: str | Path, meta_json: str | Path
+) -> tuple[AncestryClassifier | ClassifierEnsemble, dict]:
     """Rebuild the classifier (eval mode, CPU) and return it with its metadata.
 
     Raises
@@ -44,26 +52,33 @@ def load_classifier(weights: str | Path, meta_json: str | Path) -> tuple[Ancestr
         re-run train_classifier), or the weights do not fit the network it describes.
     """
     try:
-        meta = json.loads(Path(meta_json).read_text())
+        meta = read_json(meta_json)
         found = meta.get("format", 1)
     except (OSError, ValueError, AttributeError) as exc:
         raise PopcenInputError(meta_json, f"not a classifier description ({exc})") from None
     if found != MODEL_FORMAT:
-        raise PopcenInputError(meta_json, f"classifier saved in model format {found}, this popcen reads format "
-                                          f"{MODEL_FORMAT}; re-run train_classifier to retrain it")
+        raise PopcenInputError(
+            meta_json,
+            f"classifier saved in model format {found}, this popcen reads format "
+            f"{MODEL_FORMAT}; re-run train_classifier to retrain it",
+        )
     try:
         config = ClassifierConfig(**meta["classifier"])
         members = int(meta.get("ensemble", 1))
         model = build_classifier(meta["cae"], None, config)
         if members > 1:
-            model = ClassifierEnsemble([model] + [build_classifier(meta["cae"], None, config)
-                                                  for _ in range(members - 1)])
+            model = ClassifierEnsemble(
+                [model] + [build_classifier(meta["cae"], None, config) for _ in range(members - 1)]
+            )
     except (ValueError, KeyError, TypeError) as exc:
         raise PopcenInputError(meta_json, f"not a classifier description ({exc})") from None
     try:
         model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     except (OSError, RuntimeError) as exc:
-        raise PopcenInputError(weights, f"weights do not fit the classifier of {Path(meta_json).name} "
-                                        f"({str(exc).splitlines()[0]}); re-run train_classifier") from None
+        raise PopcenInputError(
+            weights,
+            f"weights do not fit the classifier of {Path(meta_json).name} "
+            f"({str(exc).splitlines()[0]}); re-run train_classifier",
+        ) from None
     model.eval()
     return model, meta

@@ -100,8 +100,10 @@ def roc_per_fold(y_true, proba: np.ndarray, folds: np.ndarray, labels) -> tuple[
             fpr, tpr, _ = roc_curve(positive, proba[in_fold, j])
             curves.append(pd.DataFrame({"fold": fold, "label": label, "fpr": fpr, "tpr": tpr}))
             aucs.append({"fold": fold, "label": label, "auc": auc(fpr, tpr)})
-    curve_table = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(
-        columns=["fold", "label", "fpr", "tpr"]
+    curve_table = (
+        pd.concat(curves, ignore_index=True)
+        if curves
+        else pd.DataFrame(columns=["fold", "label", "fpr", "tpr"])
     )
     return curve_table, pd.DataFrame(aucs)
 
@@ -146,3 +148,11 @@ def label_map(samples: pd.DataFrame, fine: str, coarse: str) -> dict:
     if clash:
         raise ValueError(f"{fine} value(s) {clash} belong to more than one {coarse}")
     return dict(zip(pairs[fine], pairs[coarse], strict=True))
+
+
+def summary_from_fine(samples: pd.DataFrame, fine_predicted, fine: str, coarse: str) -> dict[str, float]:
+    """:func:`summary_metrics` at the ``coarse`` level of the coarse class of each fine prediction: how a model
+    trained on the fine labels (pop) scores at the coarse level (super_pop)."""
+    mapping = label_map(samples, fine, coarse)
+    labels = sorted(set(mapping.values()))
+    return summary_metrics(samples[coarse].astype(str).to_numpy(), coarsen(fine_predicted, mapping), labels)

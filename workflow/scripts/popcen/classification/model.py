@@ -43,6 +43,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from popcen.errors import PopcenInputError
+from popcen.images import genotype_images
 from popcen.models.cae import CAE, CAEConfig
 
 ENCODER_OUTPUTS = ("conv", "latent")
@@ -95,13 +97,17 @@ def used_blocks(cae_config: CAEConfig, encoder_output: str, encoder_blocks: int 
         raise ValueError(f"encoder_blocks must be >= 0 (0 = all), not {encoder_blocks}")
     if encoder_output == "latent":
         if 0 < encoder_blocks < depth:
-            raise ValueError(f"encoder_output 'latent' reads the whole encoder ({depth} blocks); "
-                             f"encoder_blocks {encoder_blocks} needs encoder_output 'conv'")
+            raise ValueError(
+                f"encoder_output 'latent' reads the whole encoder ({depth} blocks); "
+                f"encoder_blocks {encoder_blocks} needs encoder_output 'conv'"
+            )
         return depth
     return depth if encoder_blocks == 0 else min(encoder_blocks, depth)
 
 
-def encoder_width(cae_config: CAEConfig, encoder_output: str, encoder_blocks: int = 0, pool: bool = True) -> int:
+def encoder_width(
+    cae_config: CAEConfig, encoder_output: str, encoder_blocks: int = 0, pool: bool = True
+) -> int:
     """F: features the encoder hands to the head."""
     n = used_blocks(cae_config, encoder_output, encoder_blocks)
     if encoder_output == "latent":
@@ -143,7 +149,9 @@ class AncestryClassifier(nn.Module):
         self.cae_config = cae.config
         n_blocks = used_blocks(cae.config, config.encoder_output, config.encoder_blocks)
         if config.encoder_output == "latent" and not config.encoder_pool:
-            raise ValueError("encoder_pool false needs encoder_output 'conv' (the latent code reads the pooled map)")
+            raise ValueError(
+                "encoder_pool false needs encoder_output 'conv' (the latent code reads the pooled map)"
+            )
         # The first N conv blocks, without the N-th block's max-pool when encoder_pool is false.
         self.encoder_conv = cae.encoder_conv[: BLOCK_MODULES * n_blocks - (0 if config.encoder_pool else 1)]
         # The CAE's dense code layer is only part of the encoder when the head reads the latent code.
@@ -238,7 +246,9 @@ def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
     return w
 
 
-def build_classifier(cae_config: dict | CAEConfig, cae_state: dict | None, config: ClassifierConfig) -> AncestryClassifier:
+def build_classifier(
+    cae_config: dict | CAEConfig, cae_state: dict | None, config: ClassifierConfig
+) -> AncestryClassifier:
     """A classifier on a CAE rebuilt from its config and (optionally) its trained weights."""
     if isinstance(cae_config, dict):
         cae_config = CAEConfig.from_dict(cae_config)
@@ -246,3 +256,29 @@ def build_classifier(cae_config: dict | CAEConfig, cae_state: dict | None, confi
     if cae_state is not None:
         cae.load_state_dict(cae_state)
     return AncestryClassifier(cae, config)
+
+
+def cae_images(alt_count: np.ndarray, cae_meta: dict, cae_config: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The classifier's input: a cohort's genotype images on the CAE's variants, in the CAE's layout.
+
+    Parameters
+    ----------
+    alt_count : (samples, variants) int8 alt counts of the feature set the CAE was trained on
+    cae_meta : the CAE's JSON; ``variant_index`` lists the feature set's variants its images hold (all of
+        them, in order, when absent)
+    cae_config : the CAE's hyper-parameters (``side``, ``n_pixels``)
+
+    Returns
+    -------
+    images (samples, 1, side, side) float32, variant_index (the rows of the variant table, image order)
+    """
+    index = np.asarray(cae_meta.get("variant_index", np.arange(alt_count.shape[1])), dtype=np.int64)
+    images, _ = genotype_images(alt_count[:, index], None)
+    if images.shape[-1] != cae_config["side"] or len(index) != cae_config["n_pixels"]:
+        raise PopcenInputError(
+            None,
+            f"images of {len(index)} variants (side {images.shape[-1]}) do not "
+            f"fit the CAE ({cae_config['n_pixels']} pixels, side {cae_config['side']}); "
+            "re-run train_cae",
+        )
+    return images, index

@@ -1,4 +1,5 @@
-"""A new cohort's genotypes, read from its per-contig QC outputs, ready to be aligned to a model's variants.
+"""Predicting a new cohort with another cohort's classifier: which of its QC'd records are usable, their
+alignment to the model's variants, and the prediction table.
 
 Which records are usable: bi-allelic SNVs with an acceptable call rate, i.e. QC status ``kept``, but also
 ``low_mac`` / ``low_maf``. Frequency filters serve the training of a model; a variant that is rare or
@@ -8,53 +9,86 @@ are better evidence than the training mean they would otherwise get.
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import pandas as pd
 
+from popcen.classification.metrics import coarsen
+from popcen.classification.tables import predictions_table
+from popcen.classification.train import predict_proba
 from popcen.errors import PopcenInputError
-
-log = logging.getLogger("popcen")
+from popcen.images import to_images
+from popcen.variant_matching import align_counts, check_overlap, match_variants
 
 USABLE_STATUSES = ("kept", "low_mac", "low_maf")
 
 
-def read_samples(paths) -> pd.DataFrame:
-    """The cohort's kept samples (QC's per-contig ``samples.tsv``); every contig must keep the same ones."""
-    first = pd.read_csv(paths[0], sep="\t", dtype=str, keep_default_na=False)
-    for other in paths[1:]:
-        if pd.read_csv(other, sep="\t", dtype=str)["sample"].tolist() != first["sample"].tolist():
-            raise PopcenInputError(other, f"kept samples differ from {paths[0]}: every contig's VCF must hold "
-                                          "the same samples")
-    return first
+def usable_rows(qc: pd.DataFrame, source=None) -> np.ndarray:
+    """Rows of a contig's QC variant table (``status`` column) whose records a new cohort is predicted on."""
+    if "status" not in qc.columns:
+        raise PopcenInputError(source, "QC table has no 'status' column")
+    return np.flatnonzero(qc["status"].isin(USABLE_STATUSES).to_numpy())
 
 
-def read_cohort(zarr_paths, qc_tables, samples: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
-    """Alt counts (samples, variants) int8 (-1 missing) and the table ``chrom, pos, ref, alt`` of the
-    usable records of every contig (in the order given).
+def predict_new_cohort(
+    model,
+    meta: dict,
+    train_variants: pd.DataFrame,
+    new_gn: np.ndarray,
+    new_variants: pd.DataFrame,
+    new_samples: pd.DataFrame,
+    min_overlap: float,
+    strand_ambiguous: str,
+    source,
+    device: str = "auto",
+):
+    """Align a new cohort to the model's variants and predict it.
 
     Parameters
     ----------
-    zarr_paths, qc_tables : per-contig scikit-allel stores and ``{contig}.variants.tsv.gz`` QC tables
-    samples : the cohort's kept samples (QC's ``samples.tsv``)
+    model, meta : the classifier and its metadata (:func:`popcen.classification.io.load_classifier`)
+    train_variants : the model cohort's variant table (``meta["variant_index"]`` indexes its rows)
+    new_gn, new_variants : the new cohort's (samples, records) alt counts (-1 missing) and its
+        ``chrom, pos, ref, alt`` table
+    new_samples : ``sample`` and, when labelled, the model's label columns
+
+    Returns
+    -------
+    predictions : sample, [true labels], predicted, predicted_<coarse>, p_<label>...
+    matching : one row per model variant: id, chrom, pos, ref, alt, status, new_index
+    report : overlap counts (see :func:`popcen.variant_matching.overlap_report`)
     """
-    import zarr
+    model_variants = train_variants.iloc[meta["variant_index"]].reset_index(drop=True)
+    match = match_variants(model_variants, new_variants, strand_ambiguous)
+    report = check_overlap(match, min_overlap, source)
+    # A variant or call the new cohort lacks takes the training mean alt count (2 · AF over the model
+    # cohort's called samples), the value the CAE's images give a missing training call.
+    train_mean = 2 * model_variants["af"].fillna(0).to_numpy(dtype=np.float32)
+    aligned = align_counts(new_gn, match, train_mean)
+    images = to_images(aligned / 2.0)  # same scaling as popcen.images.scale_genotypes: count / 2
+    proba = predict_proba(model, images, device)
+    out = predictions_table(new_samples, meta["label_column"], meta["labels"], proba)
+    coarse = meta.get("coarse_column")
+    if coarse:
+        out.insert(
+            out.columns.get_loc("predicted") + 1,
+            f"predicted_{coarse}",
+            coarsen(out["predicted"].to_numpy(), meta["coarse_map"]),
+        )
+        if coarse in new_samples.columns:
+            out.insert(out.columns.get_loc("predicted"), coarse, new_samples[coarse].to_numpy())
+    matching = pd.concat(
+        [model_variants[["id", "chrom", "pos", "ref", "alt"]], match[["status", "new_index"]]], axis=1
+    )
+    return out, matching, report
 
-    from popcen.zarrio import read_alt_counts
 
-    blocks, tables = [], []
-    for store_path, qc_path in zip(zarr_paths, qc_tables, strict=True):
-        qc = pd.read_csv(qc_path, sep="\t", dtype={"chrom": str, "id": str, "ref": str, "alt": str})
-        if "status" not in qc.columns:
-            raise PopcenInputError(qc_path, "QC table has no 'status' column")
-        rows = np.flatnonzero(qc["status"].isin(USABLE_STATUSES).to_numpy())
-        store = zarr.open_group(str(store_path), mode="r")
-        if len(qc) != store["variants/POS"].shape[0]:
-            raise PopcenInputError(qc_path, f"{len(qc)} QC rows for {store['variants/POS'].shape[0]} records "
-                                            f"in {store_path}")
-        blocks.append(read_alt_counts(store, rows, samples).T)
-        tables.append(qc.iloc[rows][["chrom", "pos", "ref", "alt"]])
-        log.info("%s: %d usable records of %d", qc_path, len(rows), len(qc))
-    gn = np.concatenate(blocks, axis=1) if blocks else np.zeros((len(samples), 0), np.int8)
-    return gn, pd.concat(tables, ignore_index=True)
+def accuracy_note(predictions: pd.DataFrame, meta: dict) -> dict:
+    """When the new cohort is labelled with the model's classes: accuracy at each level (for the log)."""
+    notes = {}
+    coarse = meta.get("coarse_column")
+    for column, predicted in ((meta["label_column"], "predicted"), (coarse, f"predicted_{coarse}")):
+        if column and column in predictions.columns and predicted in predictions.columns:
+            notes[column] = float(
+                (predictions[column].astype(str) == predictions[predicted].astype(str)).mean()
+            )
+    return notes

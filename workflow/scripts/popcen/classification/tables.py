@@ -22,18 +22,25 @@ def make_folds(samples: pd.DataFrame, column: str, n_folds: int, seed: int, sour
     try:
         folds = stratified_folds(samples[column].astype(str).to_numpy(), n_folds, seed)
     except ValueError as exc:
-        raise PopcenInputError(source, f"{exc}; lower classification.n_folds or drop those populations") from None
+        raise PopcenInputError(
+            source, f"{exc}; lower classification.n_folds or drop those populations"
+        ) from None
     return pd.DataFrame({"sample": samples["sample"], "fold": folds})
 
 
-def read_folds(path, samples: pd.DataFrame) -> np.ndarray:
-    folds = pd.read_csv(path, sep="\t", dtype={"sample": str})
-    if folds["sample"].tolist() != samples["sample"].astype(str).tolist():
-        raise PopcenInputError(path, "folds list other samples than the features; re-run classification_folds")
+def fold_numbers(folds: pd.DataFrame, samples: pd.DataFrame, source=None) -> np.ndarray:
+    """The fold of every sample from a ``sample, fold`` table (:func:`make_folds`) that must list the samples
+    of ``samples`` in the same order."""
+    if folds["sample"].astype(str).tolist() != samples["sample"].astype(str).tolist():
+        raise PopcenInputError(
+            source, "folds list other samples than the features; re-run classification_folds"
+        )
     return folds["fold"].to_numpy()
 
 
-def predictions_table(samples: pd.DataFrame, column: str, labels, proba: np.ndarray, folds=None) -> pd.DataFrame:
+def predictions_table(
+    samples: pd.DataFrame, column: str, labels, proba: np.ndarray, folds=None
+) -> pd.DataFrame:
     """``sample, [fold], <column>, predicted, p_<label>...`` (probabilities in label order)."""
     out = pd.DataFrame({"sample": samples["sample"].to_numpy()})
     if folds is not None:

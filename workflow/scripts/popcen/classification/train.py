@@ -21,8 +21,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from popcen.classification.cv import inner_split, out_of_fold_proba
-from popcen.classification.metrics import summary_metrics
+from popcen.classification.cv import evaluate_level, inner_split, out_of_fold_proba
+from popcen.classification.metrics import coarse_groups, label_map, summary_metrics
 from popcen.classification.model import (
     AncestryClassifier,
     ClassifierConfig,
@@ -30,7 +30,8 @@ from popcen.classification.model import (
     build_classifier,
     class_weights,
 )
-from popcen.training import fit, infer, make_loader, make_optimizer, seed_everything
+from popcen.classification.tables import encode_labels, predictions_table
+from popcen.training import FitOptions, fit, infer, make_loader, make_optimizer, seed_everything
 
 log = logging.getLogger("popcen")
 
@@ -148,12 +149,13 @@ def fit_classifier(
     train_loader = make_loader(inputs[fit_index], y[fit_index], batch_size=settings.batch_size, shuffle=True,
                                seed=settings.seed)
     val_loader = (make_loader(inputs[val_index], y[val_index], batch_size=256) if len(val_index) else None)
-    result = fit(
-        trained, train_loader, val_loader, loss_fn,
-        optimizer=make_classifier_optimizer(model, settings), lr=settings.lr, weight_decay=settings.weight_decay,
-        lr_schedule=settings.lr_schedule,
+    options = FitOptions(
+        optimizer=settings.optimizer, lr=settings.lr, weight_decay=settings.weight_decay,
+        lr_schedule=settings.lr_schedule, batch_size=settings.batch_size, val_fraction=settings.val_fraction,
         max_epochs=settings.max_epochs, patience=settings.patience, seed=settings.seed, device=settings.device,
-        checkpoint_dir=checkpoint_dir, loss_tsv=loss_tsv, desc=desc, progress=False, restore_best=restore_best,
+        checkpoint_dir=checkpoint_dir, loss_tsv=loss_tsv, desc=desc, progress=False, restore_best=restore_best)
+    result = fit(
+        trained, train_loader, val_loader, loss_fn, options, optimizer=make_classifier_optimizer(model, settings),
         fingerprint={"head": settings.head(n_classes).to_dict(), "n_fit": len(fit_index),
                      "batch_size": settings.batch_size, "optimizer": settings.optimizer,
                      "encoder_lr_scale": settings.encoder_lr_scale,
@@ -316,3 +318,67 @@ def cross_validated_proba(
 
 def settings_dict(settings: TrainSettings) -> dict:
     return asdict(settings)
+
+
+# ---------------------------------------------------------------- the rules' classifier, on a samples table
+def with_coarse_loss(settings: TrainSettings, samples, fine: str, coarse: str | None) -> TrainSettings:
+    """``settings`` with the fine classes' coarse groups filled in when the coarse-level loss is on
+    (``coarse_weight`` > 0) and there is a coarser label column; otherwise unchanged."""
+    if not settings.coarse_weight or not coarse or coarse == fine:
+        return settings
+    return replace(settings, coarse_of=coarse_groups(samples, fine, coarse))
+
+
+def train_final(
+    images,
+    samples,
+    label_column,
+    settings: TrainSettings,
+    coarse_column: str | None,
+    loss_tsv,
+    cae_config,
+    cae_state,
+    variant_index,
+) -> tuple[object, dict, pd.DataFrame]:
+    """Train the cohort's classifier on all labelled samples (inner split for early stopping/search).
+
+    Returns (model, metadata for :func:`popcen.classification.io.save_classifier`, trials table).
+    """
+    y, labels = encode_labels(samples, label_column)
+    settings = with_coarse_loss(settings, samples, label_column, coarse_column)
+    model, chosen, trials = train_with_search(
+        images,
+        y,
+        len(labels),
+        cae_config,
+        cae_state,
+        settings,
+        np.arange(len(y)),
+        loss_tsv=loss_tsv,
+        desc="classifier",
+    )
+    meta = {
+        "label_column": label_column,
+        "labels": labels,
+        "coarse_column": coarse_column,
+        "coarse_map": label_map(samples, label_column, coarse_column) if coarse_column else None,
+        "variant_index": [int(i) for i in variant_index],
+        "settings": dict(vars(chosen)),
+        "n_samples": len(y),
+    }
+    return model, meta, trials
+
+
+def evaluate_cv(
+    images, samples, level, folds, settings: TrainSettings, cae_config, cae_state, coarse: str | None = None
+):
+    """Cross-validated classifier trained on the ``level`` column: (predictions table, tables of
+    :func:`popcen.classification.cv.evaluate_level`, trials). ``coarse``: the next coarser label column, for
+    the optional coarse-level loss."""
+    y, labels = encode_labels(samples, level)
+    settings = with_coarse_loss(settings, samples, level, coarse)
+    proba, trials = cross_validated_proba(
+        images, y, len(labels), cae_config, cae_state, settings, folds, desc=f"CV {level}"
+    )
+    tables = evaluate_level(samples[level].astype(str).to_numpy(), proba, labels, folds)
+    return predictions_table(samples, level, labels, proba, folds), tables, trials

@@ -15,7 +15,10 @@ def plot_confusion(counts: pd.DataFrame, normalized: pd.DataFrame, title: str, p
     n = len(counts)
     size = max(4.0, 0.45 * n + 2)
     fig, axes = plt.subplots(1, 2, figsize=(2 * size + 1, size))
-    for ax, table, fmt, name in ((axes[0], counts, "d", "counts"), (axes[1], normalized, ".2f", "row-normalised")):
+    for ax, table, fmt, name in (
+        (axes[0], counts, "d", "counts"),
+        (axes[1], normalized, ".2f", "row-normalised"),
+    ):
         values = table.to_numpy()
         im = ax.imshow(values, cmap="Blues", vmin=0, vmax=values.max() if name == "counts" else 1)
         ax.set_xticks(range(n), table.columns, rotation=90)
@@ -26,8 +29,15 @@ def plot_confusion(counts: pd.DataFrame, normalized: pd.DataFrame, title: str, p
         limit = values.max() / 2 if values.max() else 0.5
         for i in range(n):
             for j in range(n):
-                ax.text(j, i, format(values[i, j], fmt), ha="center", va="center", fontsize=7,
-                        color="white" if values[i, j] > limit else "black")
+                ax.text(
+                    j,
+                    i,
+                    format(values[i, j], fmt),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if values[i, j] > limit else "black",
+                )
         fig.colorbar(im, ax=ax, fraction=0.046)
     fig.suptitle(title)
     fig.tight_layout()
@@ -51,7 +61,7 @@ def plot_roc(curves: pd.DataFrame, aucs: pd.DataFrame, title: str, path) -> None
         ax.set_xlabel("false positive rate", fontsize=8)
         ax.set_ylabel("true positive rate", fontsize=8)
         ax.legend(fontsize=6, loc="lower right")
-    for ax in list(axes.flat)[len(labels):]:
+    for ax in list(axes.flat)[len(labels) :]:
         ax.axis("off")
     fig.suptitle(title)
     fig.tight_layout()
