@@ -56,8 +56,8 @@ sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 from popcen.classification.cv import evaluate_with_coarse, out_of_fold_proba  # noqa: E402
 from popcen.classification.metrics import summary_metrics  # noqa: E402
 from popcen.classification.tables import fold_numbers  # noqa: E402
-from popcen.features import mean_impute  # noqa: E402
-from popcen.io import read_features, read_table  # noqa: E402
+from popcen.features import mean_impute, read_features  # noqa: E402
+from popcen.io import read_table  # noqa: E402
 from popcen.pipeline import call, genotypes  # noqa: E402
 
 log = logging.getLogger("popcen")

@@ -44,8 +44,9 @@ from classification import feature_set  # noqa: E402
 
 from popcen.clustering.baselines import BaselineResult, run_baselines  # noqa: E402
 from popcen.clustering.metrics import score_methods  # noqa: E402
+from popcen.features import read_features  # noqa: E402
 from popcen.images import scale_genotypes  # noqa: E402
-from popcen.io import read_features, read_json, read_table  # noqa: E402
+from popcen.io import read_json, read_table  # noqa: E402
 from popcen.pipeline import call  # noqa: E402
 from popcen.pipeline import clustering as clustering_rules  # noqa: E402
 from popcen.pipeline import representation as representation_rules  # noqa: E402

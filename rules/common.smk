@@ -86,10 +86,6 @@ FEATURES = {
     "variants": f"{RESULTS}/{{cohort}}/features/variants.tsv",
     "samples": f"{RESULTS}/{{cohort}}/features/samples.tsv",
 }
-def features_folder(wildcards):  # TEMPORARY until every rule reads FEATURES by name
-    return f"{RESULTS}/{wildcards.cohort}/features"
-
-
 # The trained CAE (rule train_cae), input of clustering, classification and the K sweep.
 CAE = {
     "cae_weights": f"{RESULTS}/{{cohort}}/representation/cae.pt",

@@ -5,8 +5,7 @@ import pandas as pd
 import pytest
 
 from popcen.errors import PopcenInputError
-from popcen.features import load_features
-from popcen.io import read_features
+from popcen.features import load_features, read_features
 from popcen.pipeline import call, genotypes
 from popcen.qc import REASONS, summary_table
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from popcen.io import read_features
+from popcen.io import read_samples, read_variants
 
 log = logging.getLogger("popcen")
 
@@ -99,8 +99,20 @@ class FeatureWriter:
         self.array.append(np.asarray(block, dtype=np.int8), axis=1)
 
 
+def read_genotypes(path: str | Path) -> np.ndarray:
+    """The int8 (samples, variants) alt counts of a ``genotypes.zarr`` feature store (-1 = missing)."""
+    import zarr
+
+    return zarr.open_group(str(path), mode="r")["alt_count"][:]
+
+
+def read_features(genotypes: str | Path, variants: str | Path, samples: str | Path):
+    """(alt counts, variant table, samples table) of a cohort's feature set, from its three files."""
+    return read_genotypes(genotypes), read_variants(variants), read_samples(samples)
+
+
 def load_features(folder: str | Path, impute: str | None = None):
-    """A cohort's features from its folder (``results/{cohort}/features``): :func:`popcen.io.read_features`
+    """A cohort's features from its folder (``results/{cohort}/features``): :func:`read_features`
     on the three files, for callers that hold the folder rather than the files.
 
     ``impute``: None keeps -1 for missing calls; ``"mean"`` applies :func:`mean_impute` (float32).

@@ -6,7 +6,7 @@
 - JSON: indented, one trailing newline, numpy scalars and paths written as plain values.
 
 The feature set of a cohort (``features/genotypes.zarr``, ``variants.tsv``, ``samples.tsv``) is read by
-:func:`read_features`.
+:func:`popcen.features.read_features` (it needs zarr; this module does not).
 """
 
 from __future__ import annotations
@@ -56,15 +56,3 @@ def write_json(obj, path: str | Path) -> None:
 
 def read_json(path: str | Path):
     return json.loads(Path(path).read_text())
-
-
-def read_genotypes(path: str | Path) -> np.ndarray:
-    """The int8 (samples, variants) alt counts of a ``genotypes.zarr`` feature store (-1 = missing)."""
-    import zarr
-
-    return zarr.open_group(str(path), mode="r")["alt_count"][:]
-
-
-def read_features(genotypes: str | Path, variants: str | Path, samples: str | Path):
-    """(alt counts, variant table, samples table) of a cohort's feature set."""
-    return read_genotypes(genotypes), read_variants(variants), read_samples(samples)

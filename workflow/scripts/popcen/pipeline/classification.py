@@ -11,7 +11,8 @@ from popcen.classification.io import save_classifier
 from popcen.classification.model import cae_images
 from popcen.classification.tables import fold_numbers, make_folds
 from popcen.classification.train import TrainSettings, evaluate_cv, train_final
-from popcen.io import read_features, read_samples, read_table, write_table
+from popcen.features import read_features
+from popcen.io import read_samples, read_table, write_table
 from popcen.panel import coarse_level, fine_level
 from popcen.plots.classification import plot_confusion, plot_f1_bars, plot_roc
 from popcen.representation import load_cae

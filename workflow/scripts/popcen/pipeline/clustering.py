@@ -12,8 +12,9 @@ from popcen.clustering import deep, ksweep
 from popcen.clustering.baselines import BaselineResult, run_baselines
 from popcen.clustering.metrics import score_clustering, score_methods
 from popcen.errors import PopcenInputError
+from popcen.features import read_features
 from popcen.images import genotype_images, scale_genotypes
-from popcen.io import read_features, read_json, read_table, write_json, write_table
+from popcen.io import read_json, read_table, write_json, write_table
 from popcen.panel import fine_level
 from popcen.pipeline.representation import fine_labels, read_images, read_latent, set_threads
 from popcen.plots.clustering import plot_composition, plot_k_sweep, plot_losses, plot_tsne, tsne_embedding

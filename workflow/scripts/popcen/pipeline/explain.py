@@ -19,7 +19,8 @@ from popcen.explain import (
     top_variants,
     variant_names,
 )
-from popcen.io import read_features, read_table, write_table
+from popcen.features import read_features
+from popcen.io import read_table, write_table
 from popcen.panel import coarse_level, fine_level
 from popcen.plots.classification import plot_f1_bars
 from popcen.plots.explain import plot_beeswarm, plot_waterfall

@@ -10,8 +10,9 @@ import torch
 
 from popcen import representation as rep
 from popcen.errors import PopcenInputError
+from popcen.features import read_features
 from popcen.images import genotype_images
-from popcen.io import read_features, read_table, write_table
+from popcen.io import read_table, write_table
 from popcen.panel import fine_level
 
 
