@@ -32,6 +32,7 @@ LOSS_TABLES = {
     "train_classifier": "classification/losses.tsv",
 }
 
+
 @dataclass(frozen=True)
 class BenchmarkedRule:
     rule: str
@@ -64,20 +65,28 @@ def collect_benchmarks(workdir: Path, results: str = "results") -> pd.DataFrame:
             if not {"s", "max_rss"} <= set(bench.columns) or bench.empty:
                 break  # a result table that happens to match a pattern, not a benchmark
             last = bench.iloc[-1]  # `benchmark: repeat(...)` would give several rows; the last run counts
-            rows.append({
-                "rule": br.rule, "stage": br.stage, "cohort": m.groupdict().get("cohort", ""), "file": rel,
-                "s": float(last["s"]), "cpu_time": float(last.get("cpu_time", float("nan"))),
-                "max_rss": float(last["max_rss"]) if str(last["max_rss"]) != "-" else float("nan"),
-            })
+            rows.append(
+                {
+                    "rule": br.rule,
+                    "stage": br.stage,
+                    "cohort": m.groupdict().get("cohort", ""),
+                    "file": rel,
+                    "s": float(last["s"]),
+                    "cpu_time": float(last.get("cpu_time", float("nan"))),
+                    "max_rss": float(last["max_rss"]) if str(last["max_rss"]) != "-" else float("nan"),
+                }
+            )
             break
     return pd.DataFrame(rows, columns=["rule", "stage", "cohort", "file", "s", "cpu_time", "max_rss"])
 
 
 def per_rule(bench: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Sum of wall and CPU seconds over a rule's jobs (contigs, levels), the largest max RSS, the job count."""
-    return (bench.groupby(by, sort=False)
-            .agg(s=("s", "sum"), cpu_time=("cpu_time", "sum"), max_rss=("max_rss", "max"), jobs=("s", "size"))
-            .reset_index())
+    return (
+        bench.groupby(by, sort=False)
+        .agg(s=("s", "sum"), cpu_time=("cpu_time", "sum"), max_rss=("max_rss", "max"), jobs=("s", "size"))
+        .reset_index()
+    )
 
 
 def epoch_times(workdir: Path, cohort: str, results: str = "results") -> pd.DataFrame:
@@ -113,4 +122,3 @@ def run_snakemake(workdir: Path, args: list[str], log_path: Path, timeout: float
 def rules_matching(prefixes: tuple[str, ...]) -> list[str]:
     """Rule names that start with one of ``prefixes`` (e.g. everything of introgression)."""
     return [name for name in workflow_rules(ROOT) if name.startswith(prefixes)]
-

@@ -40,7 +40,9 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cores", type=int, default=2)
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "demo_walltime")
-    p.add_argument("--keep", action="store_true", help="run in <out>/work (kept) instead of a temporary folder")
+    p.add_argument(
+        "--keep", action="store_true", help="run in <out>/work (kept) instead of a temporary folder"
+    )
     p.add_argument("--timeout", type=float, default=3600, help="seconds before the demo run is stopped")
     args = p.parse_args(argv)
     if args.cores < 1:
@@ -58,16 +60,24 @@ def jobs_done(log_path: Path) -> int:
 
 def demo_run(args, work: Path) -> dict:
     make_workdir(work)  # the project's own config and cohort sheet, nothing overridden
-    run_seconds = run_snakemake(work, ["--cores", args.cores], args.out / "snakemake.log", timeout=args.timeout)
+    run_seconds = run_snakemake(
+        work, ["--cores", args.cores], args.out / "snakemake.log", timeout=args.timeout
+    )
     log.info("demo: %.0f s", run_seconds)
-    report_seconds = run_snakemake(work, ["--report", "report.html"], args.out / "report.log",
-                                   timeout=args.timeout)
+    report_seconds = run_snakemake(
+        work, ["--report", "report.html"], args.out / "report.log", timeout=args.timeout
+    )
     if not (work / "report.html").is_file():
         raise SystemExit(f"snakemake --report wrote no {work / 'report.html'}")
     log.info("report: %.0f s (%.1f MB)", report_seconds, (work / "report.html").stat().st_size / 1e6)
     bench = collect_benchmarks(work)
-    return {"run_s": run_seconds, "report_s": report_seconds, "jobs": jobs_done(args.out / "snakemake.log"),
-            "report_mb": (work / "report.html").stat().st_size / 1e6, "bench": bench}
+    return {
+        "run_s": run_seconds,
+        "report_s": report_seconds,
+        "jobs": jobs_done(args.out / "snakemake.log"),
+        "report_mb": (work / "report.html").stat().st_size / 1e6,
+        "bench": bench,
+    }
 
 
 def markdown(args, r: dict) -> str:
@@ -75,16 +85,25 @@ def markdown(args, r: dict) -> str:
     stages = per_rule(bench, ["stage"]).sort_values("s", ascending=False)
     rules = per_rule(bench, ["stage", "rule"]).sort_values("s", ascending=False)
     total = r["run_s"] + r["report_s"]
-    md = [f"Demo (config/config.yaml as it stands), fresh working folder, `--cores {args.cores}`: "
-          f"**{total / 60:.1f} min** end to end = {r['run_s']:.0f} s for {r['jobs']} jobs + "
-          f"{r['report_s']:.0f} s for `--report` ({r['report_mb']:.1f} MB HTML). "
-          f"Benchmarked jobs: {len(bench)}, Σ {bench['s'].sum():.0f} job-seconds "
-          f"(Σ CPU {bench['cpu_time'].sum():.0f} s).", "",
-          "| stage | jobs | Σ wall s | Σ CPU s | max RSS MB |", "|:--|--:|--:|--:|--:|"]
-    md += [f"| {s.stage} | {s.jobs} | {s.s:.1f} | {s.cpu_time:.1f} | {s.max_rss:.0f} |" for s in stages.itertuples()]
+    md = [
+        f"Demo (config/config.yaml as it stands), fresh working folder, `--cores {args.cores}`: "
+        f"**{total / 60:.1f} min** end to end = {r['run_s']:.0f} s for {r['jobs']} jobs + "
+        f"{r['report_s']:.0f} s for `--report` ({r['report_mb']:.1f} MB HTML). "
+        f"Benchmarked jobs: {len(bench)}, Σ {bench['s'].sum():.0f} job-seconds "
+        f"(Σ CPU {bench['cpu_time'].sum():.0f} s).",
+        "",
+        "| stage | jobs | Σ wall s | Σ CPU s | max RSS MB |",
+        "|:--|--:|--:|--:|--:|",
+    ]
+    md += [
+        f"| {s.stage} | {s.jobs} | {s.s:.1f} | {s.cpu_time:.1f} | {s.max_rss:.0f} |"
+        for s in stages.itertuples()
+    ]
     md += ["", "| stage | rule | jobs | Σ wall s | Σ CPU s | max RSS MB |", "|:--|:--|--:|--:|--:|--:|"]
-    md += [f"| {s.stage} | {s.rule} | {s.jobs} | {s.s:.1f} | {s.cpu_time:.1f} | {s.max_rss:.0f} |"
-           for s in rules.itertuples()]
+    md += [
+        f"| {s.stage} | {s.rule} | {s.jobs} | {s.s:.1f} | {s.cpu_time:.1f} | {s.max_rss:.0f} |"
+        for s in rules.itertuples()
+    ]
     return "\n".join(md)
 
 

@@ -77,38 +77,87 @@ def int_list(text: str) -> list[int]:
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--fractions", type=float_list, default=[0.05, 0.25, 1.0],
-                   help="fractions of the VCF records (default 0.05,0.25,1)")
-    p.add_argument("--samples", type=int_list, default=[250, 1000],
-                   help="sample counts (default 250,1000); the largest is simulated")
+    p.add_argument(
+        "--fractions",
+        type=float_list,
+        default=[0.05, 0.25, 1.0],
+        help="fractions of the VCF records (default 0.05,0.25,1)",
+    )
+    p.add_argument(
+        "--samples",
+        type=int_list,
+        default=[250, 1000],
+        help="sample counts (default 250,1000); the largest is simulated",
+    )
     p.add_argument("--length", type=int, default=24_000_000, help="bp of chr22 simulated (default 24 Mb)")
     p.add_argument("--contig", default="chr22")
     p.add_argument("--seed", type=int, default=20240601, help="simulation seed (also picks the records)")
-    p.add_argument("--min-variants", type=int, default=300_000,
-                   help="refuse a simulated VCF with fewer records (default 300,000)")
-    p.add_argument("--max-epochs", type=int, default=3,
-                   help="epoch cap of every training (CAE, CEC, classifier; default 3)")
-    p.add_argument("--lightgbm-trees", type=int, default=50, help="explain's LightGBM n_estimators (default 50)")
-    p.add_argument("--max-image-variants", type=int, default=4096,
-                   help="representation.max_variants: variants in the genotype image (default 4096, as the demo)")
+    p.add_argument(
+        "--min-variants",
+        type=int,
+        default=300_000,
+        help="refuse a simulated VCF with fewer records (default 300,000)",
+    )
+    p.add_argument(
+        "--max-epochs",
+        type=int,
+        default=3,
+        help="epoch cap of every training (CAE, CEC, classifier; default 3)",
+    )
+    p.add_argument(
+        "--lightgbm-trees", type=int, default=50, help="explain's LightGBM n_estimators (default 50)"
+    )
+    p.add_argument(
+        "--max-image-variants",
+        type=int,
+        default=4096,
+        help="representation.max_variants: variants in the genotype image (default 4096, as the demo)",
+    )
     p.add_argument("--cores", type=int, default=2)
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "scaling")
-    p.add_argument("--copy-plot", type=Path, default=None,
-                   help="also write a small copy of the plot here (e.g. benchmarks/scaling.png)")
-    p.add_argument("--target-records", type=float, default=84e6,
-                   help="extrapolate to this many VCF records genome-wide (default 84e6: 1000 Genomes phase 3)")
+    p.add_argument(
+        "--copy-plot",
+        type=Path,
+        default=None,
+        help="also write a small copy of the plot here (e.g. benchmarks/scaling.png)",
+    )
+    p.add_argument(
+        "--target-records",
+        type=float,
+        default=84e6,
+        help="extrapolate to this many VCF records genome-wide (default 84e6: 1000 Genomes phase 3)",
+    )
     p.add_argument("--target-samples", type=int, default=2504, help="... and samples (default 2,504)")
-    p.add_argument("--target-contigs", type=int, default=22, help="... in this many per-contig jobs (default 22)")
-    p.add_argument("--target-largest-contig", type=float, default=7.08e6,
-                   help="records of the largest contig (default 7.08e6: 1000 Genomes chr2)")
-    p.add_argument("--gpu-speedup", type=float, default=10.0,
-                   help="ASSUMED speed-up of the training rules on one GPU over these CPU cores (default 10; "
-                        "not measured here)")
-    p.add_argument("--collect-only", action="store_true",
-                   help="do not run Snakemake: tabulate what <out>/work holds")
+    p.add_argument(
+        "--target-contigs", type=int, default=22, help="... in this many per-contig jobs (default 22)"
+    )
+    p.add_argument(
+        "--target-largest-contig",
+        type=float,
+        default=7.08e6,
+        help="records of the largest contig (default 7.08e6: 1000 Genomes chr2)",
+    )
+    p.add_argument(
+        "--gpu-speedup",
+        type=float,
+        default=10.0,
+        help="ASSUMED speed-up of the training rules on one GPU over these CPU cores (default 10; "
+        "not measured here)",
+    )
+    p.add_argument(
+        "--collect-only", action="store_true", help="do not run Snakemake: tabulate what <out>/work holds"
+    )
     args = p.parse_args(argv)
-    if min(args.target_records, args.target_samples, args.target_contigs, args.target_largest_contig,
-           args.gpu_speedup) <= 0:
+    if (
+        min(
+            args.target_records,
+            args.target_samples,
+            args.target_contigs,
+            args.target_largest_contig,
+            args.gpu_speedup,
+        )
+        <= 0
+    ):
         p.error("--target-* and --gpu-speedup must be > 0")
     for name in ("length", "max_epochs", "lightgbm_trees", "max_image_variants", "cores", "min_variants"):
         if getattr(args, name) < 1:
@@ -117,6 +166,7 @@ def parse_args(argv=None):
 
 
 # ------------------------------------------------------------------------------------------ the cohorts
+
 
 def simulated_vcf(args, per_population: int) -> tuple[Path, Path]:
     """The cached full cohort (VCF + tabix) and its panel; simulated on first use."""
@@ -149,8 +199,9 @@ def subset_samples(vcf: Path, samples: list[str], out: Path) -> Path:
         keep = out.with_suffix(".samples.txt")
         keep.write_text("\n".join(samples) + "\n")
         tmp = out.with_name(out.name + ".tmp.vcf.gz")
-        subprocess.run(["bcftools", "view", "--no-version", "-S", str(keep), "-Oz", "-o", str(tmp), str(vcf)],
-                       check=True)
+        subprocess.run(
+            ["bcftools", "view", "--no-version", "-S", str(keep), "-Oz", "-o", str(tmp), str(vcf)], check=True
+        )
         tmp.replace(out)
         subprocess.run(["tabix", "-f", "-p", "vcf", str(out)], check=True)
     return out
@@ -198,21 +249,37 @@ def build_cohorts(args) -> tuple[pd.DataFrame, Path]:
     vcf, panel_path = simulated_vcf(args, per_population)
     n_records = record_count(vcf)
     if n_records < args.min_variants:
-        raise SystemExit(f"{vcf} holds {n_records:,} records < --min-variants {args.min_variants:,}: "
-                         "raise --length")
+        raise SystemExit(
+            f"{vcf} holds {n_records:,} records < --min-variants {args.min_variants:,}: raise --length"
+        )
     panel = pd.read_csv(panel_path, sep="\t")
     subsets = args.out / "subsets"
     subsets.mkdir(exist_ok=True)
     rows = []
     for n in args.samples:
-        by_samples = vcf if n == len(panel) else subset_samples(vcf, balanced_samples(panel, n),
-                                                                 subsets / f"n{n}.vcf.gz")
+        by_samples = (
+            vcf
+            if n == len(panel)
+            else subset_samples(vcf, balanced_samples(panel, n), subsets / f"n{n}.vcf.gz")
+        )
         for fraction in args.fractions:
             name = cohort_name(fraction, n)
-            path = by_samples if fraction == 1 else subset_records(
-                by_samples, record_mask(n_records, fraction, args.seed), subsets / f"{name}.vcf.gz")
-            rows.append({"cohort": name, "fraction": fraction, "samples": n, "records": record_count(path),
-                         "vcf": str(path.resolve())})
+            path = (
+                by_samples
+                if fraction == 1
+                else subset_records(
+                    by_samples, record_mask(n_records, fraction, args.seed), subsets / f"{name}.vcf.gz"
+                )
+            )
+            rows.append(
+                {
+                    "cohort": name,
+                    "fraction": fraction,
+                    "samples": n,
+                    "records": record_count(path),
+                    "vcf": str(path.resolve()),
+                }
+            )
             log.info("cohort %s: %s", name, path)
     return pd.DataFrame(rows), panel_path.resolve()
 
@@ -234,8 +301,18 @@ def config_overrides(args) -> dict:
 
 def run_pipeline(args, cohorts: pd.DataFrame, panel: Path) -> float:
     work = args.out / "work"
-    rows = [{"name": c, "vcf": v, "panel": str(panel), "contigs": args.contig, "label_columns": "pop,super_pop",
-             "populations": "all", "predict_with": ""} for c, v in zip(cohorts["cohort"], cohorts["vcf"], strict=True)]
+    rows = [
+        {
+            "name": c,
+            "vcf": v,
+            "panel": str(panel),
+            "contigs": args.contig,
+            "label_columns": "pop,super_pop",
+            "populations": "all",
+            "predict_with": "",
+        }
+        for c, v in zip(cohorts["cohort"], cohorts["vcf"], strict=True)
+    ]
     make_workdir(work, config_overrides(args), rows)
     omit = rules_matching(OMITTED_PREFIXES)
     cmd = ["--cores", args.cores, "--keep-going", "--omit-from", *omit]
@@ -261,25 +338,29 @@ def log_wall_seconds(log_path: Path) -> float | None:
 
 # ------------------------------------------------------------------------------------------- the results
 
+
 def fit_exponents(points: pd.DataFrame, column: str) -> dict:
     """Least squares on log cost = c + a log records + b log samples; nan where the points cannot fix it."""
     pts = points[points[column].astype(float) > 0]
     if len(pts) < 3 or pts["records"].nunique() < 2 or pts["samples"].nunique() < 2:
         return {"a": np.nan, "b": np.nan, "r2": np.nan}
-    x = np.column_stack([np.ones(len(pts)), np.log(pts["records"].to_numpy(float)),
-                         np.log(pts["samples"].to_numpy(float))])
+    x = np.column_stack(
+        [np.ones(len(pts)), np.log(pts["records"].to_numpy(float)), np.log(pts["samples"].to_numpy(float))]
+    )
     y = np.log(pts[column].to_numpy(float))
     coef, *_ = np.linalg.lstsq(x, y, rcond=None)
     resid = y - x @ coef
     ss = ((y - y.mean()) ** 2).sum()
-    return {"a": coef[1], "b": coef[2], "r2": 1 - (resid ** 2).sum() / ss if ss > 0 else np.nan}
+    return {"a": coef[1], "b": coef[2], "r2": 1 - (resid**2).sum() / ss if ss > 0 else np.nan}
 
 
 def tabulate(args, cohorts: pd.DataFrame) -> pd.DataFrame:
     work = args.out / "work"
     bench = collect_benchmarks(work)
     bench = bench[bench["cohort"].isin(cohorts["cohort"])]
-    table = per_rule(bench, ["cohort", "stage", "rule"]).merge(cohorts[["cohort", "fraction", "samples", "records"]])
+    table = per_rule(bench, ["cohort", "stage", "rule"]).merge(
+        cohorts[["cohort", "fraction", "samples", "records"]]
+    )
     epochs = pd.concat([epoch_times(work, c).assign(cohort=c) for c in cohorts["cohort"]], ignore_index=True)
     table = table.merge(epochs, how="left", on=["cohort", "rule"])
     return table
@@ -293,8 +374,16 @@ def inputs_table(args, cohorts: pd.DataFrame) -> pd.DataFrame:
         total = pd.read_csv(summary, sep="\t").set_index("contig").loc["total"] if summary.exists() else None
         qc = float(total["kept"]) if total is not None else np.nan
         ld = float(total["ld_pruned_kept"]) if total is not None else np.nan
-        rows.append({"cohort": c.cohort, "records": c.records, "samples": c.samples, "qc_kept": qc,
-                     "ld_kept": ld, "image_variants": min(ld, args.max_image_variants) if ld == ld else np.nan})
+        rows.append(
+            {
+                "cohort": c.cohort,
+                "records": c.records,
+                "samples": c.samples,
+                "qc_kept": qc,
+                "ld_kept": ld,
+                "image_variants": min(ld, args.max_image_variants) if ld == ld else np.nan,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -350,11 +439,20 @@ def extrapolate(args, table: pd.DataFrame) -> pd.DataFrame:
             records = args.target_largest_contig
         r_ratio, n_ratio = records / ref["records"], args.target_samples / ref["samples"]
         base = ref["s"] * epoch_factor(args, rule) / (ref["jobs"] if rule in per_contig else 1)
-        rows.append({"stage": ref["stage"], "rule": rule, "per_contig": rule in per_contig, "a": a, "b": b,
-                     "measured_s": ref["s"], "epoch_factor": epoch_factor(args, rule),
-                     "fitted_s": base * r_ratio ** a * n_ratio ** b,
-                     "linear_s": base * r_ratio ** (1.0 if fit["a"] >= 0.2 else a) * n_ratio,
-                     "gpu": rule in GPU_RULES})
+        rows.append(
+            {
+                "stage": ref["stage"],
+                "rule": rule,
+                "per_contig": rule in per_contig,
+                "a": a,
+                "b": b,
+                "measured_s": ref["s"],
+                "epoch_factor": epoch_factor(args, rule),
+                "fitted_s": base * r_ratio**a * n_ratio**b,
+                "linear_s": base * r_ratio ** (1.0 if fit["a"] >= 0.2 else a) * n_ratio,
+                "gpu": rule in GPU_RULES,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -363,28 +461,42 @@ def critical_path_hours(args, proj: pd.DataFrame, column: str) -> tuple[float, f
     contig_chain = proj.loc[proj["per_contig"], column].sum()
     cpu_after = proj.loc[~proj["per_contig"] & ~proj["gpu"], column].sum()
     gpu = proj.loc[proj["gpu"], column].sum()
-    return contig_chain / 3600, cpu_after / 3600, gpu / args.gpu_speedup / 3600, (contig_chain + cpu_after + gpu) / 3600
+    return (
+        contig_chain / 3600,
+        cpu_after / 3600,
+        gpu / args.gpu_speedup / 3600,
+        (contig_chain + cpu_after + gpu) / 3600,
+    )
 
 
 def extrapolation_markdown(args, proj: pd.DataFrame) -> list[str]:
     if proj.empty:
         return []
-    md = ["", f"Extrapolated to {args.target_records / 1e6:g} M records × {args.target_samples:,} samples "
-          f"({args.target_contigs} per-contig jobs, the largest {args.target_largest_contig / 1e6:g} M records), "
-          "from the wall time at the largest size measured × the full run's / the capped epochs (training "
-          "rules) or trees (explain) × the size ratios, with the fitted exponents and with linear growth (see `extrapolate`):", "",
-          "| stage | rule | per contig | measured s | a | b | epochs/trees × | projected h, fitted | projected h, linear |",
-          "|:--|:--|:--|--:|--:|--:|--:|--:|--:|"]
+    md = [
+        "",
+        f"Extrapolated to {args.target_records / 1e6:g} M records × {args.target_samples:,} samples "
+        f"({args.target_contigs} per-contig jobs, the largest {args.target_largest_contig / 1e6:g} M records), "
+        "from the wall time at the largest size measured × the full run's / the capped epochs (training "
+        "rules) or trees (explain) × the size ratios, with the fitted exponents and with linear growth (see `extrapolate`):",
+        "",
+        "| stage | rule | per contig | measured s | a | b | epochs/trees × | projected h, fitted | projected h, linear |",
+        "|:--|:--|:--|--:|--:|--:|--:|--:|--:|",
+    ]
     for r in proj.itertuples():
-        md.append(f"| {r.stage} | {r.rule} | {'yes' if r.per_contig else 'no'} | {r.measured_s:.1f} | {r.a:.2f} | "
-                  f"{r.b:.2f} | {r.epoch_factor:.1f} | {r.fitted_s / 3600:.2f} | {r.linear_s / 3600:.2f} |")
+        md.append(
+            f"| {r.stage} | {r.rule} | {'yes' if r.per_contig else 'no'} | {r.measured_s:.1f} | {r.a:.2f} | "
+            f"{r.b:.2f} | {r.epoch_factor:.1f} | {r.fitted_s / 3600:.2f} | {r.linear_s / 3600:.2f} |"
+        )
     for column in ("fitted_s", "linear_s"):
         chain, cpu, gpu, all_cpu = critical_path_hours(args, proj, column)
-        md += ["", f"Critical path ({column.split('_')[0]}), SLURM cluster with one GPU: the largest contig's "
-               f"per-contig chain {chain:.1f} h + cohort-wide CPU rules {cpu:.1f} h + training rules one after "
-               f"the other on the GPU {gpu:.1f} h (**assumed** ×{args.gpu_speedup:g} speed-up over these 2 CPU "
-               f"cores, not measured) = **{chain + cpu + gpu:.1f} h**; with the training on CPU as measured here: "
-               f"{all_cpu:.1f} h."]
+        md += [
+            "",
+            f"Critical path ({column.split('_')[0]}), SLURM cluster with one GPU: the largest contig's "
+            f"per-contig chain {chain:.1f} h + cohort-wide CPU rules {cpu:.1f} h + training rules one after "
+            f"the other on the GPU {gpu:.1f} h (**assumed** ×{args.gpu_speedup:g} speed-up over these 2 CPU "
+            f"cores, not measured) = **{chain + cpu + gpu:.1f} h**; with the training on CPU as measured here: "
+            f"{all_cpu:.1f} h.",
+        ]
     return md
 
 
@@ -392,13 +504,16 @@ def combo_label(fraction: float, samples: int) -> str:
     return f"{fraction * 100:g} % × {samples:,}"
 
 
-def markdown(args, table: pd.DataFrame, inputs: pd.DataFrame, wall: float | None,
-             proj: pd.DataFrame) -> str:
+def markdown(args, table: pd.DataFrame, inputs: pd.DataFrame, wall: float | None, proj: pd.DataFrame) -> str:
     combos = table[["fraction", "samples"]].drop_duplicates().sort_values(["samples", "fraction"])
     labels = [combo_label(f, n) for f, n in combos.itertuples(index=False)]
     order = table.drop_duplicates("rule")[["stage", "rule"]]
-    stage_rank = {s: i for i, s in enumerate(["demo", "genotypes", "representation", "clustering",
-                                              "classification", "predict", "explain"])}
+    stage_rank = {
+        s: i
+        for i, s in enumerate(
+            ["demo", "genotypes", "representation", "clustering", "classification", "predict", "explain"]
+        )
+    }
     order = order.assign(rank=order["stage"].map(stage_rank).fillna(99)).sort_values(["rank"], kind="stable")
 
     def grid(column: str, fmt, only=None) -> list[str]:
@@ -411,25 +526,39 @@ def markdown(args, table: pd.DataFrame, inputs: pd.DataFrame, wall: float | None
             cells = []
             for f, n in combos.itertuples(index=False):
                 hit = rows[(rows["fraction"] == f) & (rows["samples"] == n)]
-                cells.append(fmt(hit.iloc[0]) if not hit.empty and hit.iloc[0][column] == hit.iloc[0][column] else "–")
+                cells.append(
+                    fmt(hit.iloc[0]) if not hit.empty and hit.iloc[0][column] == hit.iloc[0][column] else "–"
+                )
             fit = fit_exponents(rows, column)
-            lines.append(f"| {stage} | {rule} | " + " | ".join(cells)
-                         + f" | {fit['a']:.2f} | {fit['b']:.2f} | {fit['r2']:.2f} |")
+            lines.append(
+                f"| {stage} | {rule} | "
+                + " | ".join(cells)
+                + f" | {fit['a']:.2f} | {fit['b']:.2f} | {fit['r2']:.2f} |"
+            )
         return lines
 
     totals = table.groupby(["fraction", "samples"])[["s", "cpu_time"]].sum()
-    md = [f"Cohorts: {MODEL} {args.contig}, {args.length:,} bp simulated; columns are *records kept × samples*. "
-          f"Training capped at {args.max_epochs} epochs (CAE, CEC, classifier per fold; K sweep "
-          f"{min(args.max_epochs, 2)}), genotype image ≤ {args.max_image_variants:,} variants, "
-          f"LightGBM {args.lightgbm_trees} trees; {args.cores} cores, all cohorts in one Snakemake run"
-          + (f" ({wall / 60:.1f} min wall)." if wall else "."), "",
-          "| cohort | VCF records | samples | passed QC | after LD pruning | image variants | Σ wall s | Σ CPU s |",
-          "|:--|--:|--:|--:|--:|--:|--:|--:|"]
+    md = [
+        f"Cohorts: {MODEL} {args.contig}, {args.length:,} bp simulated; columns are *records kept × samples*. "
+        f"Training capped at {args.max_epochs} epochs (CAE, CEC, classifier per fold; K sweep "
+        f"{min(args.max_epochs, 2)}), genotype image ≤ {args.max_image_variants:,} variants, "
+        f"LightGBM {args.lightgbm_trees} trees; {args.cores} cores, all cohorts in one Snakemake run"
+        + (f" ({wall / 60:.1f} min wall)." if wall else "."),
+        "",
+        "| cohort | VCF records | samples | passed QC | after LD pruning | image variants | Σ wall s | Σ CPU s |",
+        "|:--|--:|--:|--:|--:|--:|--:|--:|",
+    ]
     for r in inputs.merge(table[["cohort", "fraction"]].drop_duplicates()).itertuples():
         t = totals.loc[(r.fraction, r.samples)]
-        md.append(f"| {r.cohort} | {r.records:,} | {r.samples:,} | {r.qc_kept:,.0f} | {r.ld_kept:,.0f} | "
-                  f"{r.image_variants:,.0f} | {t['s']:.0f} | {t['cpu_time']:.0f} |")
-    md += ["", "Wall seconds per rule (summed over its jobs), and the fitted cost ∝ records^a · samples^b:", ""]
+        md.append(
+            f"| {r.cohort} | {r.records:,} | {r.samples:,} | {r.qc_kept:,.0f} | {r.ld_kept:,.0f} | "
+            f"{r.image_variants:,.0f} | {t['s']:.0f} | {t['cpu_time']:.0f} |"
+        )
+    md += [
+        "",
+        "Wall seconds per rule (summed over its jobs), and the fitted cost ∝ records^a · samples^b:",
+        "",
+    ]
     md += grid("s", lambda r: f"{r['s']:.1f}")
     md += ["", "CPU seconds per rule (less sensitive to the other jobs sharing the machine):", ""]
     md += grid("cpu_time", lambda r: f"{r['cpu_time']:.1f}")
@@ -437,9 +566,14 @@ def markdown(args, table: pd.DataFrame, inputs: pd.DataFrame, wall: float | None
     md += grid("max_rss", lambda r: f"{r['max_rss']:.0f}")
     trained = table.dropna(subset=["s_per_epoch"])
     if not trained.empty:
-        md += ["", "Seconds per epoch (median over epochs; epochs run in brackets, summed over a rule's jobs):", ""]
-        md += grid("s_per_epoch", lambda r: f"{r['s_per_epoch']:.2f} ({r['epochs']:.0f})",
-                   only=set(trained["rule"]))
+        md += [
+            "",
+            "Seconds per epoch (median over epochs; epochs run in brackets, summed over a rule's jobs):",
+            "",
+        ]
+        md += grid(
+            "s_per_epoch", lambda r: f"{r['s_per_epoch']:.2f} ({r['epochs']:.0f})", only=set(trained["rule"])
+        )
     md += extrapolation_markdown(args, proj)
     return "\n".join(md)
 
@@ -470,7 +604,7 @@ def plot(table: pd.DataFrame, path: Path, small: Path | None) -> None:
         ax.yaxis.set_minor_formatter(NullFormatter())
         ax.title.set_fontsize(9)
         ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(rules):]:
+    for ax in list(axes.flat)[len(rules) :]:
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=7)
     fig.supxlabel("VCF records (log)")
@@ -490,7 +624,11 @@ def main(argv=None) -> None:
         raise SystemExit(f"--collect-only: {args.out / 'work'} does not exist (run without it first)")
     args.out.mkdir(parents=True, exist_ok=True)
     cohorts, panel = build_cohorts(args)
-    wall = log_wall_seconds(args.out / "snakemake.log") if args.collect_only else run_pipeline(args, cohorts, panel)
+    wall = (
+        log_wall_seconds(args.out / "snakemake.log")
+        if args.collect_only
+        else run_pipeline(args, cohorts, panel)
+    )
     table = tabulate(args, cohorts)
     if table.empty:
         raise SystemExit(f"no benchmark TSVs under {args.out / 'work'}")

@@ -12,14 +12,14 @@ rule classification_folds:
         samples=FEATURES["samples"],
     output:
         folds=f"{CLS_DIR}/folds.tsv",
-    params:
-        label_column=lambda wc: fine_level(label_levels(wc.cohort)),
-        n_folds=CLASSIFICATION["n_folds"],
-        seed=CLASSIFICATION["fold_seed"],
     log:
         f"{RESULTS}/{{cohort}}/logs/classification_folds.log",
     conda:
         "../envs/torch.yaml"
+    params:
+        label_column=lambda wc: fine_level(label_levels(wc.cohort)),
+        n_folds=CLASSIFICATION["n_folds"],
+        seed=CLASSIFICATION["fold_seed"],
     script:
         "../workflow/scripts/classification_folds.py"
 
@@ -33,16 +33,16 @@ rule train_classifier:
         meta=f"{CLS_DIR}/model.json",
         losses=f"{CLS_DIR}/losses.tsv",
         trials=f"{CLS_DIR}/trials.tsv",
-    params:
-        label_columns=lambda wc: label_levels(wc.cohort),
-        training=CLASSIFIER_TRAINING,
-        device=config["device"],
     log:
         f"{RESULTS}/{{cohort}}/logs/train_classifier.log",
     benchmark:
         f"{RESULTS}/{{cohort}}/benchmarks/train_classifier.tsv"
     conda:
         "../envs/torch.yaml"
+    params:
+        label_columns=lambda wc: label_levels(wc.cohort),
+        training=CLASSIFIER_TRAINING,
+        device=config["device"],
     script:
         "../workflow/scripts/train_classifier.py"
 
@@ -82,15 +82,15 @@ rule evaluate_classifier:
             caption="../workflow/report/classification_f1.rst",
             labels={"level": "{level}", "figure": "F1 per class"},
         ),
-    params:
-        label_columns=lambda wc: label_levels(wc.cohort),
-        training=CLASSIFIER_TRAINING,
-        device=config["device"],
     log:
         f"{RESULTS}/{{cohort}}/logs/evaluate_classifier/{{level}}.log",
     benchmark:
         f"{RESULTS}/{{cohort}}/benchmarks/evaluate_classifier/{{level}}.tsv"
     conda:
         "../envs/torch.yaml"
+    params:
+        label_columns=lambda wc: label_levels(wc.cohort),
+        training=CLASSIFIER_TRAINING,
+        device=config["device"],
     script:
         "../workflow/scripts/evaluate_classifier.py"

@@ -149,9 +149,7 @@ def summary_inputs(wildcards):
         "samples": f"{RESULTS}/{cohort}/features/samples.tsv",
         "clustering": expand(f"{RESULTS}/{cohort}/clustering/{{level}}/metrics.tsv", level=levels),
         "k_choice": f"{RESULTS}/{cohort}/clustering/k_choice.json",
-        "classification": expand(
-            f"{RESULTS}/{cohort}/classification/cv/{{level}}/metrics.tsv", level=levels
-        ),
+        "classification": expand(f"{RESULTS}/{cohort}/classification/cv/{{level}}/metrics.tsv", level=levels),
         "explain_metrics": f"{RESULTS}/{cohort}/explain/metrics_comparison.tsv",
         "top_variants": f"{RESULTS}/{cohort}/explain/top_variants.tsv",
     }

@@ -33,17 +33,17 @@ rule explain:
             subcategory="{cohort}",
             caption="../workflow/report/explain_waterfall.rst",
         ),
-    params:
-        label_columns=lambda wc: label_levels(wc.cohort),
-        lightgbm=config["explain"]["lightgbm"],
-        seed=config["explain"]["seed"],
-        top_k=config["explain"]["top_k"],
-        sample=config["explain"]["sample"],
     log:
         f"{RESULTS}/{{cohort}}/logs/explain.log",
     benchmark:
         f"{RESULTS}/{{cohort}}/benchmarks/explain.tsv"
     conda:
         "../envs/ml.yaml"
+    params:
+        label_columns=lambda wc: label_levels(wc.cohort),
+        lightgbm=config["explain"]["lightgbm"],
+        seed=config["explain"]["seed"],
+        top_k=config["explain"]["top_k"],
+        sample=config["explain"]["sample"],
     script:
         "../workflow/scripts/explain.py"

@@ -17,16 +17,16 @@ rule predict:
         predictions=f"{RESULTS}/{{cohort}}/predict/predictions.tsv",
         matching=f"{RESULTS}/{{cohort}}/predict/variant_matching.tsv.gz",
         overlap=f"{RESULTS}/{{cohort}}/predict/overlap.json",
-    params:
-        model_cohort=model_cohort,
-        min_overlap=CLASSIFICATION["min_overlap"],
-        strand_ambiguous=CLASSIFICATION["strand_ambiguous"],
-        device=config["device"],
     log:
         f"{RESULTS}/{{cohort}}/logs/predict.log",
     benchmark:
         f"{RESULTS}/{{cohort}}/benchmarks/predict.tsv"
     conda:
         "../envs/torch.yaml"
+    params:
+        model_cohort=model_cohort,
+        min_overlap=CLASSIFICATION["min_overlap"],
+        strand_ambiguous=CLASSIFICATION["strand_ambiguous"],
+        device=config["device"],
     script:
         "../workflow/scripts/predict.py"

@@ -60,7 +60,7 @@ def dry_run(wd: Path, *args: str) -> list[dict]:
             key, value = m.groups()
             job[key] = dict(kv.split("=", 1) for kv in value.split(", ")) if key == "wildcards" else value
     # Cross-check with the "Job stats" table, so that a change of the block format cannot hide jobs.
-    stats = out[out.index("Job stats:"):].splitlines()
+    stats = out[out.index("Job stats:") :].splitlines()
     total = next(int(line.split()[1]) for line in stats if line.startswith("total"))
     assert len(jobs) == total, out
     return jobs
@@ -76,7 +76,11 @@ def counts(jobs: list[dict]) -> dict[str, int]:
 def deep_merge(base: dict, overrides: dict) -> dict:
     out = dict(base)
     for key, value in overrides.items():
-        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        out[key] = (
+            deep_merge(out[key], value)
+            if isinstance(value, dict) and isinstance(out.get(key), dict)
+            else value
+        )
     return out
 
 
@@ -104,30 +108,47 @@ def make_workdir(path: Path, overrides: dict | None = None, cohort_rows: list[di
 # A demo small enough for tests: 2 contigs of 400 kb, 12 samples per population.
 TINY_DEMO = {"demo": {"samples_per_population": 12, "contig_length": 400_000}}
 TINY_DEMO_COHORT = {
-    "name": "demo", "vcf": "resources/demo/demo.{contig}.vcf.gz", "panel": "resources/demo/demo.panel",
-    "contigs": "chr21,chr22", "label_columns": "pop,super_pop", "populations": "all", "predict_with": "",
+    "name": "demo",
+    "vcf": "resources/demo/demo.{contig}.vcf.gz",
+    "panel": "resources/demo/demo.panel",
+    "contigs": "chr21,chr22",
+    "label_columns": "pop,super_pop",
+    "populations": "all",
+    "predict_with": "",
 }
 # The held-out cohort simulated beside the demo (contigs named 21, 22 inside its VCFs), predicted by demo.
 TINY_NEW_COHORT = {
-    **TINY_DEMO_COHORT, "name": "demo_new", "vcf": "resources/demo/demo_new.{contig}.vcf.gz",
-    "panel": "resources/demo/demo_new.panel", "predict_with": "demo",
+    **TINY_DEMO_COHORT,
+    "name": "demo_new",
+    "vcf": "resources/demo/demo_new.{contig}.vcf.gz",
+    "panel": "resources/demo/demo_new.panel",
+    "predict_with": "demo",
 }
 
 # The whole pipeline at test size: TINY_DEMO plus small training settings for the later stages.
-TINY_PIPELINE = deep_merge(TINY_DEMO, {
-    "training": {"max_epochs": 4, "patience": 2},
-    "clustering": {"k_max": 4, "k_sweep_epochs": 1, "training": {"max_epochs": 3},
-                   # a per-level override (as config/1kg.yaml's pop), so that the workflow tests run its wiring
-                   "levels": {"pop": {"init": "kmeans", "kernel": "isotropic", "training": {"max_epochs": 2}}}},
-    # the opt-in super_pop loss and a 2-member seed ensemble, so that the workflow tests run the rules'
-    # wiring of them (an ensemble saved by train_classifier, loaded by predict)
-    "classification": {"coarse_weight": 1.0, "ensemble": 2},
-})
+TINY_PIPELINE = deep_merge(
+    TINY_DEMO,
+    {
+        "training": {"max_epochs": 4, "patience": 2},
+        "clustering": {
+            "k_max": 4,
+            "k_sweep_epochs": 1,
+            "training": {"max_epochs": 3},
+            # a per-level override (as config/1kg.yaml's pop), so that the workflow tests run its wiring
+            "levels": {"pop": {"init": "kmeans", "kernel": "isotropic", "training": {"max_epochs": 2}}},
+        },
+        # the opt-in super_pop loss and a 2-member seed ensemble, so that the workflow tests run the rules'
+        # wiring of them (an ensemble saved by train_classifier, loaded by predict)
+        "classification": {"coarse_weight": 1.0, "ensemble": 2},
+    },
+)
 
 
 @pytest.fixture(scope="session")
 def full_demo(tmp_path_factory) -> Path:
     """One run of every target of the tiny demo, shared by the tests that inspect its outputs."""
-    wd = make_workdir(tmp_path_factory.mktemp("full_demo"), TINY_PIPELINE, [TINY_DEMO_COHORT, TINY_NEW_COHORT])
+    wd = make_workdir(
+        tmp_path_factory.mktemp("full_demo"), TINY_PIPELINE, [TINY_DEMO_COHORT, TINY_NEW_COHORT]
+    )
     run_snakemake(["--directory", wd, "--cores", "2"], timeout=1500)
     return wd

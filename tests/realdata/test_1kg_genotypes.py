@@ -23,17 +23,28 @@ def kg_run(kg_subset, tmp_path_factory):
     wd = make_workdir(
         tmp_path_factory.mktemp("kg"),
         {"qc": {"min_call_rate": 0.95, "min_mac": 1, "min_maf": 0.0}},
-        [{"name": "kg", "vcf": str(kg_subset / "chr{contig}.vcf.gz"),
-          "panel": str(kg_subset / "integrated_call_samples_v3.20130502.ALL.panel"),
-          "contigs": "1-22", "label_columns": "pop,super_pop", "populations": "all"}],
+        [
+            {
+                "name": "kg",
+                "vcf": str(kg_subset / "chr{contig}.vcf.gz"),
+                "panel": str(kg_subset / "integrated_call_samples_v3.20130502.ALL.panel"),
+                "contigs": "1-22",
+                "label_columns": "pop,super_pop",
+                "populations": "all",
+            }
+        ],
     )
-    run_snakemake(["--directory", wd, "--cores", "2", "results/kg/features/variants.tsv", "results/kg/qc/summary.tsv"],
-                  timeout=1500)
+    run_snakemake(
+        ["--directory", wd, "--cores", "2", "results/kg/features/variants.tsv", "results/kg/qc/summary.tsv"],
+        timeout=1500,
+    )
     return wd
 
 
 def bcftools_count(vcf, *args):
-    out = subprocess.run(["bcftools", "view", "-H", *args, str(vcf)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["bcftools", "view", "-H", *args, str(vcf)], capture_output=True, text=True, check=True
+    )
     return out.stdout.count("\n")
 
 

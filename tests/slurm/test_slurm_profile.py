@@ -50,13 +50,18 @@ def local_slurm(tmp_path_factory):
     state = tmp_path_factory.mktemp("slurm-state")
     env = {**os.environ, "SLURM_CI_DIR": str(state)}
     try:
-        proc = subprocess.run(["bash", str(HERE / "local_slurm_setup.sh")], env=env, capture_output=True,
-                              text=True, timeout=600)
+        proc = subprocess.run(
+            ["bash", str(HERE / "local_slurm_setup.sh")], env=env, capture_output=True, text=True, timeout=600
+        )
         if proc.returncode == 77:
             pytest.skip(f"local SLURM cannot be started here: {proc.stdout.strip() or proc.stderr.strip()}")
         if proc.returncode != 0:
-            logs = "".join(f"\n--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted((state / "log").glob("*.log")))
-            pytest.fail(f"local SLURM setup failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}{logs}")
+            logs = "".join(
+                f"\n--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted((state / "log").glob("*.log"))
+            )
+            pytest.fail(
+                f"local SLURM setup failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}{logs}"
+            )
         yield state
     finally:
         subprocess.run(["bash", str(HERE / "local_slurm_stop.sh")], env=env, capture_output=True, timeout=60)
@@ -71,7 +76,7 @@ def job_stats(output: str) -> dict[str, int]:
     lines = output.splitlines()
     start = lines.index("Job stats:")
     counts = {}
-    for line in lines[start + 3:]:
+    for line in lines[start + 3 :]:
         parts = line.split()
         if len(parts) != 2 or parts[0] == "total":
             break
@@ -81,7 +86,9 @@ def job_stats(output: str) -> dict[str, int]:
 
 def slurm_job(jobid: str) -> dict[str, str]:
     """`scontrol show job` as a dict (finished jobs stay visible for MinJobAge = 300 s)."""
-    out = subprocess.run(["scontrol", "show", "job", "-o", jobid], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["scontrol", "show", "job", "-o", jobid], capture_output=True, text=True, check=True
+    ).stdout
     return dict(field.split("=", 1) for field in out.split() if "=" in field)
 
 
@@ -114,9 +121,13 @@ def slurm_run(local_slurm, tmp_path_factory):
         # No training rule in the workflow yet: lend train_cae's GPU request to qc_summary in a copy of the
         # profile (one entry added), so that a `gpu: 1` job still goes through sbatch and the job step's srun.
         gpu_rule = "qc_summary"
-        profile["set-resources"][gpu_rule] = {**profile["set-resources"].get(gpu_rule, {}),
-                                             **{k: profile["set-resources"]["train_cae"][k] for k in
-                                                ("slurm_partition", "gpu", "cpus_per_gpu", "cpus_per_task")}}
+        profile["set-resources"][gpu_rule] = {
+            **profile["set-resources"].get(gpu_rule, {}),
+            **{
+                k: profile["set-resources"]["train_cae"][k]
+                for k in ("slurm_partition", "gpu", "cpus_per_gpu", "cpus_per_task")
+            },
+        }
         profile_dir = tmp_path_factory.mktemp("profile")
         (profile_dir / "config.yaml").write_text(yaml.safe_dump(profile))
     # --until stops at the first until-rule on a path: train_cae (downstream of assemble_features) alone,
@@ -125,11 +136,27 @@ def slurm_run(local_slurm, tmp_path_factory):
     # Jobs run `<this python> -m snakemake` again inside SLURM (sbatch --export=ALL): the venv goes first.
     env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     proc = run_snakemake(
-        ["--directory", wd, "--profile", profile_dir, "--workflow-profile", "none",
-         "--sdm", "env-modules", "--slurm-status-command", "squeue",
-         "--slurm-init-seconds-before-status-checks", "2", "--slurm-keep-successful-logs",
-         "--verbose", "--until", *until],
-        env=env, timeout=SLURM_RUN_TIMEOUT)
+        [
+            "--directory",
+            wd,
+            "--profile",
+            profile_dir,
+            "--workflow-profile",
+            "none",
+            "--sdm",
+            "env-modules",
+            "--slurm-status-command",
+            "squeue",
+            "--slurm-init-seconds-before-status-checks",
+            "2",
+            "--slurm-keep-successful-logs",
+            "--verbose",
+            "--until",
+            *until,
+        ],
+        env=env,
+        timeout=SLURM_RUN_TIMEOUT,
+    )
     return wd, until, gpu_rule, profile, proc.stdout + proc.stderr
 
 
@@ -157,7 +184,10 @@ def test_every_job_went_through_sbatch(slurm_run):
         assert info["JobState"] == "COMPLETED" and info["ExitCode"] == "0:0", info
         # The per-rule SLURM log (kept with --slurm-keep-successful-logs) is the job's own output.
         log = Path(log)
-        assert log.is_file() and log.parent.relative_to(wd / ".snakemake" / "slurm_logs").parts[0] == f"rule_{rule}"
+        assert (
+            log.is_file()
+            and log.parent.relative_to(wd / ".snakemake" / "slurm_logs").parts[0] == f"rule_{rule}"
+        )
         assert f"rule {rule}:" in log.read_text()
     assert {rule: len(jobs) for rule, jobs in jobs_of_rule.items()} == stats
 
@@ -189,7 +219,9 @@ def test_a_gpu_rule_got_a_gpu(slurm_run):
         assert info["TresPerJob"] == "gres:gpu:1" and info["Partition"] == "gpu", info
         # The job step ran the rule with `srun --gpus=1` inside the allocation: its SLURM log says so.
     log = next(Path(log) for _, s, log in SUBMITTED.findall(output) if s == gpu_jobs[0]["JobId"])
-    srun = next(line for line in log.read_text().splitlines() if line.startswith("The call for this job is: srun"))
+    srun = next(
+        line for line in log.read_text().splitlines() if line.startswith("The call for this job is: srun")
+    )
     assert "--gpus=1" in srun
 
 

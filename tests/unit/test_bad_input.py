@@ -39,8 +39,10 @@ def test_truncated_gzip_leaves_no_store(tmp_path):
 
 
 def test_vcf_without_gt(tmp_path):
-    header = HEADER.replace('##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
-                            '##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Depth">')
+    header = HEADER.replace(
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+        '##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Depth">',
+    )
     vcf = tmp_path / "nogt.vcf.gz"
     with gzip.open(vcf, "wt") as fh:
         fh.write(header + "chr1\t100\t.\tA\tG\t.\tPASS\t.\tDP\t3\t4\t5\t6\t7\t8\n")
@@ -50,7 +52,9 @@ def test_vcf_without_gt(tmp_path):
 
 
 def test_duplicate_sample_ids_in_vcf(tmp_path):
-    vcf = write_vcf(tmp_path / "dup.vcf.gz", records=RECORDS[:1], header=HEADER.replace("S6", "S1"), bgzf=False)
+    vcf = write_vcf(
+        tmp_path / "dup.vcf.gz", records=RECORDS[:1], header=HEADER.replace("S6", "S1"), bgzf=False
+    )
     with pytest.raises(PopcenInputError) as e:
         vcf_to_zarr(vcf, tmp_path / "out.zarr")
     assert_clean_failure(e, vcf, ["duplicate sample", "S1"])

@@ -94,7 +94,9 @@ def fast(**kw):
 
 def test_download_verified_and_atomic(server, tmp_path):
     dest = tmp_path / "sub" / "a.vcf.gz"
-    sums = fetch(server.url("a.vcf.gz"), dest, sha256=sha(PAYLOAD), md5=hashlib.md5(PAYLOAD).hexdigest(), **fast())
+    sums = fetch(
+        server.url("a.vcf.gz"), dest, sha256=sha(PAYLOAD), md5=hashlib.md5(PAYLOAD).hexdigest(), **fast()
+    )
     assert dest.read_bytes() == PAYLOAD
     assert (sums.sha256, sums.size) == (sha(PAYLOAD), len(PAYLOAD))
     assert not (tmp_path / "sub" / "a.vcf.gz.part").exists()
@@ -189,15 +191,28 @@ def test_checksum_file_is_sha256sum_format(tmp_path):
 def test_plan_expands_contigs_and_picks_checksums():
     from popcen.download import plan_downloads
 
-    plan = plan_downloads({
-        "vcf": {"url": "https://x.org/d/ALL.{contig}.vcf.gz", "contigs": ["chr1", "chr2"],
-                "sha256": {"chr1": "a" * 64}, "md5": None},
-        "panel": {"url": "https://x.org/d/p.panel", "sha256": "b" * 64},
-        "map": {"url": None, "file": "map.bed"},
-    })
-    assert sorted(plan) == [("map", "map.bed"), ("panel", "p.panel"), ("vcf", "ALL.chr1.vcf.gz"),
-                            ("vcf", "ALL.chr2.vcf.gz")]
-    assert plan[("vcf", "ALL.chr1.vcf.gz")].sha256 == "a" * 64 and plan[("vcf", "ALL.chr2.vcf.gz")].sha256 is None
+    plan = plan_downloads(
+        {
+            "vcf": {
+                "url": "https://x.org/d/ALL.{contig}.vcf.gz",
+                "contigs": ["chr1", "chr2"],
+                "sha256": {"chr1": "a" * 64},
+                "md5": None,
+            },
+            "panel": {"url": "https://x.org/d/p.panel", "sha256": "b" * 64},
+            "map": {"url": None, "file": "map.bed"},
+        }
+    )
+    assert sorted(plan) == [
+        ("map", "map.bed"),
+        ("panel", "p.panel"),
+        ("vcf", "ALL.chr1.vcf.gz"),
+        ("vcf", "ALL.chr2.vcf.gz"),
+    ]
+    assert (
+        plan[("vcf", "ALL.chr1.vcf.gz")].sha256 == "a" * 64
+        and plan[("vcf", "ALL.chr2.vcf.gz")].sha256 is None
+    )
     assert plan[("vcf", "ALL.chr2.vcf.gz")].url == "https://x.org/d/ALL.chr2.vcf.gz"
     assert plan[("vcf", "ALL.chr2.vcf.gz")].contig == "chr2"
     assert plan[("map", "map.bed")].url is None
@@ -222,8 +237,15 @@ def test_project_config_plans_the_public_inputs():
     jsonschema.Draft202012Validator(schema).validate(config)
     plan = plan_downloads(config["downloads"]["files"])
     entries = {spec.entry for spec in plan.values()}
-    assert {"kg_phase3_vcf", "kg_phase3_vcf_index", "kg_phase3_panel", "sgdp_bcf", "hg19_fasta",
-            "vernot_akey_map", "gencode_v19_gtf"} <= entries
+    assert {
+        "kg_phase3_vcf",
+        "kg_phase3_vcf_index",
+        "kg_phase3_panel",
+        "sgdp_bcf",
+        "hg19_fasta",
+        "vernot_akey_map",
+        "gencode_v19_gtf",
+    } <= entries
     assert sum(spec.entry == "kg_phase3_vcf" for spec in plan.values()) == 22
     for spec in plan.values():
         assert spec.url is None or spec.url.startswith("https://"), spec

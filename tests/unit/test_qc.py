@@ -21,21 +21,21 @@ HEADER = """##fileformat=VCFv4.2
 # (pos, id, ref, alt, calls of S1..S6, expected status over S1..S5). S6 is not in the panel and is
 # missing everywhere: were it counted, every call rate would drop below 1.
 RECORDS = [
-    (100, "rs1", "A", "G", "0|0 0|1 1|1 0|1 0|0 ./.", "kept"),             # AC 4 / AN 10
+    (100, "rs1", "A", "G", "0|0 0|1 1|1 0|1 0|0 ./.", "kept"),  # AC 4 / AN 10
     (200, "rs2", "A", "G,T", "0|1 0|2 0|0 0|0 0|0 ./.", "multiallelic"),
     (300, "rs3", "AT", "A", "0|1 0|0 0|0 0|0 1|1 ./.", "indel"),
     (400, "rs4", "C", "<CN0>", "0|1 0|0 0|0 0|0 1|1 ./.", "symbolic"),
     (500, "rs5", "G", "A", "0|1 0|0 0|0 0|1 1|1 ./.", "duplicate_position"),
     (500, "rs6", "G", "T", "0|1 0|0 1|0 0|1 1|1 ./.", "duplicate_position"),
-    (500, "rs7", "GT", "G", "0|1 0|0 1|0 0|1 1|1 ./.", "indel"),           # an indel does not make a dup
-    (600, "rs8", "C", "T", "./. ./. 0|1 1|1 0|0 ./.", "low_call_rate"),    # 3/5 called
-    (700, "rs9", "T", "C", "0|0 0|0 0|0 0|1 0|0 ./.", "low_mac"),          # MAC 1
-    (800, "rs10", "G", "C", "0|1 ./. 1|1 0|0 0/1 ./.", "kept"),            # 4/5 called, AC 4 / AN 8
-    (900, "rs11", "A", "C", "0|1 0|0 0|0 0|0 0|1 ./.", "low_maf"),         # MAC 2, MAF 0.2
+    (500, "rs7", "GT", "G", "0|1 0|0 1|0 0|1 1|1 ./.", "indel"),  # an indel does not make a dup
+    (600, "rs8", "C", "T", "./. ./. 0|1 1|1 0|0 ./.", "low_call_rate"),  # 3/5 called
+    (700, "rs9", "T", "C", "0|0 0|0 0|0 0|1 0|0 ./.", "low_mac"),  # MAC 1
+    (800, "rs10", "G", "C", "0|1 ./. 1|1 0|0 0/1 ./.", "kept"),  # 4/5 called, AC 4 / AN 8
+    (900, "rs11", "A", "C", "0|1 0|0 0|0 0|0 0|1 ./.", "low_maf"),  # MAC 2, MAF 0.2
     (1000, ".", "AC", "GT", "0|1 0|0 0|0 0|0 0|1 ./.", "mnp"),
     (1100, ".", "N", "A", "0|1 0|0 0|0 0|0 0|1 ./.", "non_acgt"),
     (1200, ".", "A", ".", "0|0 0|0 0|0 0|0 0|0 ./.", "no_alt"),
-    (1300, ".", "T", "A", "1|1 1|1 1|1 1|1 1|1 ./.", "low_mac"),           # all alt: MAC 0
+    (1300, ".", "T", "A", "1|1 1|1 1|1 1|1 1|1 ./.", "low_mac"),  # all alt: MAC 0
 ]
 PANEL = "sample\tpop\tsuper_pop\nS1\tA\tX\nS2\tA\tX\nS3\tB\tX\nS4\tB\tY\nS5\tC\tY\nS9\tC\tY\n"
 THRESHOLDS = {"min_call_rate": 0.8, "min_mac": 2, "min_maf": 0.25}
@@ -44,7 +44,9 @@ THRESHOLDS = {"min_call_rate": 0.8, "min_mac": 2, "min_maf": 0.25}
 def write_vcf(path, records=RECORDS, header=HEADER, bgzf=True):
     lines = [header]
     for pos, vid, ref, alt, calls, _ in records:
-        lines.append("\t".join(["chr1", str(pos), vid, ref, alt, ".", "PASS", ".", "GT", *calls.split()]) + "\n")
+        lines.append(
+            "\t".join(["chr1", str(pos), vid, ref, alt, ".", "PASS", ".", "GT", *calls.split()]) + "\n"
+        )
     text = "".join(lines)
     if bgzf:
         plain = path.with_suffix("")

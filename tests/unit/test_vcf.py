@@ -17,8 +17,10 @@ def write_vcf(path, records, n_samples=12, seed=0):
         "##fileformat=VCFv4.2",
         "##contig=<ID=chr1,length=10000000>",
         '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
-        "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT"]
-                  + [f"s{i}" for i in range(n_samples)]),
+        "\t".join(
+            ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT"]
+            + [f"s{i}" for i in range(n_samples)]
+        ),
     ]
     for pos, ref, alt in records:
         gts = [f"{a}|{b}" for a, b in rng.integers(0, 2, size=(n_samples, 2))]
@@ -82,8 +84,14 @@ def assert_same_layout(a, b):
     za, zb = zarr.open_group(str(a), mode="r"), zarr.open_group(str(b), mode="r")
     for name in ZARR_FIELDS:
         x, y = za[name], zb[name]
-        assert (x.shape, x.dtype, x.chunks, x.compressor, x.filters, dict(x.attrs)) == \
-               (y.shape, y.dtype, y.chunks, y.compressor, y.filters, dict(y.attrs)), name
+        assert (x.shape, x.dtype, x.chunks, x.compressor, x.filters, dict(x.attrs)) == (
+            y.shape,
+            y.dtype,
+            y.chunks,
+            y.compressor,
+            y.filters,
+            dict(y.attrs),
+        ), name
 
 
 def test_fast_path_writes_what_scikit_allel_writes(tmp_path):
@@ -92,22 +100,44 @@ def test_fast_path_writes_what_scikit_allel_writes(tmp_path):
     # Multi-allelic, symbolic, '*', '.' ALT, '.' IDs, missing and unphased calls, several chunks.
     hand = write_hand_vcf(tmp_path / "hand.vcf.gz")
     rng = np.random.default_rng(3)
-    lines = ["##fileformat=VCFv4.2", '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
-             "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\ta\tb\tc"]
+    lines = [
+        "##fileformat=VCFv4.2",
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\ta\tb\tc",
+    ]
     for i in range(300):
         alt = ["T", "G,C", ".", "<DEL>", "*", "TA"][i % 6]
         calls = ["".join(x) for x in rng.choice(list("0123."), size=(3, 2))]
         calls = [f"{c[0]}{'|/'[i % 2]}{c[1]}" for c in calls]
-        lines.append("\t".join(["2", str(10 + i), "." if i % 3 else (f"id{i}" if i % 7 else f"é{i}"), "A", alt, "50", "PASS",
-                                "DP=3", "GT", *calls]))
+        lines.append(
+            "\t".join(
+                [
+                    "2",
+                    str(10 + i),
+                    "." if i % 3 else (f"id{i}" if i % 7 else f"é{i}"),
+                    "A",
+                    alt,
+                    "50",
+                    "PASS",
+                    "DP=3",
+                    "GT",
+                    *calls,
+                ]
+            )
+        )
     many = tmp_path / "many.vcf"
     many.write_text("\n".join(lines) + "\n")
     from popcen.vcf import _allel_to_zarr, _open_vcf, _stream_to_zarr
     from popcen.vcffast import gt_only_to_zarr
 
     with _open_vcf(many) as fh:  # the fast path must be the one taken here
-        assert gt_only_to_zarr(fh, tmp_path / "probe.zarr", 64, ZARR_FIELDS[1:],
-                               lambda src, path: _allel_to_zarr(src, path, None, 64))
+        assert gt_only_to_zarr(
+            fh,
+            tmp_path / "probe.zarr",
+            64,
+            ZARR_FIELDS[1:],
+            lambda src, path: _allel_to_zarr(src, path, None, 64),
+        )
     for vcf, chunk in ((hand, 65536), (many, 65536), (many, 64)):
         ref, fast = tmp_path / f"ref{chunk}.zarr", tmp_path / f"fast{chunk}.zarr"
         _allel_to_zarr(str(vcf), ref, None, chunk)
@@ -118,22 +148,27 @@ def test_fast_path_writes_what_scikit_allel_writes(tmp_path):
             subprocess.run(["rm", "-rf", str(p)], check=True)
 
 
-@pytest.mark.parametrize("record", [
-    "1\t5\t.\tA\tG\t.\t.\t.\tGT:DP\t0|1:3\t1|1:4",   # another FORMAT field
-    "1\t5\t.\tA\tG\t.\t.\t.\tGT\t0\t1",             # haploid calls
-    "1\t5\t.\tA\tG\t.\t.\t.\tGT\t0|10\t1|1",        # a two-digit allele
-    "1\t5\t.\tA\tG\t.\t.\t.\tGT\t0|1\t1-1",         # not a genotype separator
-    "1\t5\t.\tA\tG\t.\t.\t.\tGT\t0|1\t1|1\t0|0",     # more calls than samples
-    "1\t5\t.\tA\tG\t.\t.\t.\tGT\t0|1\t1|1\r",        # CRLF line end
-    "1\t5\t.\tA\tG\t.\t.\tGT\t0|1\t1|1",           # a fixed field missing
-])
+@pytest.mark.parametrize(
+    "record",
+    [
+        "1\t5\t.\tA\tG\t.\t.\t.\tGT:DP\t0|1:3\t1|1:4",  # another FORMAT field
+        "1\t5\t.\tA\tG\t.\t.\t.\tGT\t0\t1",  # haploid calls
+        "1\t5\t.\tA\tG\t.\t.\t.\tGT\t0|10\t1|1",  # a two-digit allele
+        "1\t5\t.\tA\tG\t.\t.\t.\tGT\t0|1\t1-1",  # not a genotype separator
+        "1\t5\t.\tA\tG\t.\t.\t.\tGT\t0|1\t1|1\t0|0",  # more calls than samples
+        "1\t5\t.\tA\tG\t.\t.\t.\tGT\t0|1\t1|1\r",  # CRLF line end
+        "1\t5\t.\tA\tG\t.\t.\tGT\t0|1\t1|1",  # a fixed field missing
+    ],
+)
 def test_records_the_fast_path_does_not_handle_go_through_scikit_allel(tmp_path, record):
     from popcen.vcf import _allel_to_zarr
     from popcen.vcffast import gt_only_to_zarr
 
-    text = ("##fileformat=VCFv4.2\n##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n"
-            "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tx\ty\n"
-            "1\t4\t.\tC\tT\t.\t.\t.\tGT\t0|0\t0|1\n" + record + "\n")
+    text = (
+        '##fileformat=VCFv4.2\n##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tx\ty\n"
+        "1\t4\t.\tC\tT\t.\t.\t.\tGT\t0|0\t0|1\n" + record + "\n"
+    )
     vcf = tmp_path / "odd.vcf"
     vcf.write_text(text)
     with open(vcf, "rb") as fh:

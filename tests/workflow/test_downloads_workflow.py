@@ -24,12 +24,20 @@ def served(tmp_path):
     server = FileServer({"toy.a.vcf.gz": A, "toy.b.vcf.gz": B, "map.bed": b"chr1\t0\t10\n"})
     wd = make_workdir(tmp_path, TINY_DEMO, [TINY_DEMO_COHORT])
     config = yaml.safe_load((wd / "config/config.yaml").read_text())
-    config["downloads"] = {"dir": "resources/public", "retries": 2, "timeout": 10, "files": {
-        "toy": {"url": server.url("toy.{contig}.vcf.gz"), "contigs": ["a", "b"],
-                "sha256": {"a": hashlib.sha256(A).hexdigest(), "b": None}},
-        "tampered": {"url": server.url("map.bed"), "sha256": "0" * 64},
-        "unknown": {"url": None, "file": "Akey_intr_coords.bed"},
-    }}
+    config["downloads"] = {
+        "dir": "resources/public",
+        "retries": 2,
+        "timeout": 10,
+        "files": {
+            "toy": {
+                "url": server.url("toy.{contig}.vcf.gz"),
+                "contigs": ["a", "b"],
+                "sha256": {"a": hashlib.sha256(A).hexdigest(), "b": None},
+            },
+            "tampered": {"url": server.url("map.bed"), "sha256": "0" * 64},
+            "unknown": {"url": None, "file": "Akey_intr_coords.bed"},
+        },
+    }
     (wd / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     yield wd, server
     server.close()
@@ -40,8 +48,16 @@ def test_download_rule_verifies_and_resumes(served):
     out = wd / "resources/public/toy"
     out.mkdir(parents=True)
     (out / "toy.a.vcf.gz.part").write_bytes(A[:1000])  # an interrupted earlier run
-    run_snakemake(["--directory", wd, "--cores", "1", "resources/public/toy/toy.a.vcf.gz",
-                   "resources/public/toy/toy.b.vcf.gz"])
+    run_snakemake(
+        [
+            "--directory",
+            wd,
+            "--cores",
+            "1",
+            "resources/public/toy/toy.a.vcf.gz",
+            "resources/public/toy/toy.b.vcf.gz",
+        ]
+    )
     assert (out / "toy.a.vcf.gz").read_bytes() == A and (out / "toy.b.vcf.gz").read_bytes() == B
     assert ("toy.a.vcf.gz", "bytes=1000-") in server.requests
     assert not list(out.glob("*.part"))
@@ -53,16 +69,24 @@ def test_download_rule_verifies_and_resumes(served):
 
 def test_checksum_mismatch_fails_with_one_line_and_no_output(served):
     wd, _ = served
-    proc = run_snakemake(["--directory", wd, "--cores", "1", "resources/public/tampered/map.bed"], check=False)
+    proc = run_snakemake(
+        ["--directory", wd, "--cores", "1", "resources/public/tampered/map.bed"], check=False
+    )
     assert proc.returncode != 0
-    assert f"popcen error in rule download: {served[1].url('map.bed')}: sha256 mismatch: expected {'0' * 64}" in proc.stderr
-    assert not (wd / "resources/public/tampered").exists() or not any((wd / "resources/public/tampered").iterdir())
+    assert (
+        f"popcen error in rule download: {served[1].url('map.bed')}: sha256 mismatch: expected {'0' * 64}"
+        in proc.stderr
+    )
+    assert not (wd / "resources/public/tampered").exists() or not any(
+        (wd / "resources/public/tampered").iterdir()
+    )
 
 
 def test_entry_without_address_says_so(served):
     wd, _ = served
-    proc = run_snakemake(["--directory", wd, "--cores", "1", "resources/public/unknown/Akey_intr_coords.bed"],
-                         check=False)
+    proc = run_snakemake(
+        ["--directory", wd, "--cores", "1", "resources/public/unknown/Akey_intr_coords.bed"], check=False
+    )
     assert proc.returncode != 0
     assert "config downloads.files.unknown.url is not set" in proc.stderr
 
@@ -76,7 +100,9 @@ def test_1kg_config_dry_run_downloads_then_runs_per_contig(tmp_path):
     for name in ("1kg.yaml", "cohorts.1kg.tsv"):
         (wd / "config" / name).write_text((ROOT / "config" / name).read_text())
     out = run_snakemake(["--directory", wd, "-n", "--cores", "4", "--configfile", "config/1kg.yaml"]).stdout
-    stats = dict(line.split()[:2] for line in out[out.index("Job stats:"):].splitlines()[3:] if len(line.split()) == 2)
+    stats = dict(
+        line.split()[:2] for line in out[out.index("Job stats:") :].splitlines()[3:] if len(line.split()) == 2
+    )
     assert stats["download"] == "23"
     assert stats["vcf_to_zarr"] == stats["variant_qc"] == stats["ld_prune"] == "22"
     assert stats["assemble_features"] == "1" and "simulate_demo_contig" not in stats

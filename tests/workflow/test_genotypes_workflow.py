@@ -19,17 +19,38 @@ pytestmark = pytest.mark.workflow
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     wd = make_workdir(tmp_path_factory.mktemp("demo"), TINY_DEMO, [TINY_DEMO_COHORT])
-    run_snakemake(["--directory", wd, "--cores", "2", "results/demo/features/variants.tsv", "results/demo/qc/summary.tsv"])
+    run_snakemake(
+        [
+            "--directory",
+            wd,
+            "--cores",
+            "2",
+            "results/demo/features/variants.tsv",
+            "results/demo/qc/summary.tsv",
+        ]
+    )
     return wd
 
 
 def test_dry_run_lists_per_contig_jobs(tmp_path):
     wd = make_workdir(tmp_path, TINY_DEMO, [TINY_DEMO_COHORT])
-    out = run_snakemake(["--directory", wd, "-n", "--cores", "1", "results/demo/features/variants.tsv"]).stdout
-    counts = dict(line.split()[:2] for line in out.splitlines() if line.split()[:1] and line.split()[0] in
-                  ("simulate_demo_contig", "vcf_to_zarr", "variant_qc", "ld_prune", "assemble_features"))
-    assert counts == {"simulate_demo_contig": "2", "vcf_to_zarr": "2", "variant_qc": "2", "ld_prune": "2",
-                      "assemble_features": "1"}
+    out = run_snakemake(
+        ["--directory", wd, "-n", "--cores", "1", "results/demo/features/variants.tsv"]
+    ).stdout
+    counts = dict(
+        line.split()[:2]
+        for line in out.splitlines()
+        if line.split()[:1]
+        and line.split()[0]
+        in ("simulate_demo_contig", "vcf_to_zarr", "variant_qc", "ld_prune", "assemble_features")
+    )
+    assert counts == {
+        "simulate_demo_contig": "2",
+        "vcf_to_zarr": "2",
+        "variant_qc": "2",
+        "ld_prune": "2",
+        "assemble_features": "1",
+    }
 
 
 def test_features_match_the_vcfs(demo_run):
@@ -49,8 +70,12 @@ def test_features_match_the_vcfs(demo_run):
     # Spot-check genotypes against the VCF itself, read by bcftools (an independent parser).
     row = variants.iloc[len(variants) // 2]
     vcf = demo_run / f"resources/demo/demo.{row.chrom}.vcf.gz"
-    gts = subprocess.run(["bcftools", "query", "-r", f"{row.chrom}:{row.pos}", "-f", "[%GT\\t]\\n", str(vcf)],
-                         capture_output=True, text=True, check=True).stdout.split()
+    gts = subprocess.run(
+        ["bcftools", "query", "-r", f"{row.chrom}:{row.pos}", "-f", "[%GT\\t]\\n", str(vcf)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     want = [g.count("1") for g in gts]
     j = variants.index[(variants["chrom"] == row.chrom) & (variants["pos"] == row.pos)][0]
     assert gn[:, j].tolist() == want
@@ -62,7 +87,9 @@ def test_qc_tables_account_for_every_record(demo_run):
         n_records = sum(1 for line in gzip.open(vcf, "rt") if not line.startswith("#"))
         qc = pd.read_csv(demo_run / f"results/demo/qc/{contig}.variants.tsv.gz", sep="\t")
         assert len(qc) == n_records
-        n_multi = sum(1 for line in gzip.open(vcf, "rt") if not line.startswith("#") and "," in line.split("\t")[4])
+        n_multi = sum(
+            1 for line in gzip.open(vcf, "rt") if not line.startswith("#") and "," in line.split("\t")[4]
+        )
         assert (qc["status"] == "multiallelic").sum() == n_multi
         kept = pd.read_csv(demo_run / f"results/demo/ld/{contig}.kept.tsv", sep="\t")
         assert set(kept["pos"]) <= set(qc.loc[qc["status"] == KEPT, "pos"])
@@ -93,21 +120,39 @@ def test_bad_config_stops_before_any_job(tmp_path):
 
 
 def test_bad_panel_fails_with_one_line_and_no_partial_output(demo_run, tmp_path):
-    wd = make_workdir(tmp_path, TINY_DEMO, [{**TINY_DEMO_COHORT, "name": "broken", "panel": "broken.panel",
-                                             "vcf": str(demo_run / "resources/demo/demo.{contig}.vcf.gz")}])
+    wd = make_workdir(
+        tmp_path,
+        TINY_DEMO,
+        [
+            {
+                **TINY_DEMO_COHORT,
+                "name": "broken",
+                "panel": "broken.panel",
+                "vcf": str(demo_run / "resources/demo/demo.{contig}.vcf.gz"),
+            }
+        ],
+    )
     (wd / "broken.panel").write_text("sample\tpopulation\nYRI_0001\tYRI\n")
-    proc = run_snakemake(["--directory", wd, "--cores", "1", "results/broken/qc/chr21.variants.tsv.gz"], check=False)
+    proc = run_snakemake(
+        ["--directory", wd, "--cores", "1", "results/broken/qc/chr21.variants.tsv.gz"], check=False
+    )
     assert proc.returncode != 0
-    assert "popcen error in rule variant_qc: broken.panel: panel lacks required column(s) pop, super_pop" in proc.stderr
+    assert (
+        "popcen error in rule variant_qc: broken.panel: panel lacks required column(s) pop, super_pop"
+        in proc.stderr
+    )
     assert not (wd / "results/broken/qc/chr21.variants.tsv.gz").exists()
     assert not (wd / "results/broken/qc/chr21.samples.tsv").exists()
     assert not (wd / "results/broken/qc/chr21.alt_counts.zarr").exists()
 
 
 def test_missing_vcf_is_named_before_any_job(tmp_path):
-    wd = make_workdir(tmp_path, TINY_DEMO, [{**TINY_DEMO_COHORT, "name": "lost", "vcf": "nowhere/{contig}.vcf.gz"}])
-    proc = run_snakemake(["--directory", wd, "-n", "--cores", "1", "results/lost/qc/chr21.variants.tsv.gz"],
-                         check=False)
+    wd = make_workdir(
+        tmp_path, TINY_DEMO, [{**TINY_DEMO_COHORT, "name": "lost", "vcf": "nowhere/{contig}.vcf.gz"}]
+    )
+    proc = run_snakemake(
+        ["--directory", wd, "-n", "--cores", "1", "results/lost/qc/chr21.variants.tsv.gz"], check=False
+    )
     assert proc.returncode != 0 and "nowhere/chr21.vcf.gz" in proc.stderr + proc.stdout
 
 
@@ -125,9 +170,15 @@ def test_heldout_cohort_is_an_independent_looking_vcf(demo_run):
     demo_dir = demo_run / "resources/demo"
 
     def records(path):
-        out = subprocess.run(["bcftools", "query", "-f", "%CHROM\\t%POS\\t%REF\\t%ALT\\n", str(path)],
-                             capture_output=True, text=True, check=True).stdout
-        return pd.DataFrame([line.split("\t") for line in out.splitlines()], columns=["chrom", "pos", "ref", "alt"])
+        out = subprocess.run(
+            ["bcftools", "query", "-f", "%CHROM\\t%POS\\t%REF\\t%ALT\\n", str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return pd.DataFrame(
+            [line.split("\t") for line in out.splitlines()], columns=["chrom", "pos", "ref", "alt"]
+        )
 
     demo = records(demo_dir / "demo.chr21.vcf.gz")
     new = records(demo_dir / "demo_new.chr21.vcf.gz")
@@ -142,6 +193,10 @@ def test_heldout_cohort_is_an_independent_looking_vcf(demo_run):
     panel = pd.read_csv(demo_dir / "demo.panel", sep="\t")
     new_panel = pd.read_csv(demo_dir / "demo_new.panel", sep="\t")
     assert not set(panel["sample"]) & set(new_panel["sample"])
-    vcf_samples = subprocess.run(["bcftools", "query", "-l", str(demo_dir / "demo_new.chr21.vcf.gz")],
-                                 capture_output=True, text=True, check=True).stdout.split()
+    vcf_samples = subprocess.run(
+        ["bcftools", "query", "-l", str(demo_dir / "demo_new.chr21.vcf.gz")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert vcf_samples == new_panel["sample"].tolist()

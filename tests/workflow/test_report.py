@@ -36,9 +36,17 @@ def browser():
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
     # Flags for a closed network, as root, without a display.
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--window-size=1400,1000"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1400,1000",
+    ):
         opts.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
     driver.set_script_timeout(60)
@@ -52,7 +60,11 @@ def test_report_shows_every_figure(full_demo, browser):
     browser.get(report.as_uri())
     registered = browser.execute_script("return Object.keys(results)")
     # Every figure the run wrote must be in the report (nothing produced and left out).
-    figures = sorted(str(p.relative_to(full_demo)) for ext in ("png", "svg") for p in (full_demo / "results").rglob(f"*.{ext}"))
+    figures = sorted(
+        str(p.relative_to(full_demo))
+        for ext in ("png", "svg")
+        for p in (full_demo / "results").rglob(f"*.{ext}")
+    )
     assert figures, "the demo run produced no figure"
     missing = sorted(set(figures) - set(registered))
     assert not missing, f"figures not registered in the report: {missing}"
@@ -68,7 +80,10 @@ def test_report_shows_every_figure(full_demo, browser):
         assert f"results/{cohort}/summary.html" in registered
     qc = (full_demo / "results/demo/qc/summary.tsv").read_text().splitlines()
     n_features = qc[-1].split("\t")[qc[0].split("\t").index("ld_pruned_kept")]
-    assert f"<b>{n_features}</b> variants after LD pruning" in (full_demo / "results/demo/summary.html").read_text()
+    assert (
+        f"<b>{n_features}</b> variants after LD pruning"
+        in (full_demo / "results/demo/summary.html").read_text()
+    )
     # A screenshot a person can look at; not a blank page.
     png = base64.b64decode(browser.get_screenshot_as_base64())
     (full_demo / "report_screenshot.png").write_bytes(png)

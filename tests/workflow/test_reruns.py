@@ -59,8 +59,13 @@ def test_a_new_cohort_runs_only_its_own_jobs(edit):
         row = {**TINY_DEMO_COHORT, "name": "ceu_yri", "populations": "CEU,YRI"}
         sheet.write("\t".join(str(row[k]) for k in TINY_DEMO_COHORT) + "\n")
     jobs = dry_run(edit, *genotype_targets("demo"), *genotype_targets("ceu_yri"))
-    assert counts(jobs) == {"vcf_to_zarr": 2, "variant_qc": 2, "ld_prune": 2, "qc_summary": 1,
-                            "assemble_features": 1}
+    assert counts(jobs) == {
+        "vcf_to_zarr": 2,
+        "variant_qc": 2,
+        "ld_prune": 2,
+        "qc_summary": 1,
+        "assemble_features": 1,
+    }
     assert all(job["wildcards"]["cohort"] == "ceu_yri" for job in jobs)
     assert {job["wildcards"].get("contig") for job in jobs} == {*CONTIGS, None}
     # The default target (rule all) picks the new cohort up too, and still schedules nothing of the
@@ -83,7 +88,11 @@ def test_changing_ld_r2_reruns_ld_prune_and_what_depends_on_it(edit):
 def test_changing_a_qc_threshold_reruns_from_variant_qc(edit):
     set_config(edit, "qc", "min_maf", 0.05)
     assert counts(dry_run(edit, *genotype_targets("demo"))) == {
-        "variant_qc": 2, "ld_prune": 2, "assemble_features": 1, "qc_summary": 1}
+        "variant_qc": 2,
+        "ld_prune": 2,
+        "assemble_features": 1,
+        "qc_summary": 1,
+    }
 
 
 def test_until_stops_at_the_named_rule(done, tmp_path):
@@ -96,8 +105,13 @@ def test_until_stops_at_the_named_rule(done, tmp_path):
 
 def test_forcerun_reruns_the_rule_and_everything_downstream(done):
     jobs = dry_run(done, "--forcerun", "vcf_to_zarr", "--", *genotype_targets("demo"))
-    assert counts(jobs) == {"vcf_to_zarr": 2, "variant_qc": 2, "ld_prune": 2, "assemble_features": 1,
-                            "qc_summary": 1}
+    assert counts(jobs) == {
+        "vcf_to_zarr": 2,
+        "variant_qc": 2,
+        "ld_prune": 2,
+        "assemble_features": 1,
+        "qc_summary": 1,
+    }
     assert all("Forced execution" in j["reason"] for j in jobs if j["rule"] == "vcf_to_zarr")
 
 
@@ -137,7 +151,8 @@ def test_deleted_outputs(done):
         # ... until something downstream of it must run again: then the store is rebuilt for that contig.
         jobs = dry_run(done, "--forcerun", "variant_qc", "--", *genotype_targets("demo"))
         assert {(j["rule"], j["wildcards"].get("contig")) for j in jobs if j["rule"] == "vcf_to_zarr"} == {
-            ("vcf_to_zarr", "chr22")}
+            ("vcf_to_zarr", "chr22")
+        }
     # A deleted target is remade by its own job only.
     with set_aside(done / "results/demo/qc/summary.tsv"):
         assert counts(dry_run(done, *genotype_targets("demo"))) == {"qc_summary": 1}

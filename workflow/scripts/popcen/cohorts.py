@@ -22,7 +22,9 @@ def read_cohort_table(path: str | Path) -> pd.DataFrame:
     table.columns = [c.strip() for c in table.columns]
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
     if missing:
-        raise PopcenInputError(path, f"missing column(s) {', '.join(missing)}; expected {', '.join(REQUIRED_COLUMNS)}")
+        raise PopcenInputError(
+            path, f"missing column(s) {', '.join(missing)}; expected {', '.join(REQUIRED_COLUMNS)}"
+        )
     dup = table["name"][table["name"].duplicated()].tolist()
     if dup:
         raise PopcenInputError(path, f"cohort name(s) listed twice: {', '.join(dup)}")

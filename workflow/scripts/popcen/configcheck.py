@@ -17,11 +17,15 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties":
         allowed = ", ".join(sorted(error.schema.get("properties", {})))
         return f"config key {where or '(top level)'}: {error.message}; allowed keys: {allowed}"
-    expected = {k: v for k, v in error.schema.items() if k in ("type", "enum", "minimum", "maximum",
-                                                                  "exclusiveMinimum", "pattern")}
+    expected = {
+        k: v
+        for k, v in error.schema.items()
+        if k in ("type", "enum", "minimum", "maximum", "exclusiveMinimum", "pattern")
+    }
     desc = error.schema.get("description")
-    return (f"config key {where}: {error.message}; expected {expected}"
-            + (f" ({' '.join(str(desc).split())})" if desc else ""))
+    return f"config key {where}: {error.message}; expected {expected}" + (
+        f" ({' '.join(str(desc).split())})" if desc else ""
+    )
 
 
 def first_error(data, schema_path: str | Path) -> str | None:
@@ -46,4 +50,6 @@ def validate_config(data, schema_path: str | Path) -> None:
         validate(data, str(schema_path))
     except WorkflowError:
         records = data.to_dict("records") if hasattr(data, "to_dict") else data
-        raise WorkflowError(first_error(records, schema_path) or f"invalid config (schema {schema_path})") from None
+        raise WorkflowError(
+            first_error(records, schema_path) or f"invalid config (schema {schema_path})"
+        ) from None

@@ -37,7 +37,9 @@ def read_table(path: str | Path, **kwargs) -> pd.DataFrame:
     return pd.read_csv(path, sep="\t", dtype=dtype, **kwargs)
 
 
-def write_table(table: pd.DataFrame, path: str | Path, float_format: str = FLOAT_FORMAT, index: bool = False) -> None:
+def write_table(
+    table: pd.DataFrame, path: str | Path, float_format: str = FLOAT_FORMAT, index: bool = False
+) -> None:
     """Write a table tab-separated with a header (samples and variant tables too)."""
     table.to_csv(path, sep="\t", index=index, float_format=float_format)
 

@@ -81,11 +81,17 @@ class TrainSettings:
         return cls(**known, device=device) if "device" not in known else cls(**known)
 
     def head(self, n_classes: int) -> ClassifierConfig:
-        return ClassifierConfig(n_classes=n_classes, encoder_output=self.encoder_output,
-                                encoder_blocks=self.encoder_blocks, encoder_pool=self.encoder_pool,
-                                hidden=self.hidden,
-                                noise_std=self.noise_std, dropout=self.dropout, fine_tune=self.fine_tune,
-                                standardize=self.standardize)
+        return ClassifierConfig(
+            n_classes=n_classes,
+            encoder_output=self.encoder_output,
+            encoder_blocks=self.encoder_blocks,
+            encoder_pool=self.encoder_pool,
+            hidden=self.hidden,
+            noise_std=self.noise_std,
+            dropout=self.dropout,
+            fine_tune=self.fine_tune,
+            standardize=self.standardize,
+        )
 
 
 def fit_classifier(
@@ -136,36 +142,62 @@ def fit_classifier(
     if use_coarse:
         coarse_of = torch.as_tensor(np.asarray(settings.coarse_of), dtype=torch.long)
         coarse_weights = torch.as_tensor(
-            class_weights(coarse_of.numpy()[y[fit_index]], int(coarse_of.max()) + 1), dtype=torch.float32)
+            class_weights(coarse_of.numpy()[y[fit_index]], int(coarse_of.max()) + 1), dtype=torch.float32
+        )
 
     def loss_fn(net, batch):
         x, target = batch
         logits = net(x)
         loss = F.cross_entropy(logits, target, weight=weights.to(x.device))
         if use_coarse:
-            loss = loss + settings.coarse_weight * coarse_cross_entropy(logits, target, coarse_of, coarse_weights)
+            loss = loss + settings.coarse_weight * coarse_cross_entropy(
+                logits, target, coarse_of, coarse_weights
+            )
         return loss
 
-    train_loader = make_loader(inputs[fit_index], y[fit_index], batch_size=settings.batch_size, shuffle=True,
-                               seed=settings.seed)
-    val_loader = (make_loader(inputs[val_index], y[val_index], batch_size=256) if len(val_index) else None)
+    train_loader = make_loader(
+        inputs[fit_index], y[fit_index], batch_size=settings.batch_size, shuffle=True, seed=settings.seed
+    )
+    val_loader = make_loader(inputs[val_index], y[val_index], batch_size=256) if len(val_index) else None
     options = FitOptions(
-        optimizer=settings.optimizer, lr=settings.lr, weight_decay=settings.weight_decay,
-        lr_schedule=settings.lr_schedule, batch_size=settings.batch_size, val_fraction=settings.val_fraction,
-        max_epochs=settings.max_epochs, patience=settings.patience, seed=settings.seed, device=settings.device,
-        checkpoint_dir=checkpoint_dir, loss_tsv=loss_tsv, desc=desc, progress=False, restore_best=restore_best)
+        optimizer=settings.optimizer,
+        lr=settings.lr,
+        weight_decay=settings.weight_decay,
+        lr_schedule=settings.lr_schedule,
+        batch_size=settings.batch_size,
+        val_fraction=settings.val_fraction,
+        max_epochs=settings.max_epochs,
+        patience=settings.patience,
+        seed=settings.seed,
+        device=settings.device,
+        checkpoint_dir=checkpoint_dir,
+        loss_tsv=loss_tsv,
+        desc=desc,
+        progress=False,
+        restore_best=restore_best,
+    )
     result = fit(
-        trained, train_loader, val_loader, loss_fn, options, optimizer=make_classifier_optimizer(model, settings),
-        fingerprint={"head": settings.head(n_classes).to_dict(), "n_fit": len(fit_index),
-                     "batch_size": settings.batch_size, "optimizer": settings.optimizer,
-                     "encoder_lr_scale": settings.encoder_lr_scale,
-                     **({"coarse_weight": settings.coarse_weight} if use_coarse else {})},
+        trained,
+        train_loader,
+        val_loader,
+        loss_fn,
+        options,
+        optimizer=make_classifier_optimizer(model, settings),
+        fingerprint={
+            "head": settings.head(n_classes).to_dict(),
+            "n_fit": len(fit_index),
+            "batch_size": settings.batch_size,
+            "optimizer": settings.optimizer,
+            "encoder_lr_scale": settings.encoder_lr_scale,
+            **({"coarse_weight": settings.coarse_weight} if use_coarse else {}),
+        },
     )
     return model, result
 
 
-def coarse_cross_entropy(logits: torch.Tensor, target: torch.Tensor, coarse_of: torch.Tensor,
-                         weight: torch.Tensor | None = None) -> torch.Tensor:
+def coarse_cross_entropy(
+    logits: torch.Tensor, target: torch.Tensor, coarse_of: torch.Tensor, weight: torch.Tensor | None = None
+) -> torch.Tensor:
     """Cross-entropy at the coarse level: −log of the summed softmax probabilities of the target's coarse
     group (``coarse_of[k]``: the group of class k), class-weighted by ``weight`` (per group)."""
     coarse_of = coarse_of.to(logits.device)
@@ -173,14 +205,18 @@ def coarse_cross_entropy(logits: torch.Tensor, target: torch.Tensor, coarse_of: 
     member = torch.full((logits.shape[1], n_groups), float("-inf"), device=logits.device)
     member[torch.arange(logits.shape[1], device=logits.device), coarse_of] = 0.0
     log_group = torch.logsumexp(torch.log_softmax(logits, dim=1).unsqueeze(2) + member, dim=1)
-    return F.nll_loss(log_group, coarse_of[target], weight=None if weight is None else weight.to(logits.device))
+    return F.nll_loss(
+        log_group, coarse_of[target], weight=None if weight is None else weight.to(logits.device)
+    )
 
 
 def make_classifier_optimizer(model: AncestryClassifier, settings: TrainSettings) -> torch.optim.Optimizer:
     """The configured optimiser over the head (lr) and, when fine-tuning, the encoder (lr · encoder_lr_scale)."""
     groups = [{"params": list(model.head_parameters()), "lr": settings.lr}]
     if settings.fine_tune:
-        groups.append({"params": list(model.encoder_parameters()), "lr": settings.lr * settings.encoder_lr_scale})
+        groups.append(
+            {"params": list(model.encoder_parameters()), "lr": settings.lr * settings.encoder_lr_scale}
+        )
     return make_optimizer(groups, settings.optimizer, lr=settings.lr, weight_decay=settings.weight_decay)
 
 
@@ -192,15 +228,20 @@ def encoder_features(model: AncestryClassifier, images: np.ndarray, device: str 
     return out
 
 
-def frozen_features(images, cae_config, cae_state, settings: TrainSettings, n_classes: int) -> np.ndarray | None:
+def frozen_features(
+    images, cae_config, cae_state, settings: TrainSettings, n_classes: int
+) -> np.ndarray | None:
     """:func:`encoder_features` when the encoder is frozen (computed once, shared by trials and folds)."""
     if settings.fine_tune:
         return None
-    return encoder_features(build_classifier(cae_config, cae_state, settings.head(n_classes)), images,
-                            settings.device)
+    return encoder_features(
+        build_classifier(cae_config, cae_state, settings.head(n_classes)), images, settings.device
+    )
 
 
-def predict_proba(model: AncestryClassifier | ClassifierEnsemble, images: np.ndarray, device: str = "auto") -> np.ndarray:
+def predict_proba(
+    model: AncestryClassifier | ClassifierEnsemble, images: np.ndarray, device: str = "auto"
+) -> np.ndarray:
     """Class probabilities (n_samples, K) in eval mode (no noise, no dropout)."""
     loader = make_loader(images, batch_size=256)
     return infer(model, loader, lambda m, batch: torch.softmax(m(batch[0]), dim=1), device=device)
@@ -216,8 +257,17 @@ def draw_settings(settings: TrainSettings, rng: np.random.Generator) -> TrainSet
 
 
 def train_with_search(
-    images, y, n_classes, cae_config, cae_state, settings: TrainSettings, train_index: np.ndarray,
-    loss_tsv=None, checkpoint_dir=None, desc="classifier", features=None,
+    images,
+    y,
+    n_classes,
+    cae_config,
+    cae_state,
+    settings: TrainSettings,
+    train_index: np.ndarray,
+    loss_tsv=None,
+    checkpoint_dir=None,
+    desc="classifier",
+    features=None,
 ) -> tuple[AncestryClassifier, TrainSettings, pd.DataFrame]:
     """Split ``train_index`` into fit/validation, run the random search there (if ``n_trials``), and return
     the best model (trained on the fit part), its settings, and a table of the trials.
@@ -234,23 +284,62 @@ def train_with_search(
     ``encoder_output`` and ``fine_tune`` are not searchable, so the frozen ``features`` serve every trial."""
     if features is None:
         features = frozen_features(images, cae_config, cae_state, settings, n_classes)
-    model, chosen, trials = _train_member(images, y, n_classes, cae_config, cae_state, settings, train_index,
-                                          loss_tsv, checkpoint_dir, desc, features)
+    model, chosen, trials = _train_member(
+        images,
+        y,
+        n_classes,
+        cae_config,
+        cae_state,
+        settings,
+        train_index,
+        loss_tsv,
+        checkpoint_dir,
+        desc,
+        features,
+    )
     if settings.ensemble <= 1:
         return model, chosen, trials
     members = [model]
     for m in range(1, settings.ensemble):
         member_settings = replace(chosen, seed=settings.seed + m, n_trials=0, ensemble=1)
-        members.append(_train_member(images, y, n_classes, cae_config, cae_state, member_settings, train_index,
-                                     None, None if checkpoint_dir is None else Path(checkpoint_dir) / f"member{m}",
-                                     f"{desc} member {m + 1}/{settings.ensemble}", features)[0])
-    log.info("%s: ensemble of %d members (seeds %d-%d)", desc, len(members), settings.seed,
-             settings.seed + len(members) - 1)
+        members.append(
+            _train_member(
+                images,
+                y,
+                n_classes,
+                cae_config,
+                cae_state,
+                member_settings,
+                train_index,
+                None,
+                None if checkpoint_dir is None else Path(checkpoint_dir) / f"member{m}",
+                f"{desc} member {m + 1}/{settings.ensemble}",
+                features,
+            )[0]
+        )
+    log.info(
+        "%s: ensemble of %d members (seeds %d-%d)",
+        desc,
+        len(members),
+        settings.seed,
+        settings.seed + len(members) - 1,
+    )
     return ClassifierEnsemble(members), chosen, trials
 
 
-def _train_member(images, y, n_classes, cae_config, cae_state, settings: TrainSettings, train_index,
-                  loss_tsv, checkpoint_dir, desc, features) -> tuple[AncestryClassifier, TrainSettings, pd.DataFrame]:
+def _train_member(
+    images,
+    y,
+    n_classes,
+    cae_config,
+    cae_state,
+    settings: TrainSettings,
+    train_index,
+    loss_tsv,
+    checkpoint_dir,
+    desc,
+    features,
+) -> tuple[AncestryClassifier, TrainSettings, pd.DataFrame]:
     """One model: the search (if any) on the inner split, then the optional refit (see :func:`train_with_search`)."""
     fit_index, val_index = inner_split(train_index, y, settings.val_fraction, settings.seed)
     candidates = [settings]
@@ -259,31 +348,61 @@ def _train_member(images, y, n_classes, cae_config, cae_state, settings: TrainSe
     best, rows = None, []
     for trial, cand in enumerate(candidates):
         model, result = fit_classifier(
-            images, y, n_classes, cae_config, cae_state, cand, fit_index, val_index,
+            images,
+            y,
+            n_classes,
+            cae_config,
+            cae_state,
+            cand,
+            fit_index,
+            val_index,
             loss_tsv=loss_tsv if len(candidates) == 1 else None,
-            checkpoint_dir=checkpoint_dir, desc=f"{desc} trial {trial}" if len(candidates) > 1 else desc,
-            features=features, restore_best=early_stopping(cand),
+            checkpoint_dir=checkpoint_dir,
+            desc=f"{desc} trial {trial}" if len(candidates) > 1 else desc,
+            features=features,
+            restore_best=early_stopping(cand),
         )
         val_pred = predict_proba(model, images[val_index], cand.device).argmax(1)
         score = summary_metrics(y[val_index], val_pred, range(n_classes))["f1"]
-        rows.append({"trial": trial, **{k: getattr(cand, k) for k in SEARCHABLE}, "val_macro_f1": score,
-                     "val_loss": result.best_loss, "epochs": result.epochs_run})
+        rows.append(
+            {
+                "trial": trial,
+                **{k: getattr(cand, k) for k in SEARCHABLE},
+                "val_macro_f1": score,
+                "val_loss": result.best_loss,
+                "epochs": result.epochs_run,
+            }
+        )
         key = (score, -result.best_loss)
         if best is None or key > best[0]:
             best = (key, model, cand, result)
     trials = pd.DataFrame(rows)
     if len(candidates) > 1:
-        log.info("%s: random search chose trial %d (validation macro F1 %.3f)", desc,
-                 int(trials.val_macro_f1.idxmax()), trials.val_macro_f1.max())
+        log.info(
+            "%s: random search chose trial %d (validation macro F1 %.3f)",
+            desc,
+            int(trials.val_macro_f1.idxmax()),
+            trials.val_macro_f1.max(),
+        )
         if loss_tsv:
             best[3].losses().to_csv(loss_tsv, sep="\t", index=False)
     model, chosen, result = best[1], best[2], best[3]
     if settings.refit and len(val_index):
         epochs = max(result.best_epoch, 1) if early_stopping(chosen) else chosen.max_epochs
-        model, _ = fit_classifier(images, y, n_classes, cae_config, cae_state,
-                                  replace(chosen, max_epochs=epochs, patience=0), train_index, np.arange(0),
-                                  checkpoint_dir=checkpoint_dir, desc=f"{desc} refit", features=features,
-                                  restore_best=False)
+        model, _ = fit_classifier(
+            images,
+            y,
+            n_classes,
+            cae_config,
+            cae_state,
+            replace(chosen, max_epochs=epochs, patience=0),
+            train_index,
+            np.arange(0),
+            checkpoint_dir=checkpoint_dir,
+            desc=f"{desc} refit",
+            features=features,
+            restore_best=False,
+        )
         log.info("%s: refitted on all %d training samples for %d epochs", desc, len(train_index), epochs)
     return model, chosen, trials
 
@@ -299,7 +418,14 @@ def early_stopping(settings: TrainSettings) -> bool:
 
 
 def cross_validated_proba(
-    images, y, n_classes, cae_config, cae_state, settings: TrainSettings, folds: np.ndarray, desc="cv",
+    images,
+    y,
+    n_classes,
+    cae_config,
+    cae_state,
+    settings: TrainSettings,
+    folds: np.ndarray,
+    desc="cv",
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """Out-of-fold probabilities of every sample; each fold runs :func:`train_with_search` on its training
     samples only. Returns (proba, trials table with a ``fold`` column)."""
@@ -307,8 +433,17 @@ def cross_validated_proba(
     features = frozen_features(images, cae_config, cae_state, settings, n_classes)
 
     def fit_predict(train, test, fold):
-        model, chosen, trials = train_with_search(images, y, n_classes, cae_config, cae_state, settings, train,
-                                                  desc=f"{desc} fold {fold}", features=features)
+        model, chosen, trials = train_with_search(
+            images,
+            y,
+            n_classes,
+            cae_config,
+            cae_state,
+            settings,
+            train,
+            desc=f"{desc} fold {fold}",
+            features=features,
+        )
         all_trials.append(trials.assign(fold=fold))
         return predict_proba(model, images[test], chosen.device)
 

@@ -29,7 +29,7 @@ class KmerMLP(nn.Module):
 def standardized_frequencies(X: sp.csr_matrix, mean: np.ndarray | None = None, sd: np.ndarray | None = None):
     """Dense float32 k-mer frequencies (row sums 1), centred and scaled with the training rows' mean/sd."""
     totals = np.maximum(np.asarray(X.sum(axis=1)).ravel(), 1).astype(np.float32)
-    F = (X.toarray().astype(np.float32) / totals[:, None])
+    F = X.toarray().astype(np.float32) / totals[:, None]
     if mean is None:
         mean, sd = F.mean(axis=0), F.std(axis=0)
         sd[sd == 0] = 1.0
@@ -41,8 +41,16 @@ def _loss(model, batch):
     return nn.functional.cross_entropy(model(x), y)
 
 
-def train_mlp(X: sp.csr_matrix, y: np.ndarray, train: np.ndarray, cfg: dict, seed: int, device: str,
-              checkpoint_dir, loss_tsv):
+def train_mlp(
+    X: sp.csr_matrix,
+    y: np.ndarray,
+    train: np.ndarray,
+    cfg: dict,
+    seed: int,
+    device: str,
+    checkpoint_dir,
+    loss_tsv,
+):
     """Train on the ``train`` rows (a stratified tenth held for early stopping).
 
     Returns
@@ -54,14 +62,27 @@ def train_mlp(X: sp.csr_matrix, y: np.ndarray, train: np.ndarray, cfg: dict, see
     seed_everything(seed)
     model = KmerMLP(X.shape[1], list(cfg["hidden"]), cfg["dropout"])
     options = FitOptions(
-        optimizer="adam", lr=cfg["lr"], weight_decay=cfg["weight_decay"], batch_size=cfg["batch_size"],
-        val_fraction=cfg["val_fraction"], max_epochs=cfg["epochs"], patience=cfg["patience"], seed=seed,
-        device=device, checkpoint_dir=checkpoint_dir, loss_tsv=loss_tsv, desc="introgression MLP")
+        optimizer="adam",
+        lr=cfg["lr"],
+        weight_decay=cfg["weight_decay"],
+        batch_size=cfg["batch_size"],
+        val_fraction=cfg["val_fraction"],
+        max_epochs=cfg["epochs"],
+        patience=cfg["patience"],
+        seed=seed,
+        device=device,
+        checkpoint_dir=checkpoint_dir,
+        loss_tsv=loss_tsv,
+        desc="introgression MLP",
+    )
     result = fit(
         model,
         make_loader(F[fit_idx], y[train][fit_idx], batch_size=options.batch_size, shuffle=True, seed=seed),
         make_loader(F[val_idx], y[train][val_idx], batch_size=1024) if len(val_idx) else None,
-        _loss, options, fingerprint={"n": int(len(train)), "features": int(X.shape[1])})
+        _loss,
+        options,
+        fingerprint={"n": int(len(train)), "features": int(X.shape[1])},
+    )
     return model, (mean, sd), result
 
 
