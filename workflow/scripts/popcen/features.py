@@ -106,6 +106,38 @@ def read_genotypes(path: str | Path) -> np.ndarray:
     return zarr.open_group(str(path), mode="r")["alt_count"][:]
 
 
+def open_genotypes(path: str | Path):
+    """The ``alt_count`` Zarr array of a ``genotypes.zarr`` feature store, opened read-only (nothing loaded)."""
+    import zarr
+
+    return zarr.open_group(str(path), mode="r")["alt_count"]
+
+
+def iter_variant_blocks(alt_count, block: int | None = None):
+    """Yield ``(start, int8 block)`` over the variants of a (samples, variants) alt-count array, in order.
+
+    The streamed path of every per-variant statistic: at most ``samples x block`` int8 values are held at a
+    time. ``alt_count`` is a Zarr array (blocks aligned to its variant chunks by default, so that each chunk
+    is decompressed once) or anything sliceable with a ``shape`` (a numpy array in tests).
+
+    Parameters
+    ----------
+    alt_count : (n_samples, n_variants) array-like of int8, -1 = missing
+    block : variants per block; default: the Zarr chunk width, or 8,192
+
+    Yields
+    ------
+    start : int, index of the block's first variant
+    block : (n_samples, <= block) int8 numpy array
+    """
+    n_variants = alt_count.shape[1]
+    if block is None:
+        chunks = getattr(alt_count, "chunks", None)
+        block = int(chunks[1]) if chunks else 8192
+    for start in range(0, n_variants, max(int(block), 1)):
+        yield start, np.asarray(alt_count[:, start : start + block], dtype=np.int8)
+
+
 def read_features(genotypes: str | Path, variants: str | Path, samples: str | Path):
     """(alt counts, variant table, samples table) of a cohort's feature set, from its three files."""
     return read_genotypes(genotypes), read_variants(variants), read_samples(samples)
