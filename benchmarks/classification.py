@@ -1,12 +1,14 @@
 """Benchmark: ancestry classification on real 1000 Genomes data (12 populations, 5 super-populations).
 
-Every model is evaluated on the same stratified 5 folds (the pipeline's rule classification_folds, seed 0)
-with out-of-fold predictions for every sample:
+Every model is evaluated on the same stratified folds (the pipeline's rule classification_folds:
+``classification.n_folds`` folds, seeded by ``--seed``) with out-of-fold predictions for every sample:
 
-* ``cae_classifier``  the pipeline's classifier on the CAE encoder (popcen.classification.model), the CAE
-                      pre-trained once by the pipeline's rule train_cae on all samples (it sees the test folds'
-                      genotypes, never their labels; the validation split is stratified by pop, as in the pipeline);
-* ``lightgbm``        popcen.explain's LightGBM multiclass on the alt-allele counts;
+* ``cae_classifier``  the pipeline's classifier on the CAE encoder (popcen.classification) with the
+                      config's ``classification`` settings, on the CAE that the pipeline's rule train_cae
+                      trains under the config's ``training`` and ``representation`` sections, once on all
+                      samples (it sees the test folds' genotypes, never their labels; the validation split
+                      is stratified by pop);
+* ``lightgbm``        popcen.explain's LightGBM multiclass on the alt-allele counts (``--lgb-rounds``);
 * ``lr_all_snvs``     logistic regression on all standardised SNVs, C = 0.001 (the reference baseline);
 * ``lr_pca20``        logistic regression on PCA(20) of the standardised SNVs (PCA fitted per fold).
 
@@ -16,31 +18,32 @@ monomorphic sites dropped; no call-rate or frequency filter) and no LD pruning, 
 under ``--out``. Missing calls take the variant's mean (popcen.features.mean_impute). Macro F1 and MCC at pop and
 at super_pop level (each model is trained on pop labels; super_pop is derived from the pop probabilities).
 
+Settings: a pipeline config (``--configfile``, config/1kg.yaml unless given, over config/config.yaml;
+validated as the Snakefile does; benchmarks/_config.py). To try a setting, change a key, e.g.
+``--set classification.hidden=128 --set classification.fine_tune=true``; the CAE is cached in the output
+folder per (training, representation) sections. The flags choose the data, the output folder, the models,
+the seeds of the repeat (``--seed``: the folds, ``classification.fold_seed``; ``--classifier-seed``:
+``classification.seed``) and the folds to run.
+
 Usage::
 
     .venv/bin/python benchmarks/classification.py [--data ../shared/data/1kg_phase3_subset]
         [--models cae_classifier,lightgbm,lr_all_snvs,lr_pca20] [--out benchmarks/out/classification]
-        [--fine-tune] [--refit] [--encoder-blocks 1] [--cae-max-depth 2] [--only-fold K]
+        [--configfile config/1kg.yaml] [--set section.key=value ...] [--only-fold K]
 
-The CAE classifier's best settings so far (benchmarks/RESULTS.md, ## classification, seventh round):
-``--refit`` with the defaults, which are config/1kg.yaml's: a depth-2 CAE, frozen; a linear head on its first
-conv block before its max-pool, trained to the optimum of class-weighted logistic regression at C = 0.001
-(Adam lr 1e-4, L2 1.1, cosine decay over 60 epochs, no early stopping). The earlier 128-unit head, fine-tuned
-with a super_pop loss (sixth round), is spelt out where the defaults are set. ``--only-fold K`` trains and
-scores one fold only, for quick comparisons, and keeps its test probabilities
-(``<model><tag>.fold<K>.proba.npy``); ``--from-fold-files`` then scores the five folds' files together as
-one out-of-fold run (folds trained as separate processes, one after the other or side by side).
-``--classifier-seed S`` seeds the classifier's training (``--seed`` seeds the folds); ``--ensemble N`` trains
-the seed ensemble of ``classification.ensemble`` (seeds S .. S + N - 1, N x the time). Single seeds of the same
-setting differ by about 0.01 pooled, 0.03 per fold (RESULTS.md, sixth round): compare settings over seeds (the
-linear head's are alike). Measured here (two processes side by side, load ~2): ~2 min a fold for the linear head
-(60 epochs on the inner split, 60 more for the refit), ~5 min a fold for the fine-tuned 128-unit head at 15
-epochs; ~21 s for lr_all_snvs; a depth-2 CAE not yet cached adds ~11 min.
+``--only-fold K`` trains and scores one fold only, for quick comparisons, and keeps its test probabilities
+(``<model><tag>.fold<K>.proba.npy``); ``--from-fold-files`` then scores the folds' files together as one
+out-of-fold run (folds trained as separate processes, one after the other or side by side). Single
+classifier seeds of a nonlinear head differ by about 0.01 pooled and 0.03 per fold, so compare such
+settings over seeds; a linear head reaches the same optimum from every seed. Time on 2 shared cores: ~2 min
+a fold for the linear head on RESULTS.md's depth-2 CAE, ~21 s for lr_all_snvs; a CAE not yet cached adds its
+training (~11 min for that CAE).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import sys
@@ -52,6 +55,15 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _config import (  # noqa: E402
+    add_config_arguments,
+    classification_folds_params,
+    classifier_params,
+    config_from_args,
+    train_cae_params,
+)
 
 from popcen.classification.cv import evaluate_with_coarse, out_of_fold_proba  # noqa: E402
 from popcen.classification.metrics import summary_metrics  # noqa: E402
@@ -113,17 +125,13 @@ def feature_set(data: Path, work: Path) -> dict[str, Path]:
     return features
 
 
-def folds_of(features: dict[str, Path], samples: pd.DataFrame, args) -> np.ndarray:
-    """The fold of every sample, from the pipeline's rule classification_folds."""
+def folds_of(features: dict[str, Path], samples: pd.DataFrame, config: dict, out: Path) -> np.ndarray:
+    """The fold of every sample, from the pipeline's rule classification_folds (stratified by pop)."""
     from popcen.pipeline.classification import classification_folds
 
-    path = args.out / f"folds_k{args.folds}_seed{args.seed}.tsv"
-    call(
-        classification_folds,
-        input={"samples": features["samples"]},
-        output={"folds": path},
-        params={"label_column": "pop", "n_folds": args.folds, "seed": args.seed},
-    )
+    params = classification_folds_params(config, "pop")
+    path = out / f"folds_k{params['n_folds']}_seed{params['seed']}.tsv"
+    call(classification_folds, input={"samples": features["samples"]}, output={"folds": path}, params=params)
     return fold_numbers(read_table(path), samples, path)
 
 
@@ -149,84 +157,19 @@ def main(argv=None):
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "1kg_phase3_subset")
     parser.add_argument("--models", default="cae_classifier,lightgbm,lr_all_snvs,lr_pca20")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "classification")
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=0, help="seed of the folds")
+    add_config_arguments(parser)
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the folds: classification.fold_seed (default: the config's)",
+    )
     parser.add_argument(
         "--classifier-seed",
         type=int,
-        default=1,
-        help="seed of the CAE classifier's training (weights, inner split, noise, batches)",
-    )
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--cae-epochs", type=int, default=6)
-    parser.add_argument("--cae-base-channels", type=int, default=8)
-    parser.add_argument("--cae-latent", type=int, default=32)
-    parser.add_argument(
-        "--cae-max-depth",
-        type=int,
-        default=2,
-        help="conv/pool levels of the CAE (the pipeline's representation.max_depth)",
-    )
-    parser.add_argument(
-        "--cae-from-config",
-        type=Path,
         default=None,
-        metavar="YAML",
-        help="pre-train the CAE that train_cae trains under config/config.yaml + this file "
-        "(e.g. config/1kg.yaml: its variant cap, architecture, pca_init), instead of the "
-        "--cae-* flags' CAE on all SNVs",
-    )
-    parser.add_argument("--encoder-output", default="conv", choices=["conv", "latent"])
-    parser.add_argument(
-        "--encoder-blocks",
-        type=int,
-        default=1,
-        help="conv blocks of the CAE's encoder the head reads (classification.encoder_blocks)",
-    )
-    parser.add_argument(
-        "--encoder-pool",
-        action=argparse.BooleanOptionalAction,
-        default=False,
-        help="apply the last tapped block's max-pool (default: no, the head reads the map "
-        "before it, classification.encoder_pool false)",
-    )
-    parser.add_argument("--fine-tune", action="store_true", help="train the encoder with the head")
-    parser.add_argument(
-        "--encoder-lr-scale", type=float, default=0.1, help="fine-tuning: encoder lr = lr x this"
-    )
-    # Head defaults: config/1kg.yaml's linear head at logistic regression's L2 optimum (RESULTS.md, seventh
-    # round); the earlier 128-unit head: --hidden 128 --noise-std 1 --dropout 0.5 --optimizer adagrad
-    # --lr 0.0003 --lr-schedule constant --weight-decay 0.001 --max-epochs 15 --patience 8 --coarse-weight 1
-    parser.add_argument("--hidden", type=int, default=0, help="head's dense units (0 = linear head)")
-    parser.add_argument("--noise-std", type=float, default=0.0)
-    parser.add_argument("--dropout", type=float, default=0.0)
-    parser.add_argument("--optimizer", default="adam")
-    parser.add_argument("--lr", type=float, default=0.0001)
-    parser.add_argument(
-        "--lr-schedule", choices=["constant", "cosine"], default="cosine", help="classification.lr_schedule"
-    )
-    parser.add_argument(
-        "--weight-decay", type=float, default=1.1, help="L2; 1.1 = 1 / (C n), C = 0.001, n ~ 900"
-    )
-    parser.add_argument("--max-epochs", type=int, default=60)
-    parser.add_argument("--patience", type=int, default=0, help="0: no early stopping, all max-epochs")
-    parser.add_argument(
-        "--refit",
-        action="store_true",
-        help="retrain the chosen head on all of a fold's training samples (classification.refit)",
-    )
-    parser.add_argument(
-        "--coarse-weight",
-        type=float,
-        default=0.0,
-        help="weight of an extra super_pop cross-entropy on the summed pop probabilities "
-        "(TrainSettings.coarse_weight; 0 = off; 1: the 128-unit head's, RESULTS.md, fourth round)",
-    )
-    parser.add_argument(
-        "--ensemble",
-        type=int,
-        default=1,
-        help="members of a seed ensemble (classification.ensemble): seeds classifier-seed, +1, ...",
+        help="seed of the CAE classifier's training (weights, inner split, noise, batches): "
+        "classification.seed (default: the config's)",
     )
     parser.add_argument(
         "--only-fold",
@@ -235,7 +178,6 @@ def main(argv=None):
         help="quick check: train and score on this one fold only (pop level)",
     )
     parser.add_argument("--lgb-rounds", type=int, default=100, help="LightGBM boosting rounds")
-    parser.add_argument("--trials", type=int, default=0, help="random-search draws per fold (CAE classifier)")
     parser.add_argument("--tag", default="", help="suffix of the per-fold probability files (--only-fold)")
     parser.add_argument(
         "--from-fold-files",
@@ -249,6 +191,8 @@ def main(argv=None):
         help="torch CPU threads (1: the machine's 2 cores are shared; more threads spin)",
     )
     args = parser.parse_args(argv)
+    seeds = {"classification.fold_seed": args.seed, "classification.seed": args.classifier_seed}
+    config = config_from_args(args, *(f"{key}={value}" for key, value in seeds.items() if value is not None))
     import torch
 
     torch.set_num_threads(args.threads)
@@ -260,14 +204,14 @@ def main(argv=None):
     log.info("%d samples x %d bi-allelic SNVs, %d populations", *gn.shape, samples["pop"].nunique())
     labels = sorted(samples["pop"].unique())
     y = np.searchsorted(labels, samples["pop"].to_numpy())
-    folds = folds_of(features, samples, args)
+    folds = folds_of(features, samples, config, args.out)
     x = mean_impute(gn)
 
     runners = {
         "lr_all_snvs": lambda: logistic_fit_predict(x, y, 0.001),
         "lr_pca20": lambda: logistic_fit_predict(x, y, 1.0, pca=20),
         "lightgbm": lambda: lightgbm_fit_predict(gn, y, len(labels), args.lgb_rounds),
-        "cae_classifier": lambda: cae_fit_predict(features, gn, y, samples, len(labels), args),
+        "cae_classifier": lambda: cae_fit_predict(features, gn, y, samples, len(labels), config, args),
     }
     rows = []
     for name in args.models.split(","):
@@ -352,71 +296,20 @@ def lightgbm_fit_predict(gn, y, n_classes, rounds):
     return fit_predict
 
 
-def merged_config(overrides: Path) -> dict:
-    """config/config.yaml with ``overrides`` merged on top key by key, as ``snakemake --configfile`` does."""
-    import yaml
-
-    def merge(base: dict, top: dict) -> dict:
-        out = dict(base)
-        for key, value in top.items():
-            out[key] = (
-                merge(out[key], value)
-                if isinstance(value, dict) and isinstance(out.get(key), dict)
-                else value
-            )
-        return out
-
-    from popcen.configcheck import validate_config
-
-    config = merge(
-        yaml.safe_load((ROOT / "config" / "config.yaml").read_text()),
-        yaml.safe_load(overrides.read_text()) or {},
-    )
-    for section in ("training", "representation"):  # as rules/representation.smk: validated, defaults filled
-        validate_config(config, ROOT / "config" / "schemas" / f"{section}.schema.yaml")
-    return config
-
-
-def cae_recipe(args) -> tuple[str, dict, dict]:
-    """(cache tag, ``training`` section, ``representation`` section) of the CAE to pre-train: the benchmark's
-    own (``--cae-*`` flags, all SNVs) or, with ``--cae-from-config``, the one the pipeline's train_cae rule
-    trains under that config (its image size, architecture and training settings)."""
-    if args.cae_from_config:
-        config = merged_config(args.cae_from_config)
-        return f"cae_{args.cae_from_config.stem}", config["training"], config["representation"]
-    training = {
-        "optimizer": "adam",
-        "lr": 1e-3,
-        "weight_decay": 0.0,
-        "max_epochs": args.cae_epochs,
-        "patience": 5,
-        "seed": 1,
-        "batch_size": 32,
-        "val_fraction": 0.1,
-        "amp": True,
-    }
-    representation = {
-        "max_variants": None,
-        "latent_dim": args.cae_latent,
-        "base_channels": args.cae_base_channels,
-        "max_channels": 128,
-        "max_depth": args.cae_max_depth,
-        "dropout": 0.0,
-    }
-    tag = f"cae_d{args.cae_max_depth}_b{args.cae_base_channels}_l{args.cae_latent}_e{args.cae_epochs}"
-    return tag, training, representation
-
-
-def pretrain_cae(features: dict[str, Path], args) -> dict[str, Path]:
+def pretrain_cae(features: dict[str, Path], config: dict, args) -> dict[str, Path]:
     """The pipeline's rule train_cae (popcen.pipeline.representation) on the feature set, without labels
-    but for the stratified validation split; cached in the output folder (same flags -> same weights).
-    Returns its ``cae_weights`` and ``cae_json``, the classifier rules' inputs."""
+    but for the stratified validation split; cached in the output folder under a hash of the config's
+    ``training`` and ``representation`` sections (same sections -> same weights). Returns its
+    ``cae_weights`` and ``cae_json``, the classifier rules' inputs."""
     from popcen.pipeline.representation import train_cae
 
-    tag, training, representation = cae_recipe(args)
-    folder = args.out / tag
+    recipe = {key: config[key] for key in ("training", "representation")}
+    digest = hashlib.sha1(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:10]
+    folder = args.out / f"cae_{digest}"
     cae = {"cae_weights": folder / "cae.pt", "cae_json": folder / "cae.json"}
     if not cae["cae_weights"].exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "recipe.json").write_text(json.dumps(recipe, indent=2) + "\n")
         call(
             train_cae,
             input=features,
@@ -427,20 +320,16 @@ def pretrain_cae(features: dict[str, Path], args) -> dict[str, Path]:
                 "latent": folder / "latent.tsv",
                 "losses": folder / "cae_losses.tsv",
             },
-            params={
-                "training": training,
-                "representation": representation,
-                "label_columns": LABEL_COLUMNS,
-                "device": args.device,
-                "checkpoint_dir": folder / "checkpoint",
-            },
+            params=train_cae_params(config, LABEL_COLUMNS, folder / "checkpoint"),
         )
+    log.info("CAE %s (%s)", folder, json.dumps(recipe))
     return cae
 
 
-def cae_fit_predict(features, gn, y, samples, n_classes, args):
-    """The pipeline's classifier (popcen.classification.train) on the frozen encoder of the CAE; per fold a
-    random search of ``--trials`` draws on an inner validation split of the fold's training samples."""
+def cae_fit_predict(features, gn, y, samples, n_classes, config, args):
+    """The pipeline's classifier (popcen.classification.train) with the config's ``classification``
+    settings, as rules train_classifier and evaluate_classifier read them; per fold a random search of
+    ``classification.n_trials`` draws on an inner validation split of the fold's training samples."""
     from popcen.classification.model import cae_images
     from popcen.classification.train import (
         TrainSettings,
@@ -451,42 +340,11 @@ def cae_fit_predict(features, gn, y, samples, n_classes, args):
     from popcen.classification.train import predict_proba as classifier_proba
     from popcen.representation import load_cae
 
-    paths = pretrain_cae(features, args)
+    paths = pretrain_cae(features, config, args)
     cae, cae_meta = load_cae(paths["cae_weights"], paths["cae_json"])
     images, _ = cae_images(gn, cae_meta, cae.config.to_dict())
-    # Head input standardised (TrainSettings.standardize, the default); the head's defaults are the
-    # settings that scored best on fold 0 (see benchmarks/RESULTS.md).
-    settings = TrainSettings(
-        encoder_output=args.encoder_output,
-        encoder_blocks=args.encoder_blocks,
-        encoder_pool=args.encoder_pool,
-        fine_tune=args.fine_tune,
-        encoder_lr_scale=args.encoder_lr_scale,
-        hidden=args.hidden,
-        noise_std=args.noise_std,
-        dropout=args.dropout,
-        optimizer=args.optimizer,
-        lr=args.lr,
-        lr_schedule=args.lr_schedule,
-        weight_decay=args.weight_decay,
-        batch_size=32,
-        max_epochs=args.max_epochs,
-        patience=args.patience,
-        val_fraction=0.15,
-        seed=args.classifier_seed,
-        device=args.device,
-        n_trials=args.trials,
-        refit=args.refit,
-        coarse_weight=args.coarse_weight,
-        ensemble=args.ensemble,
-        search_space={
-            "lr": [args.lr / 3, args.lr, args.lr * 3],
-            "hidden": [0, 64, 128, 256],
-            "dropout": [0.2, 0.5],
-            "noise_std": [0.3, 1.0, 2.0],
-            "weight_decay": [1e-4, 1e-3, 1e-2],
-        },
-    )
+    params = classifier_params(config, LABEL_COLUMNS)
+    settings = TrainSettings.from_config(params["training"], device=params["device"])
     settings = with_coarse_loss(settings, samples, "pop", "super_pop")
     cae_config, cae_state = cae.config.to_dict(), cae.state_dict()
     head_input = frozen_features(images, cae_config, cae_state, settings, n_classes)
@@ -509,7 +367,7 @@ def cae_fit_predict(features, gn, y, samples, n_classes, args):
             features=head_input,
         )
         trials.to_csv(args.out / f"cae_trials_fold{fold}.tsv", sep="\t", index=False)
-        return classifier_proba(model, images[test], args.device)
+        return classifier_proba(model, images[test], settings.device)
 
     return fit_predict
 

@@ -4,7 +4,7 @@ Side by side in one run, on the same samples, scored against ``super_pop`` (K = 
 
 * ``cec``         the pipeline: genotype images -> CAE -> CEC, run by the rules' own functions
                   (popcen.pipeline.representation.train_cae, popcen.pipeline.clustering.train_cec)
-* ``cae_<init>``  the clustering of the CAE latent space CEC's centroids start from (``--init``)
+* ``cae_<init>``  the clustering of the CAE latent space CEC's centroids start from (``clustering.init``)
 * every baseline of rule cluster_baselines (k-means, Ward, GMM, DBSCAN, OPTICS on the latent space;
   PCA(20) + k-means and PCA(20) + Ward on the genotypes), from its metrics table
 * the same PCA baselines on the variants the images hold (``*_image_variants``)
@@ -15,10 +15,16 @@ missing calls -> the variant mean): the feature set the pipeline's rules build, 
 benchmarks/classification.py (one loader, one cache). As in the pipeline, the CAE is trained once,
 its validation split stratified by ``pop``; CEC once per level, its split stratified by the level.
 
+Settings: the CAE's and CEC's are those of a pipeline config (``--configfile``, config/1kg.yaml unless given,
+over config/config.yaml; validated as the Snakefile does), passed to the rules' functions as their rules
+pass them (benchmarks/_config.py). To try a setting, change a key: ``--set clustering.alpha=1.0``,
+``--set clustering.levels={}``, ``--set training.max_epochs=2``. ``--seed`` sets ``training.seed`` (the CAE,
+CEC and the baselines); the flags choose the data, the output folder, the levels and the threads.
+
 Usage::
 
     .venv/bin/python benchmarks/clustering.py [--data ../shared/data/1kg_phase3_subset] [--out benchmarks/out/clustering]
-        [--max-variants 10000] [--latent-dim 16] [--cae-epochs 40] [--cec-epochs 30] [--sigma 0.9] ...
+        [--configfile config/1kg.yaml] [--set section.key=value ...] [--seed 1] [--levels super_pop,pop]
     # one run per seed, then mean ± sd per method over them:
     .venv/bin/python benchmarks/clustering.py --summarize benchmarks/out/clustering_s1 benchmarks/out/clustering_s2 ...
 """
@@ -40,7 +46,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from classification import feature_set  # noqa: E402
+from _config import (  # noqa: E402
+    add_config_arguments,
+    cluster_baselines_params,
+    config_from_args,
+    train_cae_params,
+    train_cec_params,
+)
+from classification import LABEL_COLUMNS, feature_set  # noqa: E402
 
 from popcen.clustering.baselines import BaselineResult, run_baselines  # noqa: E402
 from popcen.clustering.metrics import score_methods  # noqa: E402
@@ -149,80 +162,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "1kg_phase3_subset")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "clustering")
-    ap.add_argument("--max-variants", type=int, default=4096)
-    ap.add_argument("--latent-dim", type=int, default=20)
-    ap.add_argument("--base-channels", type=int, default=8)
-    ap.add_argument("--max-channels", type=int, default=64)
-    ap.add_argument("--max-depth", type=int, default=1)
+    add_config_arguments(ap)
     ap.add_argument(
-        "--dropout",
-        type=float,
-        default=0.3,
-        help="CAE dropout on the flattened encoder output (0.3: better latent clustering, RESULTS.md)",
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of this repeat: training.seed (CAE, CEC, baselines), also fastmixture's "
+        "(default: the config's)",
     )
-    ap.add_argument(
-        "--pca-init",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="CAE with a linear path started at the PCA of the training split (representation.pca_init; "
-        "on by default since the fifth round, RESULTS.md)",
-    )
-    ap.add_argument("--optimizer", default="adam")
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument(
-        "--lr-schedule",
-        default="constant",
-        choices=["constant", "cosine"],
-        help="the CAE's learning-rate schedule (CEC always runs at a constant --cec-lr)",
-    )
-    ap.add_argument(
-        "--cec-lr",
-        type=float,
-        default=3e-5,
-        help="CEC learning rate (3e-5: CEC loses less of its start, sixth round in RESULTS.md)",
-    )
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--cae-epochs", type=int, default=20)
-    ap.add_argument("--patience", type=int, default=5)
-    ap.add_argument("--cec-epochs", type=int, default=15)
-    ap.add_argument("--sigma", type=float, default=0.9)
-    ap.add_argument(
-        "--alpha",
-        type=float,
-        default=5.0,
-        help="degrees of freedom of CEC's Student t (5: closer to the Gaussian mixture it starts from; "
-        "CEC keeps its super_pop start, seventh round)",
-    )
-    ap.add_argument(
-        "--init", default="gmm", choices=["kmeans", "gmm", "ward"], help="CEC's starting clusters"
-    )
-    ap.add_argument(
-        "--kernel",
-        default="full",
-        choices=["isotropic", "diagonal", "full"],
-        help="CEC's Student-t kernel: DEC's isotropic one, or a learnable precision per cluster",
-    )
-    ap.add_argument(
-        "--freeze-batchnorm",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="CAE batch-norm layers in eval mode during CEC",
-    )
-    ap.add_argument(
-        "--level-overrides",
-        type=json.loads,
-        default={"pop": {"init": "kmeans", "kernel": "isotropic", "alpha": 1.0, "training": {"lr": 1e-4}}},
-        metavar="JSON",
-        help="clustering.levels as in the config: per level, CEC keys over the flags above (default: pop "
-        "runs DEC: k-means start, isotropic kernel, alpha 1, lr 1e-4; seventh round in RESULTS.md; '{}': none)",
-    )
-    ap.add_argument("--update-interval", type=int, default=20)
-    ap.add_argument("--tol", type=float, default=0.001)
-    ap.add_argument("--val-fraction", type=float, default=0.1)
-    ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2, help="torch and fastmixture threads")
-    ap.add_argument("--device", default="cpu", help="the rules' device key: cpu, cuda or auto")
-    ap.add_argument("--levels", default="super_pop,pop")
+    ap.add_argument("--levels", default="super_pop,pop", help="label levels to cluster (K = their labels)")
     ap.add_argument("--skip-fastmixture", action="store_true")
     ap.add_argument(
         "--summarize",
@@ -235,6 +184,8 @@ def main() -> None:
     if args.summarize:
         print(summarize_runs(args.summarize))
         return
+    config = config_from_args(args, *([f"training.seed={args.seed}"] if args.seed is not None else []))
+    seed = config["training"]["seed"]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -243,27 +194,6 @@ def main() -> None:
     gn, variants, samples = read_features(**features)
     log.info("loaded %d samples x %d SNVs in %.1fs", *gn.shape, time.perf_counter() - t0)
 
-    settings = {
-        "optimizer": args.optimizer,
-        "lr": args.lr,
-        "weight_decay": 0.0,
-        "lr_schedule": args.lr_schedule,
-        "batch_size": args.batch_size,
-        "max_epochs": args.cae_epochs,
-        "patience": args.patience,
-        "val_fraction": args.val_fraction,
-        "seed": args.seed,
-        "amp": True,
-    }
-    representation = {
-        "max_variants": args.max_variants,
-        "latent_dim": args.latent_dim,
-        "base_channels": args.base_channels,
-        "max_channels": args.max_channels,
-        "max_depth": args.max_depth,
-        "dropout": args.dropout,
-        "pca_init": args.pca_init,
-    }
     cae = {
         "weights": args.out / "cae.pt",
         "config": args.out / "cae.json",
@@ -274,13 +204,7 @@ def main() -> None:
         representation_rules.train_cae,
         input=features,
         output=cae,
-        params={
-            "training": settings,
-            "representation": representation,
-            "label_columns": ["pop", "super_pop"],
-            "device": args.device,
-            "checkpoint_dir": args.out / "ckpt_cae",
-        },
+        params=train_cae_params(config, LABEL_COLUMNS, args.out / "ckpt_cae"),
         threads=args.threads,
     )
     cae_meta = read_json(cae["config"])
@@ -300,19 +224,6 @@ def main() -> None:
         write_plink(gn, samples, variants, args.out / "1kg")
     genotypes = scale_genotypes(gn)
 
-    cec_training = {"max_epochs": args.cec_epochs, "lr": args.cec_lr, "lr_schedule": "constant"}
-    clustering = {
-        "sigma": args.sigma,
-        "alpha": args.alpha,
-        "update_interval": args.update_interval,
-        "tol": args.tol,
-        "kmeans_n_init": 20,
-        "init": args.init,
-        "freeze_batchnorm": args.freeze_batchnorm,
-        "kernel": args.kernel,
-        "training": cec_training,
-        "levels": args.level_overrides,
-    }
     tables = []
     for level in args.levels.split(","):
         truth = samples[level].to_numpy()
@@ -327,12 +238,7 @@ def main() -> None:
             clustering_rules.train_cec,
             input={**features, "cae_weights": cae["weights"], "cae_json": cae["config"]},
             output=cec,
-            params={
-                "training": settings,
-                "clustering": clustering,
-                "device": args.device,
-                "checkpoint_dir": args.out / f"ckpt_cec_{level}",
-            },
+            params=train_cec_params(config, level, args.out / f"ckpt_cec_{level}"),
             wildcards={"level": level},
             threads=args.threads,
         )
@@ -350,7 +256,7 @@ def main() -> None:
                 "cec_json": cec["config"],
             },
             output=baselines,
-            params={"min_samples": 5, "pca_components": 20, "seed": args.seed},
+            params=cluster_baselines_params(config),
             wildcards={"level": level},
             threads=args.threads,
         )
@@ -359,11 +265,11 @@ def main() -> None:
         extra = [
             BaselineResult(f"{r.method}_image_variants", "image variants", r.labels, r.seconds, r.note)
             for r in run_baselines(
-                latent, genotypes[:, kept], k, seed=args.seed, methods=["pca_kmeans", "pca_ward"]
+                latent, genotypes[:, kept], k, seed=seed, methods=["pca_kmeans", "pca_ward"]
             )
         ]
         if not args.skip_fastmixture:
-            labels, seconds = run_fastmixture(args.out / "1kg", k, args.seed, args.threads)
+            labels, seconds = run_fastmixture(args.out / "1kg", k, seed, args.threads)
             extra.append(BaselineResult("fastmixture", "genotypes", labels, seconds, "argmax Q"))
         metrics = read_table(baselines["metrics"]).fillna({"note": ""})
         part = pd.concat([metrics, score_methods(truth, extra, level)])
@@ -376,10 +282,12 @@ def main() -> None:
     table = pd.concat(tables, ignore_index=True).rename(columns={"k": "K"})
     table.to_csv(args.out / "results.tsv", sep="\t", index=False, float_format="%.4f")
     side = cae_meta["cae"]["side"]
+    settings = {key: config[key] for key in ("training", "representation", "clustering", "device")}
     md = [
         f"Data: {gn.shape[0]} samples, {gn.shape[1]} SNVs; images {side}x{side} "
         f"({len(kept)} highest-variance SNVs); CAE {cae_meta['epochs_run']} epochs ({cae_meta['stop_reason']}), "
-        f"latent {args.latent_dim}; settings {json.dumps(vars(args), default=str)}",
+        f"latent {config['representation']['latent_dim']}; "
+        f"arguments {json.dumps(vars(args), default=str)}; config {json.dumps(settings)}",
         "",
     ]
     for level, part in table.groupby("level", sort=False):

@@ -488,3 +488,25 @@ def test_the_rules_train_and_cross_validate_on_a_feature_set(tmp_path):
     assert pop["fold"].tolist() == read_table(c / "folds.tsv")["fold"].tolist()
     confusion = pd.read_csv(c / "cv" / "pop" / "confusion.tsv", sep="\t", index_col=0)
     assert confusion.index.name == "true" and confusion.to_numpy().sum() == 30
+
+
+def test_schema_defaults_are_the_train_settings_defaults():
+    # The `classification` schema and TrainSettings both state defaults: they must never drift apart.
+    import dataclasses
+
+    import yaml
+
+    from tests.conftest import ROOT
+
+    schema = yaml.safe_load((ROOT / "config/schemas/classification.schema.yaml").read_text())
+    properties = schema["properties"]["classification"]["properties"]
+    # the keys of the folds (classification_folds) and of predict, which rules/classification.smk keeps out
+    # of the classifier's training settings
+    not_training = {"n_folds", "fold_seed", "min_overlap", "strand_ambiguous"}
+    names = {f.name for f in dataclasses.fields(TrainSettings)}
+    assert set(properties) - not_training <= names  # every training key is a setting from_config reads
+    assert names - set(properties) == {"device", "coarse_of"}  # set by the rules' code, not the config
+    defaults = TrainSettings()
+    for key in set(properties) - not_training:
+        assert "default" in properties[key], key
+        assert properties[key]["default"] == getattr(defaults, key), key

@@ -412,8 +412,8 @@ def early_stopping(settings: TrainSettings) -> bool:
     ``patience`` epochs without a better validation loss, the best epoch's weights are kept and the refit
     runs that many epochs. With ``patience`` 0 every model trains all ``max_epochs`` and keeps its last
     weights: the setting for a strongly regularised head whose optimum is the end of training (on 1000
-    Genomes its validation loss was lowest after 6 of 60 epochs, while all 60 scored better; RESULTS.md,
-    classification, seventh round)."""
+    Genomes its validation loss was lowest after 6 of 60 epochs, while all 60 scored better; benchmarks/
+    RESULTS.md, ## classification)."""
     return bool(settings.patience)
 
 

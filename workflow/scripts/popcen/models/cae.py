@@ -12,7 +12,7 @@ the sigmoid; :meth:`CAE.init_pca` sets A to the top ``latent_dim`` principal axe
 (b = −A·mean), the conv path's last dense layer and the conv decoder's output to zero, so that at step 0 the
 latent is the PCA scores (not whitened: the conv path has no batch-norm at its end) and the reconstruction
 is PCA's. Why: the plain CAE learns almost none of principal components 6–10, which tell the populations of
-a continent apart (benchmarks/RESULTS.md, ## clustering, fourth and fifth rounds).
+a continent apart, and with the PCA start it keeps them (benchmarks/RESULTS.md, ## clustering).
 
 Depth and widths come from the image side (:func:`architecture`): one pooling level per halving while the
 map stays at least 4 pixels wide (at most ``max_depth``), channels ``base_channels · 2^level`` capped at
