@@ -427,6 +427,16 @@ def test_the_rules_train_and_cross_validate_on_a_feature_set(tmp_path):
     )
     with pytest.raises(PopcenInputError, match="re-run train_cae"):
         cae_images(gn[:, :40], {}, {"side": 7, "n_pixels": 49})
+    # from the Zarr store, only the CAE's variants are read: the images of those columns
+    from popcen.features import open_genotypes
+    from popcen.images import scale_genotypes, to_images
+
+    index = [0, 2, 3, 9, 10, 11, 20, 21, 30, 31, 32, 40, 44, 45, 47, 48]
+    subset, rows = cae_images(
+        open_genotypes(f / "genotypes.zarr"), {"variant_index": index}, {"side": 4, "n_pixels": 16}
+    )
+    np.testing.assert_array_equal(subset, to_images(scale_genotypes(gn[:, index])))
+    assert rows.tolist() == index
 
     features = {
         "genotypes": f / "genotypes.zarr",

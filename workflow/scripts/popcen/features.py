@@ -138,6 +138,24 @@ def iter_variant_blocks(alt_count, block: int | None = None):
         yield start, np.asarray(alt_count[:, start : start + block], dtype=np.int8)
 
 
+def read_variant_columns(alt_count, index) -> np.ndarray:
+    """The int8 (samples, len(index)) alt counts of the variants ``index`` (in that order), read alone.
+
+    From a Zarr array, an orthogonal selection: only the chunks that hold those variants are read and
+    decompressed, never the whole matrix. All variants in order are read as one slice. From a numpy
+    array, ``alt_count[:, index]``.
+    """
+    index = np.asarray(index, dtype=np.int64).ravel()
+    n_variants = alt_count.shape[1]
+    if len(index) and (index.min() < 0 or index.max() >= n_variants):
+        raise IndexError(f"variant index outside 0..{n_variants - 1}")
+    if len(index) == n_variants and np.array_equal(index, np.arange(n_variants)):
+        return np.asarray(alt_count[:, :], dtype=np.int8)
+    if hasattr(alt_count, "get_orthogonal_selection"):
+        return np.asarray(alt_count.get_orthogonal_selection((slice(None), index)), dtype=np.int8)
+    return np.asarray(alt_count[:, index], dtype=np.int8)
+
+
 def read_features(genotypes: str | Path, variants: str | Path, samples: str | Path):
     """(alt counts, variant table, samples table) of a cohort's feature set, from its three files."""
     return read_genotypes(genotypes), read_variants(variants), read_samples(samples)

@@ -263,7 +263,8 @@ def cae_images(alt_count: np.ndarray, cae_meta: dict, cae_config: dict) -> tuple
 
     Parameters
     ----------
-    alt_count : (samples, variants) int8 alt counts of the feature set the CAE was trained on
+    alt_count : (samples, variants) int8 alt counts of the feature set the CAE was trained on, numpy or the
+        Zarr store (only the CAE's variants are read from it)
     cae_meta : the CAE's JSON; ``variant_index`` lists the feature set's variants its images hold (all of
         them, in order, when absent)
     cae_config : the CAE's hyper-parameters (``side``, ``n_pixels``)
@@ -273,7 +274,7 @@ def cae_images(alt_count: np.ndarray, cae_meta: dict, cae_config: dict) -> tuple
     images (samples, 1, side, side) float32, variant_index (the rows of the variant table, image order)
     """
     index = np.asarray(cae_meta.get("variant_index", np.arange(alt_count.shape[1])), dtype=np.int64)
-    images, _ = genotype_images(alt_count[:, index], None)
+    images, _ = genotype_images(alt_count, variant_index=index)
     if images.shape[-1] != cae_config["side"] or len(index) != cae_config["n_pixels"]:
         raise PopcenInputError(
             None,

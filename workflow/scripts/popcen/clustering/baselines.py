@@ -2,7 +2,8 @@
 
 On the CAE latent features: k-means, Ward agglomerative, Gaussian mixture, DBSCAN (eps at the knee of
 the sorted k-distance curve) and OPTICS. On the raw genotypes: PCA(20) followed by k-means (what
-VariantSpark does) and by Ward (the reference figure on the 1000 Genomes subset). DBSCAN and OPTICS find
+VariantSpark does) and by Ward (the reference figure on the 1000 Genomes subset); the PCA of every variant,
+a blocked randomized PCA streamed from the int8 store (:func:`popcen.streaming.blocked_pca`). DBSCAN and OPTICS find
 their own number of clusters; their noise points (label -1) count as one more cluster when scored.
 """
 
@@ -18,6 +19,8 @@ from sklearn.cluster import DBSCAN, OPTICS, AgglomerativeClustering, KMeans
 from sklearn.decomposition import PCA
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import NearestNeighbors
+
+from popcen.streaming import blocked_pca
 
 log = logging.getLogger("popcen")
 
@@ -77,8 +80,21 @@ def _optics(x, k, seed, min_samples=5, **_):
     return OPTICS(min_samples=min_samples).fit_predict(x), ""
 
 
-def pca(genotypes: np.ndarray, n_components: int, seed: int) -> np.ndarray:
-    """Principal components of a (samples, variants) float matrix (centred by PCA itself)."""
+def pca(genotypes, n_components: int, seed: int) -> np.ndarray:
+    """Principal component scores of the samples, (samples, min(n_components, samples, variants)).
+
+    Parameters
+    ----------
+    genotypes : (samples, variants), either
+        - int8 alt counts (-1 = missing), numpy or Zarr: the blocked randomized PCA of the halved,
+          mean-imputed, centred matrix (:func:`popcen.streaming.blocked_pca`), read one variant block at a
+          time; memory O(samples x components) + one block. The cohort-wide rules pass the store.
+        - a float matrix already scaled (e.g. :func:`popcen.images.scale_genotypes` of a few variants held in
+          memory): sklearn's PCA, centred by PCA itself.
+    n_components, seed : int
+    """
+    if np.issubdtype(np.dtype(genotypes.dtype), np.integer):
+        return blocked_pca(genotypes, n_components, seed=seed).scores
     n_components = min(n_components, *genotypes.shape)
     return PCA(n_components=n_components, random_state=seed).fit_transform(genotypes)
 
@@ -107,7 +123,8 @@ def run_baselines(
     Parameters
     ----------
     latent : (n_samples, latent_dim) CAE latent features
-    genotypes : (n_samples, n_variants) scaled genotypes (missing calls imputed), same sample order
+    genotypes : (n_samples, n_variants), same sample order: the int8 alt counts (numpy or the Zarr store;
+        blocked PCA, streamed) or scaled float genotypes held in memory (sklearn PCA); see :func:`pca`
     n_clusters : K for the methods that take one
     seed : int
     min_samples : DBSCAN / OPTICS neighbourhood size
@@ -118,8 +135,8 @@ def run_baselines(
     -------
     list of BaselineResult, in the order of the registries
     """
-    if len(latent) != len(genotypes):
-        raise ValueError(f"{len(latent)} latent rows but {len(genotypes)} genotype rows")
+    if len(latent) != genotypes.shape[0]:
+        raise ValueError(f"{len(latent)} latent rows but {genotypes.shape[0]} genotype rows")
     wanted = set(methods) if methods is not None else set(LATENT_METHODS) | set(GENOTYPE_METHODS)
     unknown = wanted - set(LATENT_METHODS) - set(GENOTYPE_METHODS)
     if unknown:

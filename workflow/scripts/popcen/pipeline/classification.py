@@ -11,7 +11,7 @@ from popcen.classification.io import save_classifier
 from popcen.classification.model import cae_images
 from popcen.classification.tables import fold_numbers, make_folds
 from popcen.classification.train import TrainSettings, evaluate_cv, train_final
-from popcen.features import read_features
+from popcen.features import open_genotypes
 from popcen.io import read_samples, read_table, write_table
 from popcen.panel import coarse_level, fine_level
 from popcen.plots.classification import plot_confusion, plot_f1_bars, plot_roc
@@ -29,7 +29,10 @@ def classification_folds(input, output, params, wildcards, threads, log):
 
 def _classifier_inputs(input, params, threads):
     """(samples table, the CAE's images of the cohort, their variant rows, the CAE, training settings)."""
-    gn, _, samples = read_features(input.genotypes, input.variants, input.samples)
+    gn, samples = (
+        open_genotypes(input.genotypes),
+        read_samples(input.samples),
+    )  # only the CAE's variants are read
     cae, cae_meta = load_cae(input.cae_weights, input.cae_json)
     images, variant_index = cae_images(gn, cae_meta, cae.config.to_dict())
     settings = TrainSettings.from_config(params.training, device=params.device)

@@ -12,14 +12,17 @@ from popcen.clustering import deep, ksweep
 from popcen.clustering.baselines import BaselineResult, run_baselines
 from popcen.clustering.metrics import score_clustering, score_methods
 from popcen.errors import PopcenInputError
-from popcen.features import read_features
-from popcen.images import genotype_images, scale_genotypes
-from popcen.io import read_json, read_table, write_json, write_table
+from popcen.features import open_genotypes
+from popcen.images import genotype_images
+from popcen.io import read_json, read_samples, read_table, write_json, write_table
 from popcen.panel import fine_level
 from popcen.pipeline.representation import fine_labels, read_images, read_latent, set_threads
 from popcen.plots.clustering import plot_composition, plot_k_sweep, plot_losses, plot_tsne, tsne_embedding
 from popcen.representation import load_cae, training_settings
+from popcen.streaming import blocked_pca
 from popcen.training import seed_everything
+
+TSNE_PCA = 50  # principal components of the raw genotypes before their t-SNE (the customary 50)
 
 
 def train_cec(input, output, params, wildcards, threads, log):
@@ -91,9 +94,12 @@ def cluster_baselines(input, output, params, wildcards, threads, log):
     one metrics table, one table of everyone's assignments.
 
     params: ``min_samples`` (DBSCAN, OPTICS), ``pca_components`` (PCA baselines), ``seed``.
+
+    The genotype baselines take the blocked PCA of every variant, streamed from the int8 store: the
+    genotype matrix is never loaded.
     """
     level = wildcards.level
-    gn, _, samples = read_features(input.genotypes, input.variants, input.samples)
+    gn, samples = open_genotypes(input.genotypes), read_samples(input.samples)
     latent = read_latent(input.latent, samples)
     cec = read_table(input.assignments, dtype={level: str})
     if cec["sample"].tolist() != samples["sample"].tolist():
@@ -121,7 +127,7 @@ def cluster_baselines(input, output, params, wildcards, threads, log):
     ]
     results += run_baselines(
         latent,
-        scale_genotypes(gn),
+        gn,
         len(np.unique(labels)),
         seed=params.seed,
         min_samples=params.min_samples,
@@ -140,7 +146,7 @@ def k_sweep(input, output, params, wildcards, threads, log):
     """
     set_threads(threads)
     training, clustering = params.training, params.clustering
-    gn, _, samples = read_features(input.genotypes, input.variants, input.samples)
+    gn, samples = open_genotypes(input.genotypes), read_samples(input.samples)
     latent = read_latent(input.latent, samples)
     labels = fine_labels(samples, params.label_columns)
     k_max = min(clustering["k_max"], len(samples) - 1)
@@ -173,10 +179,11 @@ def clustering_figures(input, output, params, wildcards, threads, log):
     """Loss curves of the CAE and of CEC, t-SNE maps of the raw genotypes and of the latent features
     (coloured by label and by cluster), the label composition of each cluster.
 
-    params: ``seed``, ``perplexity`` (of the t-SNE maps).
+    params: ``seed``, ``perplexity`` (of the t-SNE maps). The raw genotypes' map is the t-SNE of their 50
+    leading principal components, a blocked PCA streamed from the int8 store.
     """
     level = wildcards.level
-    gn, _, samples = read_features(input.genotypes, input.variants, input.samples)
+    gn, samples = open_genotypes(input.genotypes), read_samples(input.samples)
     latent = read_latent(input.latent, samples)
     assignments = read_table(input.assignments, dtype={level: str})
     labels, clusters = assignments[level].to_numpy(), assignments["cluster"].to_numpy()
@@ -190,7 +197,9 @@ def clustering_figures(input, output, params, wildcards, threads, log):
         title="Training and validation losses",
     )
     embeddings = {
-        "raw genotypes": tsne_embedding(scale_genotypes(gn), params.seed, params.perplexity),
+        "raw genotypes": tsne_embedding(
+            blocked_pca(gn, TSNE_PCA, seed=params.seed).scores, params.seed, params.perplexity, TSNE_PCA
+        ),
         "CAE latent features": tsne_embedding(latent, params.seed, params.perplexity),
     }
     plot_tsne(embeddings, labels, clusters, output.tsne, label_name=level)

@@ -10,9 +10,9 @@ import torch
 
 from popcen import representation as rep
 from popcen.errors import PopcenInputError
-from popcen.features import read_features
+from popcen.features import open_genotypes
 from popcen.images import genotype_images
-from popcen.io import read_table, write_table
+from popcen.io import read_samples, read_table, write_table
 from popcen.panel import fine_level
 
 
@@ -22,10 +22,11 @@ def set_threads(threads: int) -> None:
 
 
 def read_images(input, max_variants: int | None = None, variant_index=None):
-    """(alt counts, samples table, genotype images, variant indices) of the rule's feature set
-    (``input.genotypes``, ``input.variants``, ``input.samples``): the ``max_variants`` of highest variance,
-    or the variants of ``variant_index`` (those a trained CAE saw)."""
-    gn, _, samples = read_features(input.genotypes, input.variants, input.samples)
+    """(alt-count store, samples table, genotype images, variant indices) of the rule's feature set
+    (``input.genotypes``, ``input.samples``): the ``max_variants`` of highest variance (variances streamed in
+    variant blocks), or the variants of ``variant_index`` (those a trained CAE saw). Only the image's
+    variants are read from the store; the store is returned opened (a Zarr array, nothing loaded)."""
+    gn, samples = open_genotypes(input.genotypes), read_samples(input.samples)
     if gn.shape[0] < 2 or gn.shape[1] < 1:
         raise PopcenInputError(
             input.genotypes,

@@ -27,7 +27,11 @@ def plot_losses(tables: dict[str, pd.DataFrame], path, title: str = "Training lo
 
 
 def tsne_embedding(x: np.ndarray, seed: int, perplexity: float = 30.0, pca_first: int = 50) -> np.ndarray:
-    """2-D t-SNE of the rows of x; wide inputs go through PCA(``pca_first``) first, as is customary."""
+    """2-D t-SNE of the rows of x; wide inputs go through PCA(``pca_first``) first, as is customary.
+
+    For the raw genotypes of a cohort pass their PCA scores with ``pca_first`` components
+    (:func:`popcen.streaming.blocked_pca` streamed from the int8 store): they are not reduced again, and no
+    float copy of the genotypes is made."""
     x = np.asarray(x, dtype=np.float32)
     if x.shape[1] > pca_first:
         x = PCA(n_components=min(pca_first, *x.shape), random_state=seed).fit_transform(x)
