@@ -1,4 +1,4 @@
-"""Shared by the pipeline benchmarks (scaling.py, demo_walltime.py): run Snakemake in a working folder and
+"""Shared by the pipeline benchmarks (scaling.py, demo_walltime.py, genome_scale.py): run Snakemake in a working folder and
 read back Snakemake's own per-job ``benchmark:`` TSVs (columns ``s``, ``cpu_time``, ``max_rss``, ...).
 
 Nothing here knows the pipeline's rules: which rule writes which benchmark file, and which stage a rule
@@ -50,7 +50,11 @@ def benchmarked_rules() -> list[BenchmarkedRule]:
 
 def collect_benchmarks(workdir: Path, results: str = "results") -> pd.DataFrame:
     """One row per benchmark TSV found in ``workdir``: rule, stage, cohort (or ""), file, s, cpu_time,
-    max_rss (MB). A rule that ran several times (per contig, per level) has several rows."""
+    max_rss (MB). A rule that ran several times (per contig, per level) has several rows.
+
+    ``max_rss`` is sampled (psutil, summed over the job's processes): every 0.5 s for a job's first ~15 s,
+    then every 30 s (snakemake.benchmark), so a shorter peak later in a job can be missed; genome_scale.py
+    also reads the kernel's high-water mark (VmHWM) of each job for that reason."""
     rules = benchmarked_rules()
     rows = []
     for tsv in sorted(workdir.rglob("*.tsv")):

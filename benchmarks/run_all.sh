@@ -22,9 +22,9 @@ else
   names=()
   for f in benchmarks/[!_]*.py; do
     n=$(basename "$f" .py)
-    case $n in scaling|demo_walltime) ;; *) names+=("$n") ;; esac
+    case $n in scaling|demo_walltime|genome_scale) ;; *) names+=("$n") ;; esac
   done
-  names+=(scaling demo_walltime)
+  names+=(scaling demo_walltime genome_scale)
 fi
 
 results=$OUT/RESULTS.md

@@ -1,5 +1,7 @@
-# Explanations: LightGBM multiclass on the cohort's features, cross-validated on the classifier's folds
-# (its metrics beside the CAE classifier's), and SHAP (TreeExplainer) on a model fitted on all samples.
+# Explanations: LightGBM multiclass on the cohort's most differentiated variants (a chi-square across the
+# fine-level groups, streamed over every variant; up to explain.max_candidates, chosen again inside each
+# training fold), cross-validated on the classifier's folds (its metrics beside the CAE classifier's), and
+# SHAP (TreeExplainer, in batches of samples) on a model fitted on all samples.
 # Code: workflow/scripts/popcen/pipeline/explain.py.
 EXPLAIN_DIR = f"{RESULTS}/{{cohort}}/explain"
 
@@ -15,6 +17,7 @@ rule explain:
         predictions=f"{EXPLAIN_DIR}/lightgbm_predictions.tsv",
         importance=f"{EXPLAIN_DIR}/shap_importance.tsv",
         top=f"{EXPLAIN_DIR}/top_variants.tsv",
+        candidates=f"{EXPLAIN_DIR}/candidates.json",
         f1_png=report(
             f"{EXPLAIN_DIR}/f1_comparison.png",
             category="Explanations",
@@ -45,5 +48,7 @@ rule explain:
         seed=config["explain"]["seed"],
         top_k=config["explain"]["top_k"],
         sample=config["explain"]["sample"],
+        max_candidates=config["explain"]["max_candidates"],
+        beeswarm_samples=config["explain"]["beeswarm_samples"],
     script:
         "../workflow/scripts/explain.py"

@@ -73,11 +73,27 @@ def contig_variants(kept: pd.DataFrame, gn: np.ndarray, groups: pd.Series | None
     return pd.concat([table, allele_frequencies(gn, groups)], axis=1)
 
 
+# Chunk shape of genotypes.zarr: (SAMPLE_CHUNK samples, VARIANT_CHUNK variants), 256 KiB. A Zarr read
+# decompresses whole chunks, so each of the two ways the store is read costs only what it reads: a block of
+# variants across all samples (the per-variant statistics, popcen.streaming) reads n / 32 chunks per 8,192
+# variants, a batch of samples across all variants (the sequence CAE's training, popcen.batches) V / 8,192
+# chunks per 32 samples. With all samples in one chunk row, each such batch decompressed the whole matrix.
+SAMPLE_CHUNK = 32
+VARIANT_CHUNK = 8192
+
+
 class FeatureWriter:
     """Append per-contig blocks of (samples, variants) alt counts to a chunked Zarr array at ``path``
-    (a ``genotypes.zarr`` feature store, replaced when it exists)."""
+    (a ``genotypes.zarr`` feature store, replaced when it exists), in chunks of (``sample_chunk``,
+    ``variant_chunk``)."""
 
-    def __init__(self, path: str | Path, n_samples: int, variant_chunk: int = 8192):
+    def __init__(
+        self,
+        path: str | Path,
+        n_samples: int,
+        variant_chunk: int = VARIANT_CHUNK,
+        sample_chunk: int = SAMPLE_CHUNK,
+    ):
         import zarr
 
         self.path = Path(path)
@@ -87,7 +103,7 @@ class FeatureWriter:
         self.array = root.create_dataset(
             "alt_count",
             shape=(n_samples, 0),
-            chunks=(min(max(n_samples, 1), 4096), variant_chunk),
+            chunks=(min(max(n_samples, 1), sample_chunk), variant_chunk),
             dtype="i1",
             fill_value=-1,
         )

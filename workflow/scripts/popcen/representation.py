@@ -1,4 +1,10 @@
-"""Train the CAE on a cohort's genotype images and extract the latent features of every sample."""
+"""Train the CAE on a cohort's genotypes and extract the latent features of every sample.
+
+Two layouts (``representation.architecture``, docs/representation.md): ``image``, the paper's genotype
+images (:mod:`popcen.models.cae`, data: an (n, 1, S, S) float32 array), and ``sequence``, every variant in
+genome order (:mod:`popcen.models.seqcae`, data: a :class:`popcen.batches.GenotypeData`, the int8 store read
+in mini-batches). The functions here take either and dispatch on it.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +16,22 @@ import numpy as np
 import pandas as pd
 import torch
 
+from popcen.batches import GenotypeData, pca_start, row_mean, sample_loader
+from popcen.models import seqcae
 from popcen.models.cae import CAE, CAEConfig, architecture, cae_loss
 from popcen.training import (
     FitOptions,
     FitResult,
     fit,
     infer,
-    make_loader,
     recalibrate_batchnorm,
     seed_everything,
     split_indices,
 )
 
 log = logging.getLogger("popcen")
+
+ARCHITECTURES = ("image", "sequence")
 
 
 def training_settings(shared: dict, override: dict | None = None) -> dict:
@@ -33,8 +42,77 @@ def training_settings(shared: dict, override: dict | None = None) -> dict:
     return settings
 
 
+def model_architecture(representation: dict) -> str:
+    """``representation.architecture`` (``image`` when absent), checked."""
+    name = representation.get("architecture", "image")
+    if name not in ARCHITECTURES:
+        raise ValueError(f"representation.architecture must be one of {ARCHITECTURES}, not {name!r}")
+    return name
+
+
+def build_model(data, n_pixels: int, representation: dict) -> CAE | seqcae.SeqCAE:
+    """A CAE sized for the data: an image CAE for an image array, a sequence CAE for GenotypeData."""
+    if model_architecture(representation) == "sequence":
+        if not isinstance(data, GenotypeData):
+            raise TypeError("a sequence CAE trains on GenotypeData (the int8 store), not on images")
+        return seqcae.SeqCAE(
+            seqcae.architecture(
+                data.n_variants,
+                latent_dim=representation["latent_dim"],
+                patch=representation.get("patch", 8),
+                base_channels=representation["base_channels"],
+                max_channels=representation["max_channels"],
+                max_depth=representation["max_depth"],
+                max_length=representation.get("max_length", 256),
+                dropout=representation["dropout"],
+                pca_init=representation.get("pca_init", False),
+            )
+        )
+    if isinstance(data, GenotypeData):
+        raise TypeError("an image CAE trains on genotype images, not on GenotypeData")
+    return CAE(
+        architecture(
+            side=data.shape[-1],
+            n_pixels=n_pixels,
+            latent_dim=representation["latent_dim"],
+            base_channels=representation["base_channels"],
+            max_channels=representation["max_channels"],
+            max_depth=representation["max_depth"],
+            dropout=representation["dropout"],
+            pca_init=representation.get("pca_init", False),
+        )
+    )
+
+
+def _describe(config) -> str:
+    if isinstance(config, seqcae.SeqCAEConfig):
+        return (
+            f"sequence CAE: {config.n_variants} variants, patch {config.patch}, channels {config.channels}, "
+            f"final length {config.lengths()[-1]}, latent {config.latent_dim}"
+        )
+    return f"CAE: image {config.side}×{config.side}, channels {config.channels}, latent {config.latent_dim}"
+
+
+def _initialise(model, data, train_idx: np.ndarray, seed: int) -> None:
+    """The PCA start (``pca_init``) or the per-variant bias at the training mean, from the training split."""
+    if isinstance(model, seqcae.SeqCAE):
+        if model.config.pca_init:  # streamed: blocked randomised PCA of the training rows of the store
+            mean, axes = pca_start(data.alt_count, train_idx, model.config.latent_dim, data.means, seed)
+            model.init_pca(mean, axes)
+        else:
+            model.init_pixel_bias(row_mean(data.alt_count, train_idx, data.means))
+    elif model.config.pca_init:  # the PCA of the training split only, as the rest of the fit
+        model.init_pca(data[train_idx])
+    else:
+        model.init_pixel_bias(torch.as_tensor(data[train_idx].mean(axis=0)))
+
+
+def _loss(model):
+    return seqcae.seqcae_loss if isinstance(model, seqcae.SeqCAE) else cae_loss
+
+
 def train_cae(
-    images: np.ndarray,
+    images,
     n_pixels: int,
     settings: dict,
     representation: dict,
@@ -44,15 +122,17 @@ def train_cae(
     checkpoint_dir: str | Path | None = None,
     loss_tsv: str | Path | None = None,
     progress: bool = True,
-) -> tuple[CAE, FitResult]:
-    """Build a CAE sized for the images and train it on a train/validation split of the samples.
+) -> tuple[CAE | seqcae.SeqCAE, FitResult]:
+    """Build a CAE sized for the data and train it on a train/validation split of the samples.
 
     Parameters
     ----------
-    images : (n, 1, S, S) float32 genotype images
-    n_pixels : real pixels per image (the variants)
+    images : (n, 1, S, S) float32 genotype images (``architecture: image``), or a
+        :class:`popcen.batches.GenotypeData` (``architecture: sequence``: read in mini-batches)
+    n_pixels : real pixels per image (the variants); for GenotypeData its number of variants
     settings : training settings: keys of :class:`popcen.training.FitOptions` (the ``training`` section)
-    representation : latent_dim, base_channels, max_channels, max_depth, dropout, pca_init (optional)
+    representation : architecture, latent_dim, base_channels, max_channels, max_depth, dropout, pca_init
+        (optional), and for a sequence CAE patch and max_length
     stratify : labels for a stratified validation split (optional)
     """
     options = FitOptions.from_settings(
@@ -65,41 +145,24 @@ def train_cae(
     )
     seed = options.seed
     seed_everything(seed)
-    config = architecture(
-        side=images.shape[-1],
-        n_pixels=n_pixels,
-        latent_dim=representation["latent_dim"],
-        base_channels=representation["base_channels"],
-        max_channels=representation["max_channels"],
-        max_depth=representation["max_depth"],
-        dropout=representation["dropout"],
-        pca_init=representation.get("pca_init", False),
-    )
-    model = CAE(config)
-    log.info(
-        "CAE: image %d×%d, channels %s, latent %d",
-        config.side,
-        config.side,
-        config.channels,
-        config.latent_dim,
-    )
+    model = build_model(images, n_pixels, representation)
+    config = model.config
+    log.info("%s", _describe(config))
     train_idx, val_idx = split_indices(len(images), options.val_fraction, seed, stratify=stratify)
-    if config.pca_init:  # the PCA of the training split only, as the rest of the fit
-        model.init_pca(images[train_idx])
-    else:
-        model.init_pixel_bias(torch.as_tensor(images[train_idx].mean(axis=0)))
-    train = make_loader(images[train_idx], batch_size=options.batch_size, shuffle=True, seed=seed)
-    val = make_loader(images[val_idx], batch_size=options.batch_size) if len(val_idx) else None
+    _initialise(model, images, train_idx, seed)
+    bs = options.batch_size
+    train = sample_loader(images, train_idx, batch_size=bs, shuffle=True, seed=seed)
+    val = sample_loader(images, val_idx, batch_size=bs) if len(val_idx) else None
     result = fit(
         model,
         train,
         val,
-        cae_loss,
+        _loss(model),
         options,
         fingerprint={
             "config": config.to_dict(),
             "n": len(images),
-            "batch_size": options.batch_size,
+            "batch_size": bs,
             "val_fraction": options.val_fraction,
         },
     )
@@ -109,22 +172,20 @@ def train_cae(
     # of batches in file order is the within-population variance, far below the variance the layers
     # were trained to standardise (eval-mode latent features then came out inflated and CEC drifted).
     recalibrate_batchnorm(
-        model,
-        make_loader(images[train_idx], batch_size=options.batch_size, shuffle=True, seed=seed),
-        device=device,
+        model, sample_loader(images, train_idx, batch_size=bs, shuffle=True, seed=seed), device=device
     )
     return model.cpu(), result
 
 
-def encode(model: CAE, images: np.ndarray, batch_size: int = 256, device: str = "auto") -> np.ndarray:
-    """Latent features (n, latent_dim) of images, in eval mode."""
-    loader = make_loader(images, batch_size=batch_size)
+def encode(model, images, batch_size: int = 256, device: str = "auto") -> np.ndarray:
+    """Latent features (n, latent_dim) of every sample of the data (images or GenotypeData), in eval mode."""
+    loader = sample_loader(images, batch_size=batch_size)
     latent = infer(model, loader, lambda m, batch: m.encode(batch[0]), device=device)
     model.cpu()
     return latent
 
 
-def save_cae(model: CAE, weights: str | Path, config_json: str | Path, extra: dict | None = None) -> None:
+def save_cae(model, weights: str | Path, config_json: str | Path, extra: dict | None = None) -> None:
     """State dict + a JSON of the hyper-parameters (no pickled classes)."""
     torch.save(model.state_dict(), weights)
     Path(config_json).write_text(
@@ -132,9 +193,16 @@ def save_cae(model: CAE, weights: str | Path, config_json: str | Path, extra: di
     )
 
 
-def load_cae(weights: str | Path, config_json: str | Path) -> tuple[CAE, dict]:
+def cae_from_config(config: dict):
+    """An untrained CAE of either layout from its saved hyper-parameters (the ``cae`` entry of the JSON)."""
+    if config.get("architecture", "image") == seqcae.ARCHITECTURE:
+        return seqcae.SeqCAE(seqcae.SeqCAEConfig.from_dict(config))
+    return CAE(CAEConfig.from_dict(config))
+
+
+def load_cae(weights: str | Path, config_json: str | Path) -> tuple[CAE | seqcae.SeqCAE, dict]:
     meta = json.loads(Path(config_json).read_text())
-    model = CAE(CAEConfig.from_dict(meta["cae"]))
+    model = cae_from_config(meta["cae"])
     model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return model, meta
 

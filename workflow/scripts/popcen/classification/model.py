@@ -32,6 +32,15 @@ magnitude between channels; fed raw to the dense layer, the head's validation lo
 real 1000 Genomes data while a linear model on the same (standardised) features separated the populations.
 The statistics are set once from the training samples (:meth:`AncestryClassifier.set_feature_scaling`)
 and live in the state dict, so prediction applies exactly the training scaling.
+
+On a sequence CAE (:mod:`popcen.models.seqcae`, ``representation.architecture: sequence``) the input is
+x (B, 1, V) (a zero-padded genotype image of the same variants is read row by row), "latent" is its code
+(F = latent_dim) and "conv" the map after its first N blocks (the stem is block 1): F = C_N-1·L_N-1, for the
+stem C_0·Vp/s, about one feature per variant with the default C_0 = s = 8. Frozen encoder features of every
+sample are held in memory, so "conv" is refused above :data:`MAX_SEQUENCE_CONV_FEATURES` (a whole-genome
+cohort): use "latent" there. ``encoder_pool`` does not apply: a strided block has no pool to leave out.
+
+With ``pca_init`` the CAE's code is the PCA path plus the conv path; "latent" reads both, as CEC does.
 """
 
 from __future__ import annotations
@@ -44,7 +53,9 @@ import torch
 from torch import nn
 
 from popcen.errors import PopcenInputError
-from popcen.images import genotype_images
+from popcen.features import read_variant_columns
+from popcen.images import genotype_images, scale_genotypes
+from popcen.models import seqcae
 from popcen.models.cae import CAE, CAEConfig
 
 ENCODER_OUTPUTS = ("conv", "latent")
@@ -52,6 +63,9 @@ ENCODER_OUTPUTS = ("conv", "latent")
 # older model fails with a clear message instead of a state-dict mismatch.
 MODEL_FORMAT = 2
 BLOCK_MODULES = 4  # modules per encoder block of popcen.models.cae.CAE: conv, batch-norm, ReLU, max-pool
+# Widest "conv" features of a sequence CAE the head may read: the frozen features of every sample are held
+# as float32 (2,504 samples x 262,144 features = 2.6 GB); a whole-genome map is far wider.
+MAX_SEQUENCE_CONV_FEATURES = 2**18
 
 
 @dataclass
@@ -85,10 +99,13 @@ class GaussianNoise(nn.Module):
         return x
 
 
-def used_blocks(cae_config: CAEConfig, encoder_output: str, encoder_blocks: int = 0) -> int:
+def used_blocks(
+    cae_config: CAEConfig | seqcae.SeqCAEConfig, encoder_output: str, encoder_blocks: int = 0
+) -> int:
     """N: conv blocks of the CAE's encoder the classifier runs (all of them for the latent code).
 
-    ``encoder_blocks`` larger than the CAE's depth (which the image side decides) means all blocks.
+    ``encoder_blocks`` larger than the CAE's depth (which the image side, or V for a sequence CAE, decides)
+    means all blocks.
     """
     depth = len(cae_config.channels)
     if encoder_output not in ENCODER_OUTPUTS:
@@ -106,12 +123,17 @@ def used_blocks(cae_config: CAEConfig, encoder_output: str, encoder_blocks: int 
 
 
 def encoder_width(
-    cae_config: CAEConfig, encoder_output: str, encoder_blocks: int = 0, pool: bool = True
+    cae_config: CAEConfig | seqcae.SeqCAEConfig,
+    encoder_output: str,
+    encoder_blocks: int = 0,
+    pool: bool = True,
 ) -> int:
-    """F: features the encoder hands to the head."""
+    """F: features the encoder hands to the head (``pool`` is for an image CAE only)."""
     n = used_blocks(cae_config, encoder_output, encoder_blocks)
     if encoder_output == "latent":
         return cae_config.latent_dim
+    if isinstance(cae_config, seqcae.SeqCAEConfig):
+        return cae_config.channels[n - 1] * cae_config.lengths()[n - 1]
     side = CAE(cae_config).sides[n if pool else n - 1]
     return cae_config.channels[n - 1] * side**2
 
@@ -143,20 +165,38 @@ class FeatureScaling(nn.Module):
 class AncestryClassifier(nn.Module):
     """Encoder of a trained :class:`CAE` + noise/dense/dropout/softmax head; ``forward`` gives logits."""
 
-    def __init__(self, cae: CAE, config: ClassifierConfig):
+    def __init__(self, cae: CAE | seqcae.SeqCAE, config: ClassifierConfig):
         super().__init__()
         self.config = config
         self.cae_config = cae.config
+        latent = config.encoder_output == "latent"
         n_blocks = used_blocks(cae.config, config.encoder_output, config.encoder_blocks)
-        if config.encoder_output == "latent" and not config.encoder_pool:
-            raise ValueError(
-                "encoder_pool false needs encoder_output 'conv' (the latent code reads the pooled map)"
-            )
-        # The first N conv blocks, without the N-th block's max-pool when encoder_pool is false.
-        self.encoder_conv = cae.encoder_conv[: BLOCK_MODULES * n_blocks - (0 if config.encoder_pool else 1)]
-        # The CAE's dense code layer is only part of the encoder when the head reads the latent code.
-        self.encoder_dense = cae.encoder_dense if config.encoder_output == "latent" else None
+        # A sequence CAE reads (B, 1, V), zero-padded to Vp for its strides: (V, Vp), else None.
+        self.sequence = None
+        if isinstance(cae, seqcae.SeqCAE):
+            self.sequence = (cae.config.n_variants, cae.config.padded_length)
+            self.encoder_conv = cae.blocks(n_blocks)  # the first N blocks (1 = the stem)
+        else:
+            if latent and not config.encoder_pool:
+                raise ValueError(
+                    "encoder_pool false needs encoder_output 'conv' (the latent code reads the pooled map)"
+                )
+            # The first N conv blocks, without the N-th block's max-pool when encoder_pool is false.
+            self.encoder_conv = cae.encoder_conv[
+                : BLOCK_MODULES * n_blocks - (0 if config.encoder_pool else 1)
+            ]
+        # The CAE's dense code layer (and its PCA path) are only part of the encoder when the head reads the
+        # latent code.
+        self.encoder_dense = cae.encoder_dense if latent else None
+        self.pca_encoder = cae.pca_encoder if latent and cae.config.pca_init else None
         width = encoder_width(cae.config, config.encoder_output, config.encoder_blocks, config.encoder_pool)
+        if self.sequence is not None and not latent and width > MAX_SEQUENCE_CONV_FEATURES:
+            raise ValueError(
+                f"encoder_output 'conv' on this sequence CAE hands the head {width:,} features per sample "
+                f"(more than {MAX_SEQUENCE_CONV_FEATURES:,}; the frozen features of every sample are held "
+                "in memory): set classification.encoder_output to 'latent', or a larger "
+                "representation.patch / encoder_blocks"
+            )
         if config.hidden > 0:
             dense = [
                 nn.Linear(width, config.hidden),  # (B, F) -> (B, H)
@@ -189,22 +229,36 @@ class AncestryClassifier(nn.Module):
     def head_parameters(self):
         yield from self.head.parameters()
 
+    def encoder_modules(self):
+        yield self.encoder_conv
+        for m in (self.encoder_dense, self.pca_encoder):
+            if m is not None:
+                yield m
+
     def encoder_parameters(self):
-        yield from self.encoder_conv.parameters()
-        if self.encoder_dense is not None:
-            yield from self.encoder_dense.parameters()
+        for m in self.encoder_modules():
+            yield from m.parameters()
 
     def train(self, mode: bool = True):
         super().train(mode)
         if not self.config.fine_tune:
-            self.encoder_conv.eval()
-            if self.encoder_dense is not None:
-                self.encoder_dense.eval()
+            for m in self.encoder_modules():
+                m.eval()
         return self
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.encoder_conv(x)  # (B, C_N, S_N, S_N), S_{N-1} without the last pool
-        return self.encoder_dense(h) if self.encoder_dense is not None else h
+        if self.sequence is not None:
+            v, vp = self.sequence
+            x = seqcae.as_sequence(x, v)  # (B, 1, V)
+            h = self.encoder_conv(torch.nn.functional.pad(x, (0, vp - v)))  # (B, C_N-1, L_N-1)
+        else:
+            h = self.encoder_conv(x)  # (B, C_N, S_N, S_N), S_{N-1} without the last pool
+        if self.encoder_dense is None:
+            return h
+        z = self.encoder_dense(h)  # (B, latent)
+        if self.pca_encoder is not None:  # the CAE's linear PCA path, as in its own encode()
+            z = z + self.pca_encoder(x.flatten(1))
+        return z
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.encode(x))
@@ -247,19 +301,24 @@ def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
 
 
 def build_classifier(
-    cae_config: dict | CAEConfig, cae_state: dict | None, config: ClassifierConfig
+    cae_config: dict | CAEConfig | seqcae.SeqCAEConfig, cae_state: dict | None, config: ClassifierConfig
 ) -> AncestryClassifier:
-    """A classifier on a CAE rebuilt from its config and (optionally) its trained weights."""
+    """A classifier on a CAE (image or sequence) rebuilt from its config and (optionally) its trained
+    weights."""
     if isinstance(cae_config, dict):
-        cae_config = CAEConfig.from_dict(cae_config)
-    cae = CAE(cae_config)
+        if cae_config.get("architecture", "image") == seqcae.ARCHITECTURE:
+            cae_config = seqcae.SeqCAEConfig.from_dict(cae_config)
+        else:
+            cae_config = CAEConfig.from_dict(cae_config)
+    cae = seqcae.SeqCAE(cae_config) if isinstance(cae_config, seqcae.SeqCAEConfig) else CAE(cae_config)
     if cae_state is not None:
         cae.load_state_dict(cae_state)
     return AncestryClassifier(cae, config)
 
 
 def cae_images(alt_count: np.ndarray, cae_meta: dict, cae_config: dict) -> tuple[np.ndarray, np.ndarray]:
-    """The classifier's input: a cohort's genotype images on the CAE's variants, in the CAE's layout.
+    """The classifier's input: a cohort's genotype images on the CAE's variants, in the CAE's layout; for a
+    sequence CAE (``architecture: sequence``) the (samples, 1, V) float32 sequences instead.
 
     Parameters
     ----------
@@ -274,6 +333,14 @@ def cae_images(alt_count: np.ndarray, cae_meta: dict, cae_config: dict) -> tuple
     images (samples, 1, side, side) float32, variant_index (the rows of the variant table, image order)
     """
     index = np.asarray(cae_meta.get("variant_index", np.arange(alt_count.shape[1])), dtype=np.int64)
+    if cae_config.get("architecture", "image") == seqcae.ARCHITECTURE:
+        if len(index) != cae_config["n_variants"]:
+            raise PopcenInputError(
+                None,
+                f"{len(index)} variants do not fit the sequence CAE ({cae_config['n_variants']}); "
+                "re-run train_cae",
+            )
+        return sequences(read_variant_columns(alt_count, index)), index
     images, _ = genotype_images(alt_count, variant_index=index)
     if images.shape[-1] != cae_config["side"] or len(index) != cae_config["n_pixels"]:
         raise PopcenInputError(
@@ -283,3 +350,13 @@ def cae_images(alt_count: np.ndarray, cae_meta: dict, cae_config: dict) -> tuple
             "re-run train_cae",
         )
     return images, index
+
+
+def sequences(alt_count: np.ndarray, block: int = 8192) -> np.ndarray:
+    """(samples, 1, V) float32 input of a sequence CAE: count / 2, a missing call = the variant's mean
+    (:func:`popcen.images.scale_genotypes`), scaled a block of variants at a time (no float copy beside it)."""
+    n, v = alt_count.shape
+    out = np.empty((n, 1, v), dtype=np.float32)
+    for start in range(0, v, block):
+        out[:, 0, start : start + block] = scale_genotypes(alt_count[:, start : start + block])
+    return out

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
+from popcen.batches import sample_loader
 from popcen.models.cae import CAE
 from popcen.models.cec import CEC, TargetRefresh, cec_loss, init_centroids, predict_q
+from popcen.models.seqcae import SeqCAE
 from popcen.representation import encode, training_settings
-from popcen.training import FitOptions, FitResult, fit, make_loader, seed_everything, split_indices
+from popcen.training import FitOptions, FitResult, fit, seed_everything, split_indices
 
 log = logging.getLogger("popcen")
 
@@ -36,7 +38,7 @@ class CECOutcome:
 
 
 def train_cec(
-    cae: CAE,
+    cae: CAE | SeqCAE,
     images: np.ndarray,
     n_clusters: int,
     settings: dict,
@@ -52,8 +54,10 @@ def train_cec(
 
     Parameters
     ----------
-    cae : trained CAE (copied, not modified)
-    images : (n, 1, S, S) float32
+    cae : trained CAE (copied, not modified): an image CAE, or a sequence CAE
+        (:class:`popcen.models.seqcae.SeqCAE`)
+    images : the CAE's input: (n, 1, S, S) float32 images, or a :class:`popcen.batches.GenotypeData` for
+        a sequence CAE (read in mini-batches)
     settings : training settings: keys of :class:`popcen.training.FitOptions` (the ``training`` section)
     clustering : sigma, alpha, kernel, update_interval, tol, kmeans_n_init, init,
         freeze_batchnorm
@@ -86,12 +90,11 @@ def train_cec(
         model, latent0, seed=seed, n_init=clustering["kmeans_n_init"], method=clustering["init"]
     )
 
-    index = np.arange(n)
     train_idx, val_idx = split_indices(n, options.val_fraction, seed, stratify=stratify)
     bs = options.batch_size
-    train = make_loader(images[train_idx], index[train_idx], batch_size=bs, shuffle=True, seed=seed)
-    val = make_loader(images[val_idx], index[val_idx], batch_size=bs) if len(val_idx) else None
-    everything = make_loader(images, index, batch_size=max(bs, 256))
+    train = sample_loader(images, train_idx, batch_size=bs, shuffle=True, seed=seed, with_index=True)
+    val = sample_loader(images, val_idx, batch_size=bs, with_index=True) if len(val_idx) else None
+    everything = sample_loader(images, batch_size=max(bs, 256), with_index=True)
     refresh = TargetRefresh(everything, clustering["update_interval"], clustering["tol"])
     sigma = clustering["sigma"]
 

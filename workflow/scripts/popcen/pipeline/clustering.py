@@ -13,10 +13,9 @@ from popcen.clustering.baselines import BaselineResult, run_baselines
 from popcen.clustering.metrics import score_clustering, score_methods
 from popcen.errors import PopcenInputError
 from popcen.features import open_genotypes
-from popcen.images import genotype_images
 from popcen.io import read_json, read_samples, read_table, write_json, write_table
 from popcen.panel import fine_level
-from popcen.pipeline.representation import fine_labels, read_images, read_latent, set_threads
+from popcen.pipeline.representation import fine_labels, read_cae_input, read_latent, set_threads
 from popcen.plots.clustering import plot_composition, plot_k_sweep, plot_losses, plot_tsne, tsne_embedding
 from popcen.representation import load_cae, training_settings
 from popcen.streaming import blocked_pca
@@ -36,7 +35,7 @@ def train_cec(input, output, params, wildcards, threads, log):
     level = wildcards.level
     settings, clustering = deep.level_sections(params.training, params.clustering, level)
     cae, meta = load_cae(input.cae_weights, input.cae_json)
-    _, samples, images, _ = read_images(input, variant_index=meta["variant_index"])
+    _, samples, images, _ = read_cae_input(input, meta)  # images, or the store for a sequence CAE
     if level not in samples:
         raise PopcenInputError(input.samples, f"samples.tsv has no label column {level!r}")
     labels = samples[level].to_numpy()
@@ -146,7 +145,7 @@ def k_sweep(input, output, params, wildcards, threads, log):
     """
     set_threads(threads)
     training, clustering = params.training, params.clustering
-    gn, samples = open_genotypes(input.genotypes), read_samples(input.samples)
+    samples = read_samples(input.samples)
     latent = read_latent(input.latent, samples)
     labels = fine_labels(samples, params.label_columns)
     k_max = min(clustering["k_max"], len(samples) - 1)
@@ -155,7 +154,7 @@ def k_sweep(input, output, params, wildcards, threads, log):
     cec_fn = None
     if clustering["k_sweep_epochs"] > 0:
         cae, meta = load_cae(input.cae_weights, input.cae_json)
-        images, _ = genotype_images(gn, variant_index=meta["variant_index"])
+        _, _, images, _ = read_cae_input(input, meta)
         settings = training_settings(training, clustering.get("training"))
         settings["max_epochs"] = clustering["k_sweep_epochs"]
 
