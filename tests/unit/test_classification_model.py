@@ -59,6 +59,61 @@ def test_separable_classes_give_f1_one(encoder_output):
     assert summary["mcc"] == pytest.approx(1.0)
 
 
+def test_streamed_frozen_features_train_the_same_classifier(monkeypatch):
+    """Frozen features too wide to hold are computed batch by batch: the head (standardisation included)
+    and its probabilities are those of the held-features path, fold by fold, whatever the row order."""
+    import popcen.classification.train as train
+
+    images, y = separable(seed=3)
+    cfg, state = cae_for(images, 64)
+    settings = TrainSettings(
+        max_epochs=4, patience=0, batch_size=8, device="cpu", noise_std=0.3, dropout=0.2, l2_c=0.5
+    )
+    folds = stratified_folds(y, 3, seed=1)
+    held, _ = cross_validated_proba(images, y, 3, cfg, state, settings, folds)
+    monkeypatch.setattr(train, "MAX_HELD_FEATURE_BYTES", 0)
+    assert train.frozen_features(images, cfg, state, settings, 3) is None
+    streamed, _ = cross_validated_proba(images, y, 3, cfg, state, settings, folds)
+    np.testing.assert_allclose(streamed, held, atol=1e-4)
+    model, _ = fit_classifier(images, y, 3, cfg, state, settings, np.arange(0, 36, 2), np.arange(0))
+    features = train.encoder_features(model, images, "cpu")[0:36:2].astype(np.float64)
+    np.testing.assert_allclose(model.scaling.mean.numpy(), features.mean(0), atol=1e-5)
+    std = features.std(0)
+    np.testing.assert_allclose(model.scaling.std.numpy()[std > 1e-3], std[std > 1e-3], rtol=1e-3)
+    rows = np.array([30, 2, 17, 5])
+    np.testing.assert_allclose(
+        predict_proba(model, images, "cpu", rows=rows), predict_proba(model, images, "cpu")[rows], atol=1e-6
+    )
+
+
+def test_l2_c_is_one_over_c_n_of_each_fit(monkeypatch):
+    """l2_c (logistic regression's C) gives the head an L2 weight of 1 / (C n) for the n samples fitted."""
+    import popcen.classification.train as train
+
+    seen = []
+    real = train.make_classifier_optimizer
+    monkeypatch.setattr(
+        train, "make_classifier_optimizer", lambda m, s: seen.append(s.weight_decay) or real(m, s)
+    )
+    images, y = separable()
+    cfg, state = cae_for(images, 64)
+    for n, c in ((18, 0.01), (30, 0.001)):
+        settings = TrainSettings(max_epochs=1, patience=0, device="cpu", weight_decay=9.0, l2_c=c)
+        fit_classifier(images, y, 3, cfg, state, settings, np.arange(n), np.arange(0))
+    np.testing.assert_allclose(seen, [1 / (0.01 * 18), 1 / (0.001 * 30)])
+    fit_classifier(
+        images,
+        y,
+        3,
+        cfg,
+        state,
+        TrainSettings(max_epochs=1, device="cpu", weight_decay=9.0),
+        np.arange(18),
+        np.arange(0),
+    )
+    assert seen[-1] == 9.0
+
+
 def test_frozen_encoder_is_not_changed_and_noise_only_in_training():
     images, y = separable()
     cfg, state = cae_for(images, 64)

@@ -409,26 +409,57 @@ def test_the_classifier_conv_features_of_a_sequence_cae_are_its_stem_map():
             torch.testing.assert_close(clf(image), clf(x))
 
 
-def test_a_whole_genome_conv_map_is_refused_with_a_pointer_to_latent():
-    from popcen.classification.model import MAX_SEQUENCE_CONV_FEATURES, ClassifierConfig, build_classifier
+def test_a_classifier_on_the_store_streams_its_wide_conv_features(grouped_store, monkeypatch, one_thread):
+    """A sequence CAE's stem map (one feature per variant) is not held when too wide: the head trains on
+    features computed batch by batch from the int8 store and separates the populations."""
+    import popcen.classification.train as train
+    from popcen.batches import GenotypeData
+    from popcen.classification.cv import evaluate_level, stratified_folds
 
-    v = MAX_SEQUENCE_CONV_FEATURES + 8
-    config = architecture(v, 2, patch=1, base_channels=1, max_depth=1)  # one stem feature per variant
-    with pytest.raises(ValueError, match="'latent'"):
-        build_classifier(config.to_dict(), None, ClassifierConfig(3, encoder_output="conv"))
-    build_classifier(config.to_dict(), None, ClassifierConfig(3, encoder_output="latent"))
+    array, gn, pops = grouped_store
+    monkeypatch.setattr(train, "MAX_HELD_FEATURE_BYTES", 0)
+    torch.manual_seed(0)
+    config = architecture(gn.shape[1], 4, patch=1, base_channels=1, max_depth=1).to_dict()
+    settings = train.TrainSettings(
+        encoder_blocks=1,
+        hidden=0,
+        noise_std=0.0,
+        dropout=0.0,
+        optimizer="adam",
+        lr=0.01,
+        max_epochs=8,
+        patience=0,
+        batch_size=16,
+        device="cpu",
+        l2_c=0.1,
+    )
+    data = GenotypeData.of(array)
+    folds = stratified_folds(pops, 4, seed=0)
+    proba, _ = train.cross_validated_proba(
+        data, pops, 4, config, SeqCAE(SeqCAEConfig.from_dict(config)).state_dict(), settings, folds
+    )
+    assert evaluate_level(pops, proba, [0, 1, 2, 3], folds)["summary"]["f1"] > 0.9
 
 
-def test_cae_images_of_a_sequence_cae_are_the_scaled_sequences(store):
+def test_cae_images_of_a_sequence_cae_are_the_int8_store_of_its_variants(store):
+    from popcen.batches import GenotypeData
     from popcen.classification.model import cae_images
 
     array, gn = store
     index = np.arange(5, 60, 2)
     config = architecture(len(index), 3).to_dict()
-    x, rows = cae_images(array, {"variant_index": index.tolist()}, config)
+    data, rows = cae_images(array, {"variant_index": index.tolist()}, config)
+    assert isinstance(data, GenotypeData)
     np.testing.assert_array_equal(rows, index)
-    # independent: mean imputation of the selected columns (the cohort's means of those variants)
-    np.testing.assert_allclose(x[:, 0], mean_impute(gn[:, index]) / 2, rtol=1e-6)
+    np.testing.assert_array_equal(np.asarray(data.alt_count), gn[:, index])
+    # what a batch holds: independent mean imputation of the selected columns, halved
+    (x,) = next(iter(GenotypeBatches(data.alt_count, batch_size=len(gn), means=data.means)))
+    np.testing.assert_allclose(x[:, 0].numpy(), mean_impute(gn[:, index]) / 2, rtol=1e-6)
+    # every variant in order: the store itself, not a copy
+    whole, _ = cae_images(array, {}, architecture(gn.shape[1], 3).to_dict())
+    assert whole.alt_count is array
+    assert isinstance(whole.held(gn.size).alt_count, np.ndarray)
+    assert whole.held(gn.size - 1).alt_count is array
     with pytest.raises(Exception, match="re-run train_cae"):
         cae_images(array, {"variant_index": index[:-1].tolist()}, config)
 

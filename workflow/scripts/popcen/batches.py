@@ -250,6 +250,13 @@ class GenotypeData:
     def __len__(self) -> int:
         return int(self.alt_count.shape[0])
 
+    def held(self, max_bytes: int) -> GenotypeData:
+        """The same data with the int8 matrix read into memory when it takes at most ``max_bytes``: a model
+        trained for many epochs (the classifier) then decompresses the store once instead of every epoch."""
+        if isinstance(self.alt_count, np.ndarray) or len(self) * self.n_variants > max_bytes:
+            return self
+        return GenotypeData(np.asarray(self.alt_count[:], dtype=np.int8), self.means)
+
     @property
     def n_variants(self) -> int:
         return int(self.alt_count.shape[1])

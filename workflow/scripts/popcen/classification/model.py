@@ -36,9 +36,10 @@ and live in the state dict, so prediction applies exactly the training scaling.
 On a sequence CAE (:mod:`popcen.models.seqcae`, ``representation.architecture: sequence``) the input is
 x (B, 1, V) (a zero-padded genotype image of the same variants is read row by row), "latent" is its code
 (F = latent_dim) and "conv" the map after its first N blocks (the stem is block 1): F = C_N-1·L_N-1, for the
-stem C_0·Vp/s, about one feature per variant with the default C_0 = s = 8. Frozen encoder features of every
-sample are held in memory, so "conv" is refused above :data:`MAX_SEQUENCE_CONV_FEATURES` (a whole-genome
-cohort): use "latent" there. ``encoder_pool`` does not apply: a strided block has no pool to leave out.
+stem C_0·Vp/s, about one feature per variant with the default C_0 = s = 8. Frozen features too wide to hold
+for every sample (a whole-genome map) are computed batch by batch from the int8 store instead
+(:mod:`popcen.classification.train`). ``encoder_pool`` does not apply: a strided block has no pool to leave
+out.
 
 With ``pca_init`` the CAE's code is the PCA path plus the conv path; "latent" reads both, as CEC does.
 """
@@ -52,9 +53,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from popcen.batches import GenotypeData
 from popcen.errors import PopcenInputError
 from popcen.features import read_variant_columns
-from popcen.images import genotype_images, scale_genotypes
+from popcen.images import genotype_images
 from popcen.models import seqcae
 from popcen.models.cae import CAE, CAEConfig
 
@@ -63,9 +65,6 @@ ENCODER_OUTPUTS = ("conv", "latent")
 # older model fails with a clear message instead of a state-dict mismatch.
 MODEL_FORMAT = 2
 BLOCK_MODULES = 4  # modules per encoder block of popcen.models.cae.CAE: conv, batch-norm, ReLU, max-pool
-# Widest "conv" features of a sequence CAE the head may read: the frozen features of every sample are held
-# as float32 (2,504 samples x 262,144 features = 2.6 GB); a whole-genome map is far wider.
-MAX_SEQUENCE_CONV_FEATURES = 2**18
 
 
 @dataclass
@@ -149,11 +148,15 @@ class FeatureScaling(nn.Module):
         self.register_buffer("mean", torch.zeros(width))
         self.register_buffer("std", torch.ones(width))
 
-    @torch.no_grad()
     def fit(self, features: np.ndarray | torch.Tensor, eps: float = 1e-6) -> FeatureScaling:
         f = torch.as_tensor(np.asarray(features), dtype=torch.float64).flatten(1)
-        std = f.std(0, unbiased=False)
-        self.mean.copy_(f.mean(0).to(self.mean.dtype))
+        return self.set(f.mean(0), f.std(0, unbiased=False), eps)
+
+    @torch.no_grad()
+    def set(self, mean, std, eps: float = 1e-6) -> FeatureScaling:
+        """Statistics computed elsewhere (e.g. accumulated batch by batch): (F,) mean and std."""
+        mean, std = torch.as_tensor(mean, dtype=torch.float64), torch.as_tensor(std, dtype=torch.float64)
+        self.mean.copy_(mean.to(self.mean.dtype))
         # A constant feature (std 0, e.g. a ReLU that never fires) is only centred, not blown up.
         self.std.copy_(torch.where(std > eps, std, torch.ones_like(std)).to(self.std.dtype))
         return self
@@ -190,13 +193,7 @@ class AncestryClassifier(nn.Module):
         self.encoder_dense = cae.encoder_dense if latent else None
         self.pca_encoder = cae.pca_encoder if latent and cae.config.pca_init else None
         width = encoder_width(cae.config, config.encoder_output, config.encoder_blocks, config.encoder_pool)
-        if self.sequence is not None and not latent and width > MAX_SEQUENCE_CONV_FEATURES:
-            raise ValueError(
-                f"encoder_output 'conv' on this sequence CAE hands the head {width:,} features per sample "
-                f"(more than {MAX_SEQUENCE_CONV_FEATURES:,}; the frozen features of every sample are held "
-                "in memory): set classification.encoder_output to 'latent', or a larger "
-                "representation.patch / encoder_blocks"
-            )
+        self.width = width  # F, the features the head reads
         if config.hidden > 0:
             dense = [
                 nn.Linear(width, config.hidden),  # (B, F) -> (B, H)
@@ -316,9 +313,10 @@ def build_classifier(
     return AncestryClassifier(cae, config)
 
 
-def cae_images(alt_count: np.ndarray, cae_meta: dict, cae_config: dict) -> tuple[np.ndarray, np.ndarray]:
+def cae_images(alt_count, cae_meta: dict, cae_config: dict):
     """The classifier's input: a cohort's genotype images on the CAE's variants, in the CAE's layout; for a
-    sequence CAE (``architecture: sequence``) the (samples, 1, V) float32 sequences instead.
+    sequence CAE (``architecture: sequence``) a :class:`popcen.batches.GenotypeData` of those variants
+    instead (int8, read in mini-batches: nothing wider is held).
 
     Parameters
     ----------
@@ -330,7 +328,8 @@ def cae_images(alt_count: np.ndarray, cae_meta: dict, cae_config: dict) -> tuple
 
     Returns
     -------
-    images (samples, 1, side, side) float32, variant_index (the rows of the variant table, image order)
+    images (samples, 1, side, side) float32 or GenotypeData, variant_index (the rows of the variant table,
+    image order)
     """
     index = np.asarray(cae_meta.get("variant_index", np.arange(alt_count.shape[1])), dtype=np.int64)
     if cae_config.get("architecture", "image") == seqcae.ARCHITECTURE:
@@ -340,7 +339,8 @@ def cae_images(alt_count: np.ndarray, cae_meta: dict, cae_config: dict) -> tuple
                 f"{len(index)} variants do not fit the sequence CAE ({cae_config['n_variants']}); "
                 "re-run train_cae",
             )
-        return sequences(read_variant_columns(alt_count, index)), index
+        every = np.array_equal(index, np.arange(alt_count.shape[1]))
+        return GenotypeData.of(alt_count if every else read_variant_columns(alt_count, index)), index
     images, _ = genotype_images(alt_count, variant_index=index)
     if images.shape[-1] != cae_config["side"] or len(index) != cae_config["n_pixels"]:
         raise PopcenInputError(
@@ -350,13 +350,3 @@ def cae_images(alt_count: np.ndarray, cae_meta: dict, cae_config: dict) -> tuple
             "re-run train_cae",
         )
     return images, index
-
-
-def sequences(alt_count: np.ndarray, block: int = 8192) -> np.ndarray:
-    """(samples, 1, V) float32 input of a sequence CAE: count / 2, a missing call = the variant's mean
-    (:func:`popcen.images.scale_genotypes`), scaled a block of variants at a time (no float copy beside it)."""
-    n, v = alt_count.shape
-    out = np.empty((n, 1, v), dtype=np.float32)
-    for start in range(0, v, block):
-        out[:, 0, start : start + block] = scale_genotypes(alt_count[:, start : start + block])
-    return out

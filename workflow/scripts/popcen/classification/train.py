@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from popcen.batches import sample_loader
 from popcen.classification.cv import evaluate_level, inner_split, out_of_fold_proba
 from popcen.classification.metrics import coarse_groups, label_map, summary_metrics
 from popcen.classification.model import (
@@ -31,9 +32,15 @@ from popcen.classification.model import (
     class_weights,
 )
 from popcen.classification.tables import encode_labels, predictions_table
-from popcen.training import FitOptions, fit, infer, make_loader, make_optimizer, seed_everything
+from popcen.training import FitOptions, fit, infer, make_optimizer, resolve_device, seed_everything
 
 log = logging.getLogger("popcen")
+
+INFER_BATCH = 256  # samples per batch when nothing is trained (features, probabilities, validation loss)
+# Frozen encoder features are computed once and held for every sample up to this size (float32); wider
+# ones (the stem's map of a whole-genome sequence CAE: one or more features per variant) are computed
+# from the int8 store batch by batch, every epoch.
+MAX_HELD_FEATURE_BYTES = 2 * 1024**3
 
 # Head and optimiser settings a random search may draw (each a list of choices).
 SEARCHABLE = ("lr", "weight_decay", "hidden", "dropout", "noise_std", "batch_size")
@@ -58,6 +65,10 @@ class TrainSettings:
     # at its optimum instead of hovering around it at the last step size.
     lr_schedule: str = "constant"
     weight_decay: float = 0.0
+    # Logistic regression's C: when > 0 the head's L2 weight is 1 / (C · n) for the n samples it is fitted
+    # on (the penalty of sklearn's objective, per sample), so one C serves a cohort of any size and every
+    # fold and refit; ``weight_decay`` is then not used.
+    l2_c: float = 0.0
     batch_size: int = 32
     max_epochs: int = 100
     patience: int = 10
@@ -95,7 +106,7 @@ class TrainSettings:
 
 
 def fit_classifier(
-    images: np.ndarray,
+    data,
     y: np.ndarray,
     n_classes: int,
     cae_config: dict,
@@ -113,14 +124,15 @@ def fit_classifier(
 
     Parameters
     ----------
-    images : (n_samples, 1, S, S) float32
+    data : the CAE's input: (n_samples, 1, S, S) float32 images, or a :class:`popcen.batches.GenotypeData`
+        (sequence CAE; read in mini-batches)
     y : (n_samples,) int class indices
     cae_config, cae_state : the trained CAE (config dict and state dict)
     features : (n_samples, F) float32, optional
-        :func:`encoder_features` of the images (of the pre-trained encoder), to reuse across trials and
-        folds. A frozen encoder is deterministic (eval mode), so only the head is trained, on these
-        features: the same model as training the whole network, without running the encoder every epoch.
-        They also give the head's input standardisation (mean/std over ``fit_index``).
+        :func:`frozen_features` of the data, to reuse across trials and folds. A frozen encoder is
+        deterministic (eval mode), so only the head is trained, on these features: the same model as
+        training the whole network, without running the encoder every epoch. Without them (fine-tuning,
+        or features too wide to hold) every batch runs through the encoder, frozen unless ``fine_tune``.
     restore_best : bool
         Keep the weights of the best validation epoch (else those of the last epoch).
 
@@ -131,12 +143,14 @@ def fit_classifier(
     seed_everything(settings.seed)
     model = build_classifier(cae_config, cae_state, settings.head(n_classes))
     weights = torch.as_tensor(class_weights(y[fit_index], n_classes), dtype=torch.float32)
-    if features is None:
-        features = encoder_features(model, images, settings.device)
     # Scaling statistics from the fit samples only (never the validation split or a held-out fold). With
     # a fine-tuned encoder they stay those of the pre-trained encoder's output: a fixed affine map.
-    model.set_feature_scaling(features[fit_index])
-    trained, inputs = (model, images) if settings.fine_tune else (model.head, features)
+    if features is not None:
+        model.set_feature_scaling(features[fit_index])
+    elif settings.standardize:
+        model.scaling.set(*feature_moments(model, data, fit_index, settings.device))
+    trained, source = (model.head, features) if features is not None else (model, data)
+    labels = torch.as_tensor(np.asarray(y), dtype=torch.long)
 
     use_coarse = bool(settings.coarse_weight) and settings.coarse_of is not None
     if use_coarse:
@@ -146,8 +160,9 @@ def fit_classifier(
         )
 
     def loss_fn(net, batch):
-        x, target = batch
+        x, rows = batch  # the batch's inputs and their samples' rows
         logits = net(x)
+        target = labels[rows.cpu()].to(x.device)
         loss = F.cross_entropy(logits, target, weight=weights.to(x.device))
         if use_coarse:
             loss = loss + settings.coarse_weight * coarse_cross_entropy(
@@ -155,14 +170,17 @@ def fit_classifier(
             )
         return loss
 
-    train_loader = make_loader(
-        inputs[fit_index], y[fit_index], batch_size=settings.batch_size, shuffle=True, seed=settings.seed
+    train_loader = sample_loader(
+        source, fit_index, batch_size=settings.batch_size, shuffle=True, seed=settings.seed, with_index=True
     )
-    val_loader = make_loader(inputs[val_index], y[val_index], batch_size=256) if len(val_index) else None
+    val_loader = (
+        sample_loader(source, val_index, batch_size=INFER_BATCH, with_index=True) if len(val_index) else None
+    )
+    weight_decay = 1.0 / (settings.l2_c * len(fit_index)) if settings.l2_c > 0 else settings.weight_decay
     options = FitOptions(
         optimizer=settings.optimizer,
         lr=settings.lr,
-        weight_decay=settings.weight_decay,
+        weight_decay=weight_decay,
         lr_schedule=settings.lr_schedule,
         batch_size=settings.batch_size,
         val_fraction=settings.val_fraction,
@@ -182,7 +200,7 @@ def fit_classifier(
         val_loader,
         loss_fn,
         options,
-        optimizer=make_classifier_optimizer(model, settings),
+        optimizer=make_classifier_optimizer(model, replace(settings, weight_decay=weight_decay)),
         fingerprint={
             "head": settings.head(n_classes).to_dict(),
             "n_fit": len(fit_index),
@@ -220,31 +238,72 @@ def make_classifier_optimizer(model: AncestryClassifier, settings: TrainSettings
     return make_optimizer(groups, settings.optimizer, lr=settings.lr, weight_decay=settings.weight_decay)
 
 
-def encoder_features(model: AncestryClassifier, images: np.ndarray, device: str = "auto") -> np.ndarray:
+def infer_rows(model, data, rows, forward, device: str = "auto", batch_size: int = INFER_BATCH) -> np.ndarray:
+    """``forward(model, x)`` over the samples ``rows`` of ``data`` (images, features or GenotypeData) in
+    eval mode: (len(rows), ...) float32 in the order of ``rows`` (a loader of the store reads its rows in
+    increasing order)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    loader = sample_loader(data, rows, batch_size=batch_size, with_index=True)
+    # infer returns float32: the row indices are exact up to 2**24 samples
+    out, index = infer(model, loader, lambda m, batch: (forward(m, batch[0]), batch[1]), device=device)
+    order = np.argsort(rows, kind="stable")
+    placed = np.empty_like(out)
+    placed[order[np.searchsorted(rows[order], index.astype(np.int64))]] = out
+    return placed
+
+
+def encoder_features(model: AncestryClassifier, data, device: str = "auto") -> np.ndarray:
     """What the (eval-mode) encoder hands to the head: (n_samples, F) float32, flattened."""
-    loader = make_loader(images, batch_size=128)
-    out = infer(model, loader, lambda m, batch: m.encode(batch[0]).flatten(1), device=device)
+    out = infer_rows(model, data, np.arange(len(data)), lambda m, x: m.encode(x).flatten(1), device)
     model.cpu()
     return out
 
 
+@torch.no_grad()
+def feature_moments(
+    model: AncestryClassifier, data, rows, device: str = "auto"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and standard deviation (population) of the eval-mode encoder's features over ``rows``,
+    accumulated batch by batch in float64: the head's standardisation when the features are not held."""
+    device = resolve_device(device)
+    was_training = model.training
+    model.to(device).eval()
+    total = squares = 0.0
+    for x, _ in sample_loader(data, rows, batch_size=INFER_BATCH, with_index=True):
+        f = model.encode(x.to(device)).flatten(1).double()
+        total, squares = total + f.sum(0), squares + (f * f).sum(0)
+    model.train(was_training).cpu()
+    mean = total.cpu() / len(rows)
+    return mean, (squares.cpu() / len(rows) - mean**2).clamp(min=0).sqrt()
+
+
 def frozen_features(
-    images, cae_config, cae_state, settings: TrainSettings, n_classes: int
+    data, cae_config, cae_state, settings: TrainSettings, n_classes: int
 ) -> np.ndarray | None:
-    """:func:`encoder_features` when the encoder is frozen (computed once, shared by trials and folds)."""
+    """:func:`encoder_features` when the encoder is frozen (computed once, shared by trials and folds), or
+    None when fine-tuning or when they would take more than :data:`MAX_HELD_FEATURE_BYTES` (the encoder
+    then runs on every batch)."""
     if settings.fine_tune:
         return None
-    return encoder_features(
-        build_classifier(cae_config, cae_state, settings.head(n_classes)), images, settings.device
-    )
+    model = build_classifier(cae_config, cae_state, settings.head(n_classes))
+    width = model.width
+    if 4 * width * len(data) > MAX_HELD_FEATURE_BYTES:
+        log.info(
+            "encoder features: %d per sample, %.1f GB for the cohort as float32: computed batch by batch",
+            width,
+            4 * width * len(data) / 1e9,
+        )
+        return None
+    return encoder_features(model, data, settings.device)
 
 
 def predict_proba(
-    model: AncestryClassifier | ClassifierEnsemble, images: np.ndarray, device: str = "auto"
+    model: AncestryClassifier | ClassifierEnsemble, data, device: str = "auto", rows=None
 ) -> np.ndarray:
-    """Class probabilities (n_samples, K) in eval mode (no noise, no dropout)."""
-    loader = make_loader(images, batch_size=256)
-    return infer(model, loader, lambda m, batch: torch.softmax(m(batch[0]), dim=1), device=device)
+    """Class probabilities (n, K) of the samples ``rows`` of ``data`` (all by default) in eval mode (no
+    noise, no dropout)."""
+    rows = np.arange(len(data)) if rows is None else rows
+    return infer_rows(model, data, rows, lambda m, x: torch.softmax(m(x), dim=1), device)
 
 
 def draw_settings(settings: TrainSettings, rng: np.random.Generator) -> TrainSettings:
@@ -257,7 +316,7 @@ def draw_settings(settings: TrainSettings, rng: np.random.Generator) -> TrainSet
 
 
 def train_with_search(
-    images,
+    data,
     y,
     n_classes,
     cae_config,
@@ -283,9 +342,9 @@ def train_with_search(
 
     ``encoder_output`` and ``fine_tune`` are not searchable, so the frozen ``features`` serve every trial."""
     if features is None:
-        features = frozen_features(images, cae_config, cae_state, settings, n_classes)
+        features = frozen_features(data, cae_config, cae_state, settings, n_classes)
     model, chosen, trials = _train_member(
-        images,
+        data,
         y,
         n_classes,
         cae_config,
@@ -304,7 +363,7 @@ def train_with_search(
         member_settings = replace(chosen, seed=settings.seed + m, n_trials=0, ensemble=1)
         members.append(
             _train_member(
-                images,
+                data,
                 y,
                 n_classes,
                 cae_config,
@@ -328,7 +387,7 @@ def train_with_search(
 
 
 def _train_member(
-    images,
+    data,
     y,
     n_classes,
     cae_config,
@@ -348,7 +407,7 @@ def _train_member(
     best, rows = None, []
     for trial, cand in enumerate(candidates):
         model, result = fit_classifier(
-            images,
+            data,
             y,
             n_classes,
             cae_config,
@@ -362,7 +421,7 @@ def _train_member(
             features=features,
             restore_best=early_stopping(cand),
         )
-        val_pred = predict_proba(model, images[val_index], cand.device).argmax(1)
+        val_pred = predict_proba(model, data, cand.device, rows=val_index).argmax(1)
         score = summary_metrics(y[val_index], val_pred, range(n_classes))["f1"]
         rows.append(
             {
@@ -390,7 +449,7 @@ def _train_member(
     if settings.refit and len(val_index):
         epochs = max(result.best_epoch, 1) if early_stopping(chosen) else chosen.max_epochs
         model, _ = fit_classifier(
-            images,
+            data,
             y,
             n_classes,
             cae_config,
@@ -418,7 +477,7 @@ def early_stopping(settings: TrainSettings) -> bool:
 
 
 def cross_validated_proba(
-    images,
+    data,
     y,
     n_classes,
     cae_config,
@@ -430,11 +489,11 @@ def cross_validated_proba(
     """Out-of-fold probabilities of every sample; each fold runs :func:`train_with_search` on its training
     samples only. Returns (proba, trials table with a ``fold`` column)."""
     all_trials = []
-    features = frozen_features(images, cae_config, cae_state, settings, n_classes)
+    features = frozen_features(data, cae_config, cae_state, settings, n_classes)
 
     def fit_predict(train, test, fold):
         model, chosen, trials = train_with_search(
-            images,
+            data,
             y,
             n_classes,
             cae_config,
@@ -445,7 +504,7 @@ def cross_validated_proba(
             features=features,
         )
         all_trials.append(trials.assign(fold=fold))
-        return predict_proba(model, images[test], chosen.device)
+        return predict_proba(model, data, chosen.device, rows=test)
 
     proba = out_of_fold_proba(fit_predict, folds, n_classes, desc=desc)
     return proba, pd.concat(all_trials, ignore_index=True)
@@ -465,7 +524,7 @@ def with_coarse_loss(settings: TrainSettings, samples, fine: str, coarse: str | 
 
 
 def train_final(
-    images,
+    data,
     samples,
     label_column,
     settings: TrainSettings,
@@ -482,7 +541,7 @@ def train_final(
     y, labels = encode_labels(samples, label_column)
     settings = with_coarse_loss(settings, samples, label_column, coarse_column)
     model, chosen, trials = train_with_search(
-        images,
+        data,
         y,
         len(labels),
         cae_config,
@@ -505,7 +564,7 @@ def train_final(
 
 
 def evaluate_cv(
-    images, samples, level, folds, settings: TrainSettings, cae_config, cae_state, coarse: str | None = None
+    data, samples, level, folds, settings: TrainSettings, cae_config, cae_state, coarse: str | None = None
 ):
     """Cross-validated classifier trained on the ``level`` column: (predictions table, tables of
     :func:`popcen.classification.cv.evaluate_level`, trials). ``coarse``: the next coarser label column, for
@@ -513,7 +572,7 @@ def evaluate_cv(
     y, labels = encode_labels(samples, level)
     settings = with_coarse_loss(settings, samples, level, coarse)
     proba, trials = cross_validated_proba(
-        images, y, len(labels), cae_config, cae_state, settings, folds, desc=f"CV {level}"
+        data, y, len(labels), cae_config, cae_state, settings, folds, desc=f"CV {level}"
     )
     tables = evaluate_level(samples[level].astype(str).to_numpy(), proba, labels, folds)
     return predictions_table(samples, level, labels, proba, folds), tables, trials

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
+from popcen.batches import GenotypeData
 from popcen.classification.cv import from_fine_rows, summary_frame
 from popcen.classification.io import save_classifier
 from popcen.classification.model import cae_images
@@ -16,6 +17,11 @@ from popcen.io import read_samples, read_table, write_table
 from popcen.panel import coarse_level, fine_level
 from popcen.plots.classification import plot_confusion, plot_f1_bars, plot_roc
 from popcen.representation import load_cae
+
+# A sequence CAE's int8 input is read into memory up to this size (2,504 samples x 1.2 M variants), so that
+# the classifier's many epochs decompress the store once; larger cohorts stream it every epoch. With the
+# rule's other arrays it stays within the 8 GB a cohort-wide rule may take.
+HOLD_INT8_BYTES = 3 * 1024**3
 
 
 def classification_folds(input, output, params, wildcards, threads, log):
@@ -28,13 +34,16 @@ def classification_folds(input, output, params, wildcards, threads, log):
 
 
 def _classifier_inputs(input, params, threads):
-    """(samples table, the CAE's images of the cohort, their variant rows, the CAE, training settings)."""
+    """(samples table, the CAE's input for the cohort (images, or the int8 store of a sequence CAE: held in
+    memory up to :data:`HOLD_INT8_BYTES`), its variant rows, the CAE, training settings)."""
     gn, samples = (
         open_genotypes(input.genotypes),
         read_samples(input.samples),
     )  # only the CAE's variants are read
     cae, cae_meta = load_cae(input.cae_weights, input.cae_json)
     images, variant_index = cae_images(gn, cae_meta, cae.config.to_dict())
+    if isinstance(images, GenotypeData):
+        images = images.held(HOLD_INT8_BYTES)
     settings = TrainSettings.from_config(params.training, device=params.device)
     torch.set_num_threads(max(1, threads))
     return samples, images, variant_index, cae, settings
