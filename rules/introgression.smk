@@ -140,6 +140,7 @@ rule introgression_models:
     output:
         metrics=f"{INTRO_DIR}/models/metrics.tsv",
         confusion=f"{INTRO_DIR}/models/confusion.tsv",
+        per_class=f"{INTRO_DIR}/models/per_class.tsv",
         importances=f"{INTRO_DIR}/models/rf_importances.tsv",
         predictions=f"{INTRO_DIR}/models/test_predictions.tsv",
         gene_model=f"{INTRO_DIR}/models/gene_model.joblib",
@@ -166,7 +167,16 @@ rule introgression_models:
         "../envs/introgression.yaml"
     threads: 2
     params:
-        **keys(INTRO, "split", "seed", "random_forest_trees", "mlp", "gene_model", "top_kmers"),
+        **keys(
+            INTRO,
+            "split",
+            "max_len",
+            "seed",
+            "random_forest_trees",
+            "mlp",
+            "gene_model",
+            "top_kmers",
+        ),
         device=config["device"],
         checkpoints=f"{INTRO_DIR}/models/checkpoints",
     script:
@@ -190,7 +200,7 @@ rule introgression_genes:
     conda:
         "../envs/introgression.yaml"
     params:
-        **keys(INTRO, "gene_len"),
+        **keys(INTRO, "gene_len", "gene_biotypes"),
     script:
         "../workflow/scripts/introgression_genes.py"
 
@@ -265,6 +275,6 @@ rule introgression_permutation:
         "../envs/introgression.yaml"
     threads: 2
     params:
-        **keys(INTRO, "permutations", "seed"),
+        **keys(INTRO, "permutations", "seed", "gene_biotypes"),
     script:
         "../workflow/scripts/introgression_permutation.py"

@@ -1,11 +1,12 @@
 """The introgression stage on real hg19 data (../shared/data/neanderthal): controls, then the whole target."""
 
 import json
+import subprocess
 
 import joblib
-import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import matthews_corrcoef
 
 from popcen.introgression.intervals import merge_intervals, overlaps_any
 from popcen.introgression.reference import open_fasta
@@ -140,15 +141,60 @@ def test_whole_introgression_target_on_real_data(neanderthal_data, tmp_path):
         "gc_only",
         "mlp",
     }
-    assert metrics["accuracy"].between(0, 1).all()
+    # The held-out loci are balanced by construction: as many controls as introgressed sequences, each
+    # region with its own control (before, split.by: loci held out 9 introgressed and 1 control here).
+    test = pd.read_csv(d / "models/test_predictions.tsv", sep="\t")
+    seqs_table = pd.read_csv(d / "sequences/sequences.tsv", sep="\t")
+    assert (test["label"] == 1).sum() == (test["label"] == 0).sum() >= 2
+    assert (seqs_table["seq_id"].isin(test["seq_id"]).groupby(seqs_table["pair"]).nunique() == 1).all()
+    assert (metrics["n_test"] == len(test)).all() and (metrics["n_train"] == 40 - len(test)).all()
+    # Per-class MCC of the MLP, recomputed with sklearn from its held-out probabilities (called at 0.5).
+    per_class = pd.read_csv(d / "models/per_class.tsv", sep="\t").set_index(["model", "class"])
+    called = (test["mlp"] >= 0.5).astype(int)
+    for label, name in ((1, "introgressed"), (0, "control")):
+        expected = matthews_corrcoef(test["label"] == label, called == label)
+        assert per_class.loc[("mlp", name), "mcc"] == pytest.approx(expected, abs=1e-5)
+        assert per_class.loc[("mlp", name), "support"] == len(test) // 2
+    mlp_row = metrics.set_index("model").loc["mlp"]
+    assert mlp_row["accuracy"] == pytest.approx((called == test["label"]).mean(), abs=1e-5)
+    assert mlp_row["mcc"] == pytest.approx(matthews_corrcoef(test["label"], called), abs=1e-5)
+
+    # Genes: protein-coding only (gene_biotypes' default), on chr20's first 2 Mb.
+    raw_genes = pd.read_csv(neanderthal_data / GENES, sep="\t", header=None)
+    pc = raw_genes[
+        (raw_genes[0] == "chr20") & (raw_genes[6] == "protein_coding") & (raw_genes[2] <= 2_000_000)
+    ]
+    assert len(pc) == 36  # awk '$1=="chr20" && $7=="protein_coding" && $3<=2000000' | wc -l
     genes = pd.read_csv(d / "genes/genes_ranked.tsv", sep="\t")
     assert (
-        len(genes) > 0
+        0 < len(genes) <= len(pc)
         and (genes["chrom"] == "chr20").all()
+        and set(genes["biotype"]) == {"protein_coding"}
         and genes["p_introgressed"].is_monotonic_decreasing
     )
+    assert set(genes["gene_id"]) <= set(pc[4])
     vocab = json.loads((d / "kmers/vocabulary.json").read_text())["kmers"]
+    emb = pd.read_csv(d / "embedding/embedding.tsv", sep="\t")  # UMAP and t-SNE of every k-mer seen
+    assert emb[["umap1", "umap2", "tsne1", "tsne2"]].notna().all().all() and emb["kmer"].is_unique
     assert joblib.load(d / "models/gene_model.joblib")["n_features"] == len(vocab)
+
+    # Permutation test: the observed count equals bedtools' own count of protein-coding genes overlapping
+    # the kept introgressed intervals, and the p-values follow from the saved null counts.
     perm = pd.read_csv(d / "permutation/summary.tsv", sep="\t").iloc[0]
-    assert perm["n_permutations"] == 50 and 1 / 51 <= perm["p_value"] <= 1
-    assert np.isclose(perm["p_value"], (1 + perm["n_null_ge_observed"]) / 51)
+    pc[[0, 1, 2]].to_csv(tmp_path / "pc_genes.bed", sep="\t", header=False, index=False)
+    bedtools = subprocess.run(
+        ["bedtools", "intersect", "-u", "-a", tmp_path / "pc_genes.bed", "-b", d / "regions/regions.bed"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert perm["observed_genes_overlapped"] == len(bedtools.splitlines()) > 0
+    assert perm["genes_on_reference"] == len(pc)
+    null = pd.read_csv(d / "permutation/null_counts.tsv", sep="\t")["genes_overlapped"].to_numpy()
+    obs = perm["observed_genes_overlapped"]
+    assert perm["n_permutations"] == len(null) == 50
+    p_dep, p_enr = (1 + (null <= obs).sum()) / 51, (1 + (null >= obs).sum()) / 51
+    assert perm["p_depletion"] == pytest.approx(p_dep, abs=1e-6)
+    assert perm["p_enrichment"] == pytest.approx(p_enr, abs=1e-6)
+    assert perm["p_two_sided"] == pytest.approx(min(1.0, 2 * min(p_dep, p_enr)), abs=1e-6)
+    assert perm["direction"] == ("depletion" if p_dep < p_enr else "enrichment" if p_enr < p_dep else "none")

@@ -91,9 +91,30 @@ def test_gene_filters():
 
 
 def test_empirical_p_hand_example():
-    # observed 7; null [3, 7, 9, 2]: two null values >= 7 -> (1 + 2) / (4 + 1)
+    # observed 7; null [3, 7, 9, 2]: two null values >= 7 -> (1 + 2) / (4 + 1); three <= 7 -> (1 + 3) / 5
     assert permutation.empirical_p(7, np.array([3, 7, 9, 2])) == pytest.approx(3 / 5)
+    assert permutation.empirical_p(7, np.array([3, 7, 9, 2]), "depletion") == pytest.approx(4 / 5)
     assert permutation.empirical_p(100, np.arange(99)) == pytest.approx(1 / 100)
+    assert permutation.empirical_p(100, np.arange(99), "depletion") == pytest.approx(100 / 100)
+    assert permutation.empirical_p(-1, np.arange(99), "depletion") == pytest.approx(1 / 100)
+    with pytest.raises(ValueError, match="tail"):
+        permutation.empirical_p(1, np.arange(3), "both")
+
+
+def test_tail_p_values_hand_examples():
+    # high observed: enrichment tail 1/100, depletion tail 1; two-sided 2/100
+    assert permutation.tail_p_values(100, np.arange(99)) == pytest.approx(
+        {"p_depletion": 1.0, "p_enrichment": 0.01, "p_two_sided": 0.02, "direction": "enrichment"}
+    )
+    # low observed: 3 of 9 null values <= 2 -> (1+3)/10; 7 of 9 >= 2 -> 8/10; two-sided 2 * 0.4
+    null = np.array([0, 1, 2, 5, 5, 6, 7, 8, 9])
+    assert permutation.tail_p_values(2, null) == pytest.approx(
+        {"p_depletion": 0.4, "p_enrichment": 0.8, "p_two_sided": 0.8, "direction": "depletion"}
+    )
+    # in the middle of a symmetric null: equal tails, two-sided capped at 1, no direction
+    assert permutation.tail_p_values(5, np.array([4, 5, 6])) == pytest.approx(
+        {"p_depletion": 0.75, "p_enrichment": 0.75, "p_two_sided": 1.0, "direction": "none"}
+    )
 
 
 def test_permutation_summary_row():
@@ -102,8 +123,11 @@ def test_permutation_summary_row():
     observed = permutation.observed_overlaps(genes_, loci, {"c1": 1000, "c2": 1000})
     assert observed == 2  # c1:40-45 and c2:0-101; c1:60-70 lies past the locus
     row = permutation.summary(loci, observed, np.array([3, 2, 0, 1]), n_genes=3).iloc[0]
-    assert row["loci"] == 2 and row["loci_bp"] == 350 and row["n_null_ge_observed"] == 2
-    assert row["p_value"] == pytest.approx(permutation.empirical_p(2, np.array([3, 2, 0, 1])))
+    assert row["loci"] == 2 and row["loci_bp"] == 350
+    assert row["n_null_ge_observed"] == 2 and row["n_null_le_observed"] == 3  # [3, 2] and [2, 0, 1]
+    assert row["p_enrichment"] == pytest.approx(3 / 5) and row["p_depletion"] == pytest.approx(4 / 5)
+    assert row["p_two_sided"] == pytest.approx(1.0) and row["direction"] == "enrichment"
+    assert "p_value" not in row  # the old one-sided column, which named no direction
     assert row["null_mean"] == pytest.approx(1.5) and row["genes_on_reference"] == 3
 
 

@@ -87,6 +87,38 @@ def read_genes(path: str | Path) -> pd.DataFrame:
     return _check_coordinates(df, path)
 
 
+def select_biotypes(genes: pd.DataFrame, biotypes: list[str] | None, path=None) -> tuple[pd.DataFrame, int]:
+    """The genes whose ``biotype`` is one of ``biotypes`` (all genes when it is empty or None).
+
+    The published analysis scores protein-coding genes only (``introgression.gene_biotypes``, default
+    ``[protein_coding]``); a GENCODE table also lists pseudogenes, lincRNAs, miRNAs and more.
+
+    Returns
+    -------
+    (kept, n_dropped)
+
+    Raises
+    ------
+    PopcenInputError
+        When the table has genes but none of the wanted biotypes (it names the biotypes it does have).
+    """
+    if not biotypes:
+        return genes.reset_index(drop=True), 0
+    keep = genes["biotype"].isin(list(biotypes))
+    if len(genes) and not keep.any():
+        found = genes["biotype"].value_counts().head(8)
+        raise PopcenInputError(
+            path,
+            f"no gene has a biotype in introgression.gene_biotypes ({', '.join(biotypes)}); the table has "
+            + ", ".join(f"{b} ({n})" for b, n in found.items())
+            + ". Set gene_biotypes to some of these, or to [] to keep every gene",
+        )
+    log.info(
+        "gene table: %d of %d genes kept with biotype %s", int(keep.sum()), len(genes), ", ".join(biotypes)
+    )
+    return genes[keep].reset_index(drop=True), int((~keep).sum())
+
+
 def _read_gtf_genes(path: Path) -> pd.DataFrame:
     gtf = pd.read_csv(
         path,

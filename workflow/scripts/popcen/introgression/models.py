@@ -9,7 +9,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, confusion_matrix, roc_auc_score
+from sklearn.metrics import accuracy_score, confusion_matrix, matthews_corrcoef, roc_auc_score
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import Normalizer, StandardScaler
@@ -18,6 +18,7 @@ from sklearn.svm import LinearSVC
 log = logging.getLogger("popcen")
 
 PROBABILISTIC = ("logistic_regression", "naive_bayes", "random_forest")
+CLASS_NAMES = {0: "control", 1: "introgressed"}
 
 
 def kmer_models(rf_trees: int, seed: int, n_jobs: int = 1) -> dict:
@@ -55,7 +56,8 @@ def positive_score(model, X) -> np.ndarray:
 def evaluate(
     name: str, y_true: np.ndarray, y_pred: np.ndarray, score: np.ndarray
 ) -> tuple[dict, pd.DataFrame]:
-    """Accuracy, ROC AUC (NaN when the test part has one class) and the confusion matrix in long form."""
+    """Accuracy, MCC, ROC AUC (NaN when the test part has one class) and the confusion matrix in long
+    form."""
     auc = roc_auc_score(y_true, score) if len(np.unique(y_true)) == 2 else float("nan")
     cm = confusion_matrix(y_true, y_pred, labels=[0, 1])
     conf = pd.DataFrame(
@@ -64,9 +66,51 @@ def evaluate(
     return {
         "model": name,
         "accuracy": accuracy_score(y_true, y_pred),
+        "mcc": matthews_corrcoef(y_true, y_pred),
         "roc_auc": auc,
         "n_test": len(y_true),
     }, conf
+
+
+def _mcc(tp: float, fp: float, fn: float, tn: float) -> float:
+    """Matthews correlation of a 2 x 2 table; 0 when a margin is empty (sklearn's convention)."""
+    den = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+    return float((tp * tn - fp * fn) / den) if den > 0 else 0.0
+
+
+def per_class_table(confusion: pd.DataFrame, class_names: dict | None = None) -> pd.DataFrame:
+    """Per model and class: precision, recall, F1, one-vs-rest MCC and support, from the long confusion
+    table (model, true, predicted, count) of :func:`evaluate`.
+
+    One-vs-rest: the class against all the others pooled, as a 2 x 2 table. With two classes the MCC of
+    one class equals the other's (the 2 x 2 table is the same, transposed); precision, recall and F1 differ.
+    """
+    names = CLASS_NAMES if class_names is None else class_names
+    rows = []
+    for model, conf in confusion.groupby("model", sort=False):
+        cm = conf.pivot_table(index="true", columns="predicted", values="count", aggfunc="sum", fill_value=0)
+        labels = sorted(set(cm.index) | set(cm.columns))
+        cm = cm.reindex(index=labels, columns=labels, fill_value=0).to_numpy(float)
+        total = cm.sum()
+        for i, label in enumerate(labels):
+            tp = cm[i, i]
+            fp, fn = cm[:, i].sum() - tp, cm[i, :].sum() - tp
+            tn = total - tp - fp - fn
+            precision = tp / (tp + fp) if tp + fp else 0.0
+            recall = tp / (tp + fn) if tp + fn else 0.0
+            rows.append(
+                {
+                    "model": model,
+                    "class": names.get(label, str(label)),
+                    "label": label,
+                    "precision": precision,
+                    "recall": recall,
+                    "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+                    "mcc": _mcc(tp, fp, fn, tn),
+                    "support": int(tp + fn),
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def forest_importances(forest: RandomForestClassifier, kmers: list[str]) -> pd.DataFrame:

@@ -20,6 +20,7 @@ from popcen.introgression.intervals import (
     read_bed3,
     read_genes,
     read_genome_file,
+    select_biotypes,
     to_reference_contigs,
     write_bed,
     write_genome_file,
@@ -31,6 +32,20 @@ from popcen.io import read_table, write_json, write_table
 def _read_intervals(path) -> pd.DataFrame:
     """A table of intervals written by an earlier rule (regions, controls, sequences)."""
     return read_table(path, dtype={"chrom": str})
+
+
+def _read_gene_table(path, biotypes, sizes: dict[str, int]) -> tuple[pd.DataFrame, dict]:
+    """The gene table restricted to ``biotypes`` (``introgression.gene_biotypes``; empty: all) and to the
+    reference's contigs, with the counts of what was dropped."""
+    raw = read_genes(path)
+    kept, n_biotype = select_biotypes(raw, biotypes, path)
+    on_ref, counts = to_reference_contigs(kept, sizes, "gene table", path)
+    return on_ref, {
+        "genes_in_table": len(raw),
+        "dropped_biotype": n_biotype,
+        "absent_contig": counts["absent_contig"],
+        "past_contig_end": counts["past_contig_end"],
+    }
 
 
 def _write_counts(counts: dict, path) -> None:
@@ -163,7 +178,7 @@ def introgression_models(input, output, params, wildcards, threads, log):
     y = table["label"].to_numpy()
     vocab, k, _ = kmers.load_vocabulary(input.vocabulary)
     split = params.split
-    train, test = held_out_split(table, y, split["by"], split["test_fraction"], params.seed)
+    train, test = held_out_split(table, y, split["by"], split["test_fraction"], params.seed, params.max_len)
     fitted, metrics, confusion, scores = models.fit_and_evaluate(
         X, table["gc"].to_numpy(), y, train, test, params.random_forest_trees, params.seed, threads
     )
@@ -204,6 +219,7 @@ def introgression_models(input, output, params, wildcards, threads, log):
     metrics["split_by"] = split["by"]
     write_table(metrics, output.metrics)
     write_table(confusion, output.confusion)
+    write_table(models.per_class_table(confusion), output.per_class)
     importances = models.forest_importances(fitted["random_forest"], kmers.kmer_strings(vocab, k))
     write_table(importances, output.importances)
     write_table(models.held_out_predictions(table, test, scores), output.predictions)
@@ -222,8 +238,7 @@ def introgression_models(input, output, params, wildcards, threads, log):
 
 def introgression_genes(input, output, params, wildcards, threads, log):
     """The first gene_len bp of each gene scored by the saved model on the training vocabulary."""
-    raw = read_genes(input.genes)
-    on_ref, ref_counts = to_reference_contigs(raw, read_genome_file(input.genome), "gene table", input.genes)
+    on_ref, ref_counts = _read_gene_table(input.genes, params.gene_biotypes, read_genome_file(input.genome))
     with open_fasta(input.fasta) as fa:
         table, seqs, counts = genes.gene_sequences(fa, on_ref, params.gene_len)
     saved = joblib.load(input.model)
@@ -236,9 +251,7 @@ def introgression_genes(input, output, params, wildcards, threads, log):
     log.info("%d of %d genes called introgressed by %s", n_called, len(ranked), saved["name"])
     _write_counts(
         {
-            "genes_in_table": ref_counts["input"],
-            "absent_contig": ref_counts["absent_contig"],
-            "past_contig_end": ref_counts["past_contig_end"],
+            **ref_counts,
             **counts,
             "called_introgressed": n_called,
         },
@@ -278,7 +291,7 @@ def introgression_permutation(input, output, params, wildcards, threads, log):
 
     reg = _read_intervals(input.regions)
     sizes = read_genome_file(input.genome)
-    gene_table, _ = to_reference_contigs(read_genes(input.genes), sizes, "gene table", input.genes)
+    gene_table, _ = _read_gene_table(input.genes, params.gene_biotypes, sizes)
     loci = permutation.loci_for_shuffling(reg)  # the union of the introgressed intervals: what gets shuffled
     write_bed(loci, output.loci)  # bedtools shuffles this file
     observed = permutation.observed_overlaps(gene_table, loci, sizes)
@@ -296,17 +309,20 @@ def introgression_permutation(input, output, params, wildcards, threads, log):
         threads,
     )
     summary = permutation.summary(loci, observed, null, len(gene_table))
-    p = float(summary["p_value"].iloc[0])
+    tests = summary.iloc[0][["p_depletion", "p_enrichment", "p_two_sided", "direction"]].to_dict()
     log.info(
         "%d introgressed loci (union of %d intervals); genes overlapped: %d by them, %.1f on average by %d "
-        "shuffled sets; p = %.4g",
+        "shuffled sets; %s: p(depletion) = %.4g, p(enrichment) = %.4g, two-sided p = %.4g",
         len(loci),
         len(reg),
         observed,
         null.mean(),
         n,
-        p,
+        tests["direction"],
+        tests["p_depletion"],
+        tests["p_enrichment"],
+        tests["p_two_sided"],
     )
     write_table(pd.DataFrame({"permutation": np.arange(1, n + 1), "genes_overlapped": null}), output.null)
     write_table(summary, output.summary)
-    plot_permutation(null, observed, p, output.png)
+    plot_permutation(null, observed, tests, output.png)

@@ -76,21 +76,26 @@ def plot_importances(table: pd.DataFrame, n: int, path) -> None:
 
 
 def plot_embedding(coords: pd.DataFrame, highlight: list[str], path) -> None:
+    """The k-mer map twice, side by side: UMAP and t-SNE of the same principal components."""
     hi = coords["kmer"].isin(highlight)
-    fig, ax = plt.subplots(figsize=(6, 5))
-    ax.scatter(coords.loc[~hi, "umap1"], coords.loc[~hi, "umap2"], s=6, color="lightgrey", label="k-mers")
-    ax.scatter(
-        coords.loc[hi, "umap1"],
-        coords.loc[hi, "umap2"],
-        s=18,
-        color="tab:red",
-        label="most predictive (random forest)",
-    )
-    for _, r in coords[hi].iterrows():
-        ax.annotate(r["kmer"], (r["umap1"], r["umap2"]), fontsize=6)
-    ax.set_xlabel("UMAP 1")
-    ax.set_ylabel("UMAP 2")
-    ax.legend(fontsize=7)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+    for ax, (method, x, y) in zip(
+        axes, (("UMAP", "umap1", "umap2"), ("t-SNE", "tsne1", "tsne2")), strict=True
+    ):
+        ax.scatter(coords.loc[~hi, x], coords.loc[~hi, y], s=6, color="lightgrey", label="k-mers")
+        ax.scatter(
+            coords.loc[hi, x],
+            coords.loc[hi, y],
+            s=18,
+            color="tab:red",
+            label="most predictive (random forest)",
+        )
+        for _, r in coords[hi].iterrows():
+            ax.annotate(r["kmer"], (r[x], r[y]), fontsize=6)
+        ax.set_xlabel(f"{method} 1")
+        ax.set_ylabel(f"{method} 2")
+        ax.set_title(method, fontsize=9)
+        ax.legend(fontsize=7)
     _save(fig, path)
 
 
@@ -106,10 +111,18 @@ def plot_gc_content(groups: dict[str, np.ndarray], genome_gc: float, path) -> No
     _save(fig, path)
 
 
-def plot_permutation(null: np.ndarray, observed: int, p: float, path) -> None:
+def plot_permutation(null: np.ndarray, observed: int, tests: dict, path) -> None:
+    """Histogram of the null's gene-overlap counts, the observed count, and a title naming the direction
+    with both one-sided p-values and the two-sided p (``tests``: see ``permutation.tail_p_values``)."""
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.hist(null, bins=min(50, max(5, len(np.unique(null)))), color="lightgrey", edgecolor="grey")
-    ax.axvline(observed, color="tab:red", label=f"introgressed: {observed} genes (p = {p:.3g})")
+    ax.axvline(observed, color="tab:red", label=f"introgressed: {observed} genes")
+    ax.axvline(np.mean(null), color="black", ls="--", label=f"null mean: {np.mean(null):.1f} genes")
+    ax.set_title(
+        f"direction: {tests['direction']}; two-sided p = {tests['p_two_sided']:.3g}\n"
+        f"p(depletion) = {tests['p_depletion']:.3g}, p(enrichment) = {tests['p_enrichment']:.3g}",
+        fontsize=9,
+    )
     ax.set_xlabel(f"genes overlapped by a shuffled set ({len(null)} sets)")
     ax.set_ylabel("sets")
     ax.legend(fontsize=8)
