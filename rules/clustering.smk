@@ -1,5 +1,6 @@
-# Clustering on the CAE latent space: CEC (deep embedded clustering) per label level, with K = the number
-# of labels of that level; baselines on the same samples; the choice of K; figures.
+# Clustering on the CAE latent space: CEC (deep embedded clustering) per label level and baselines on the
+# same samples, at K = clustering.k (labels: the level's number of labels; auto: k_sweep's choice, then an
+# input of train_cec and cluster_baselines; or a number); the choice of K; figures.
 # Code: workflow/scripts/popcen/pipeline/clustering.py; library: popcen/clustering/, models/cec.py,
 # plots/clustering.py. Each rule passes only the clustering keys it reads (a change reruns those rules).
 CLU_DIR = f"{RESULTS}/{{cohort}}/clustering"
@@ -7,6 +8,7 @@ CLU_DIR = f"{RESULTS}/{{cohort}}/clustering"
 
 rule train_cec:
     input:
+        unpack(k_choice_input),
         **FEATURES,
         **CAE,
     output:
@@ -22,7 +24,7 @@ rule train_cec:
         "../envs/torch.yaml"
     params:
         training=TRAINING,
-        # CEC's keys and this level's override only: not those of the baselines, the K sweep or the figures
+        # CEC's keys and k, and this level's override only: not those of the baselines, the sweep or the figures
         clustering=lambda wc: {
             **drop(
                 CLUSTERING,
@@ -43,6 +45,7 @@ rule train_cec:
 
 rule cluster_baselines:
     input:
+        unpack(k_choice_input),
         **FEATURES,
         latent=rules.train_cae.output.latent,
         cae_json=rules.train_cae.output.config,
@@ -58,6 +61,7 @@ rule cluster_baselines:
     conda:
         "../envs/torch.yaml"
     params:
+        k=lambda wc: k_setting(wc.level),
         min_samples=CLUSTERING["min_samples"],
         pca_components=CLUSTERING["pca_components"],
         seed=TRAINING["seed"],
@@ -88,8 +92,9 @@ rule k_sweep:
     params:
         label_columns=lambda wc: label_levels(wc.cohort),
         training=TRAINING,
-        # the section's CEC keys (no per-level override), k_max and k_sweep_epochs
-        clustering=drop(CLUSTERING, "levels", "min_samples", "pca_components", "tsne_perplexity"),
+        # the section's CEC keys (no per-level override), k_max and k_sweep_epochs; not k (the sweep
+        # chooses one K for the cohort, whatever clustering.k)
+        clustering=drop(CLUSTERING, "k", "levels", "min_samples", "pca_components", "tsne_perplexity"),
         device=config["device"],
     script:
         "../workflow/scripts/k_sweep.py"
@@ -101,6 +106,7 @@ rule clustering_figures:
         latent=rules.train_cae.output.latent,
         cae_losses=rules.train_cae.output.losses,
         assignments=rules.train_cec.output.assignments,
+        cec_json=rules.train_cec.output.config,
         cec_losses=rules.train_cec.output.losses,
     output:
         losses=report(
@@ -128,5 +134,6 @@ rule clustering_figures:
     params:
         seed=TRAINING["seed"],
         perplexity=CLUSTERING["tsne_perplexity"],
+        k=lambda wc: k_setting(wc.level),  # for the captions; the figures read K from cec.json
     script:
         "../workflow/scripts/clustering_figures.py"

@@ -93,6 +93,20 @@ CAE = {
 }
 
 
+# ---------------------------------------------------------------------------------------- clustering
+def k_setting(level):
+    """clustering.k of one label level (labels, auto or a number): the level's override, else the section's."""
+    return CLUSTERING.get("levels", {}).get(level, {}).get("k", CLUSTERING["k"])
+
+
+def k_choice_input(wildcards):
+    """The K sweep's choice, an input of train_cec and cluster_baselines only where the level's K is
+    ``auto``: with ``labels`` or a number they neither wait for the sweep nor rerun after it."""
+    if k_setting(wildcards.level) == "auto":
+        return {"k_choice": f"{RESULTS}/{wildcards.cohort}/clustering/k_choice.json"}
+    return {}
+
+
 # ------------------------------------------------------------------------------------ classification
 def fine_predictions(wildcards):
     """A coarse level (super_pop) is also scored from the fine level's (pop) out-of-fold predictions."""

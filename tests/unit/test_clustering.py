@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from popcen.clustering.baselines import dbscan_eps, k_distances, knee, run_baselines
-from popcen.clustering.ksweep import choose_k, elbow, k_sweep
+from popcen.clustering.ksweep import choose_k, elbow, k_sweep, resolve_k
 from popcen.clustering.metrics import cluster_accuracy, contingency, score_clustering
 
 
@@ -144,8 +144,95 @@ def test_score_methods_puts_clusterings_side_by_side():
     ]
     table = score_methods(labels, results, "pop")
     assert table.columns.tolist() == [
-        "level", "k", "method", "space", "ARI", "NMI", "ACC", "homogeneity", "completeness",
-        "clusters_found", "seconds", "note",
+        "level", "k", "k_source", "n_labels", "method", "space", "ARI", "NMI", "ACC", "homogeneity",
+        "completeness", "clusters_found", "seconds", "note",
     ]  # fmt: skip
     assert table["method"].tolist() == ["perfect", "one"] and (table["k"] == 3).all()
+    assert (table["k_source"] == "labels").all() and (table["n_labels"] == 3).all()
     assert table.loc[0, "ARI"] == pytest.approx(1.0) and table["clusters_found"].tolist() == [3, 1]
+    # a K other than the number of labels (the K sweep's, say) is the table's K; the scores stay against labels
+    table = score_methods(labels, results[:1], "pop", k=2, k_source="sweep")
+    assert table.loc[0, ["k", "k_source", "n_labels"]].tolist() == [2, "sweep", 3]
+    assert table.loc[0, "ARI"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("setting", "k_choice", "expected"),
+    [
+        ("labels", None, (3, "labels")),
+        ("labels", {"k": 7}, (3, "labels")),  # the sweep's choice is not used
+        ("auto", {"k": 5, "reason": "elbow"}, (5, "sweep")),
+        (4, None, (4, "config")),
+        (np.int64(2), {"k": 5}, (2, "config")),
+    ],
+)
+def test_resolve_k(setting, k_choice, expected):
+    assert resolve_k(setting, n_labels=3, n_samples=10, k_choice=k_choice) == expected
+
+
+@pytest.mark.parametrize(
+    ("setting", "k_choice", "message"),
+    [
+        ("auto", None, "k_choice.json"),
+        ("auto", {"reason": "no k"}, "k_choice.json"),
+        (11, None, "exceeds the 10 samples"),
+        (1, None, "at least 2 clusters"),
+        ("foo", None, "expected 'labels', 'auto' or an integer"),
+        (True, None, "expected 'labels', 'auto' or an integer"),
+    ],
+)
+def test_resolve_k_rejects(setting, k_choice, message):
+    with pytest.raises(ValueError, match=message):
+        resolve_k(setting, n_labels=3, n_samples=10, k_choice=k_choice)
+
+
+def _validated(clustering: dict) -> dict:
+    from popcen.configcheck import validate_config
+    from tests.conftest import ROOT
+
+    config = {"clustering": clustering}
+    validate_config(config, ROOT / "config/schemas/clustering.schema.yaml")
+    return config["clustering"]
+
+
+@pytest.mark.parametrize("value", ["labels", "auto", 2, 26])
+def test_schema_accepts_k(value):
+    assert _validated({"k": value})["k"] == value
+    assert _validated({"levels": {"pop": {"k": value}}})["levels"]["pop"]["k"] == value
+
+
+def test_schema_k_defaults_to_labels():
+    assert _validated({})["k"] == "labels"
+
+
+@pytest.mark.parametrize(
+    ("clustering", "key"),
+    [
+        ({"k": 1}, "clustering.k"),
+        ({"k": 0}, "clustering.k"),
+        ({"k": "foo"}, "clustering.k"),
+        ({"k": "Auto"}, "clustering.k"),
+        ({"k": 2.5}, "clustering.k"),
+        ({"k": True}, "clustering.k"),
+        ({"levels": {"pop": {"k": 1}}}, "clustering.levels.pop.k"),
+    ],
+)
+def test_schema_rejects_bad_k_in_one_line(clustering, key):
+    from snakemake.exceptions import WorkflowError
+
+    with pytest.raises(WorkflowError) as e:
+        _validated(clustering)
+    message = str(e.value)
+    assert "\n" not in message.strip(), message
+    assert f"config key {key}:" in message, message
+    # it says what is allowed
+    assert all(word in message for word in ("labels", "auto", ">= 2")), message
+
+
+def test_cluster_names_follow_the_majority_label():
+    from popcen.plots.clustering import cluster_names
+
+    # K = 4 clusters of 3 labels: clusters 0 and 3 both mostly "a"; "c" leads no cluster; cluster 2 a tie
+    labels = np.array(["a", "a", "b", "a", "b", "b", "a", "c", "a", "a", "c"])
+    clusters = np.array([0, 0, 0, 1, 1, 1, 2, 2, 3, 3, 3])
+    assert cluster_names(labels, clusters) == {0: "c0 a", 1: "c1 b", 2: "c2 a", 3: "c3 a"}

@@ -6,9 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
+from popcen.errors import PopcenInputError
 from popcen.features import FeatureWriter
-from popcen.io import read_json, read_table, write_table
+from popcen.io import read_json, read_table, write_json, write_table
 from popcen.pipeline import call, clustering, representation
 
 TRAINING = {
@@ -141,10 +144,11 @@ def test_clustering_rules_chain_on_the_cae(features, cae, tmp_path):
             "cec_json": cec["config"],
         },
         output=baselines,
-        params={"min_samples": 3, "pca_components": 5, "seed": 1},
+        params={"k": "labels", "min_samples": 3, "pca_components": 5, "seed": 1},
         wildcards={"level": "pop"},
     )
     metrics = read_table(baselines["metrics"])
+    assert (metrics["k"] == 3).all() and (metrics["k_source"] == "labels").all()
     assert metrics["method"].tolist()[:3] == ["cec", "cae_kmeans", "kmeans"]
     assert metrics.set_index("method").loc["pca_kmeans", "NMI"] > 0.5
     assert read_table(baselines["assignments"]).columns[:4].tolist() == ["sample", "pop", "cec", "cae_kmeans"]
@@ -177,10 +181,151 @@ def test_clustering_rules_chain_on_the_cae(features, cae, tmp_path):
             "latent": cae["latent"],
             "cae_losses": cae["losses"],
             "assignments": cec["assignments"],
+            "cec_json": cec["config"],
             "cec_losses": cec["losses"],
         },
         output=figures,
-        params={"seed": 1, "perplexity": 5.0},
+        params={"seed": 1, "perplexity": 5.0, "k": "labels"},
         wildcards={"level": "pop"},
     )
     assert all(path.stat().st_size > 5000 for path in [sweep["plot"], *figures.values()])
+
+
+def _cec_files(d):
+    return {
+        name: d / file
+        for name, file in [
+            ("weights", "cec.pt"),
+            ("config", "cec.json"),
+            ("assignments", "cec_assignments.tsv"),
+            ("losses", "cec_losses.tsv"),
+        ]
+    }
+
+
+def _run_cec_and_baselines(features, cae, d, level, setting, k_choice=None):
+    """train_cec then cluster_baselines at ``clustering.k = setting``, as the rules call them: the K sweep's
+    choice is an input (``k_choice``) only with ``auto``."""
+    extra = {}
+    if k_choice is not None:
+        extra["k_choice"] = d / "k_choice.json"
+        write_json(k_choice, extra["k_choice"])
+    cec = _cec_files(d)
+    call(
+        clustering.train_cec,
+        input={**features, "cae_weights": cae["weights"], "cae_json": cae["config"], **extra},
+        output=cec,
+        params={
+            "training": TRAINING,
+            "clustering": {**CEC_KEYS, "k": setting},
+            "device": "cpu",
+            "checkpoint_dir": d / "checkpoints",
+        },
+        wildcards={"level": level},
+    )
+    baselines = {"metrics": d / "metrics.tsv", "assignments": d / "baseline_assignments.tsv"}
+    call(
+        clustering.cluster_baselines,
+        input={
+            **features,
+            "latent": cae["latent"],
+            "cae_json": cae["config"],
+            "assignments": cec["assignments"],
+            "cec_json": cec["config"],
+            **extra,
+        },
+        output=baselines,
+        params={"k": setting, "min_samples": 3, "pca_components": 5, "seed": 1},
+        wildcards={"level": level},
+    )
+    return cec, baselines
+
+
+# 3 populations (pop A, B, C) and a single super_pop X: K differs from the number of labels in each case.
+# A choice as the K sweep writes it (popcen.clustering.ksweep.choose_k), with a K that is not the 3 labels.
+SWEEP_CHOICE = {"k": 2, "method": "elbow", "reason": "test", "k_best_nmi_kmeans": 3}
+
+
+@pytest.mark.parametrize(
+    ("level", "setting", "k_choice", "k", "source"),
+    [
+        ("pop", "auto", SWEEP_CHOICE, 2, "sweep"),
+        ("pop", 5, None, 5, "config"),
+        # a level with one label: only a K from elsewhere can cluster it (with labels it is an error)
+        ("super_pop", "auto", {**SWEEP_CHOICE, "k": 4}, 4, "sweep"),
+    ],
+)
+def test_cec_and_baselines_run_at_the_k_of_clustering_k(
+    features, cae, tmp_path, level, setting, k_choice, k, source
+):
+    cec, baselines = _run_cec_and_baselines(features, cae, tmp_path, level, setting, k_choice)
+    labels = read_table(features["samples"], dtype={level: str})[level].to_numpy()
+
+    meta = read_json(cec["config"])
+    assert (meta["k"], meta["k_source"], meta["n_labels"]) == (k, source, len(set(labels)))
+    assert torch.load(cec["weights"], weights_only=True)["centroids"].shape[0] == k
+    assignments = read_table(cec["assignments"], dtype={level: str})
+    assert [c for c in assignments.columns if c.startswith("q")] == [f"q{j}" for j in range(k)]
+    assert set(assignments["cluster"]) <= set(range(k)) and set(assignments["init_cluster"]) <= set(range(k))
+    # the starting clustering of the latent space has exactly K clusters
+    assert assignments["init_cluster"].nunique() == k
+
+    metrics = read_table(baselines["metrics"]).set_index("method")
+    assert (metrics["k"] == k).all() and (metrics["k_source"] == source).all()
+    assert (metrics["n_labels"] == len(set(labels))).all()
+    found = read_table(baselines["assignments"], dtype={level: str})
+    # the baselines that take a K found that many clusters
+    for method in ("kmeans", "ward", "gmm", "pca_kmeans", "pca_ward"):
+        assert found[method].nunique() == k, method
+        assert metrics.loc[method, "clusters_found"] == k
+    # scores stay against the level's labels
+    for method in ("cec", "kmeans", "pca_kmeans"):
+        assert metrics.loc[method, "ARI"] == pytest.approx(
+            adjusted_rand_score(labels, found[method]), abs=1e-4
+        )
+        assert metrics.loc[method, "NMI"] == pytest.approx(
+            normalized_mutual_info_score(labels, found[method]), abs=1e-4
+        )
+
+
+def test_figures_name_clusters_by_majority_at_another_k(features, cae, tmp_path):
+    cec, _ = _run_cec_and_baselines(features, cae, tmp_path, "pop", 5)
+    figures = {name: tmp_path / f"{name}.png" for name in ("losses", "tsne", "composition")}
+    call(
+        clustering.clustering_figures,
+        input={
+            **features,
+            "latent": cae["latent"],
+            "cae_losses": cae["losses"],
+            "assignments": cec["assignments"],
+            "cec_json": cec["config"],
+            "cec_losses": cec["losses"],
+        },
+        output=figures,
+        params={"seed": 1, "perplexity": 5.0, "k": 5},
+        wildcards={"level": "pop"},
+    )
+    assert all(path.stat().st_size > 5000 for path in figures.values())
+
+
+def test_auto_without_the_sweep_choice_or_a_stale_cec_is_an_error(features, cae, tmp_path):
+    with pytest.raises(PopcenInputError, match="k_choice"):
+        _run_cec_and_baselines(features, cae, tmp_path, "pop", "auto")
+    # CEC ran at K = 3 labels; the baselines are asked for the sweep's K = 2: CEC's output is stale
+    cec, _ = _run_cec_and_baselines(features, cae, tmp_path, "pop", "labels")
+    write_json(SWEEP_CHOICE, tmp_path / "k_choice.json")
+    with pytest.raises(PopcenInputError, match="re-run train_cec"):
+        call(
+            clustering.cluster_baselines,
+            input={
+                **features,
+                "latent": cae["latent"],
+                "cae_json": cae["config"],
+                "assignments": cec["assignments"],
+                "cec_json": cec["config"],
+                "k_choice": tmp_path / "k_choice.json",
+            },
+            output={"metrics": tmp_path / "m.tsv", "assignments": tmp_path / "a.tsv"},
+            params={"k": "auto", "min_samples": 3, "pca_components": 5, "seed": 1},
+            wildcards={"level": "pop"},
+        )

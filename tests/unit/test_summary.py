@@ -1,5 +1,7 @@
 """The cohort summary page (popcen.summary) from the stages' tables."""
 
+import re
+
 import pandas as pd
 
 from popcen.summary import predicted_cohort_sections, summary_page, trained_cohort_sections
@@ -62,3 +64,49 @@ def test_predicted_cohort_sections():
     pred = pd.DataFrame({"sample": ["a", "b", "c"], "predicted": ["YRI", "YRI", "CEU"]})
     ((title, text),) = predicted_cohort_sections(overlap, pred)
     assert title == "Predictions" and "overlap 90.0%" in text and "pop 1.000" in text
+
+
+def test_clustering_section_states_k_and_where_it_came_from():
+    qc = pd.DataFrame({"records": [10], "kept": [6], "ld_pruned_kept": [4]}, index=["total"])
+    labels = pd.DataFrame({"sample": ["a", "b", "c"], "pop": ["YRI", "YRI", "CEU"]})
+    explain = pd.DataFrame({"level": ["pop"], "model": ["lightgbm"], "metric": ["f1"], "value": [0.8]})
+    classification = explain.assign(model="cae_mlp")
+    top = pd.DataFrame({"scope": ["overall"], "id": ["rs1"], "mean_abs_shap": [0.3]})
+
+    def clustering_html(k, source):
+        metrics = pd.DataFrame(
+            {
+                "method": ["cec", "kmeans"],
+                "space": ["latent", "latent"],
+                "k": [k, k],
+                "k_source": [source, source],
+                "n_labels": [2, 2],
+                "ARI": [0.9, 0.5],
+                "NMI": [0.8, 0.4],
+            }
+        )
+        sections = trained_cohort_sections(
+            qc,
+            labels,
+            ["pop"],
+            {"pop": metrics},
+            {"k": 4, "reason": "elbow"},
+            {"pop": classification},
+            explain,
+            top,
+        )
+        return dict(sections)["Clustering"]
+
+    def first_row(html):
+        """The clustering table's first row, header -> cell text."""
+        header = re.findall(r"<th>(.*?)</th>", html)
+        cells = re.findall(r"<td>(.*?)</td>", html)
+        return dict(zip(header, cells[: len(header)], strict=True))
+
+    row = first_row(clustering_html(4, "sweep"))
+    assert (row["K"], row["K from"], row["labels"]) == ("4", "K sweep", "2")
+    assert "ran at it" in clustering_html(4, "sweep")
+    row = first_row(clustering_html(2, "labels"))
+    assert (row["K"], row["K from"]) == ("2", "number of labels")
+    assert "reported, not used" in clustering_html(2, "labels")
+    assert first_row(clustering_html(7, "config"))["K from"] == "clustering.k"

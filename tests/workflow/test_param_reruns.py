@@ -67,6 +67,17 @@ def test_a_k_sweep_key_reruns_only_the_sweep_and_the_summary(full_demo):
     assert set(counts(jobs)) == {"k_sweep", "cohort_summary"}, counts(jobs)
 
 
+def test_clustering_k_reruns_cec_and_the_baselines_not_the_sweep(full_demo):
+    # the K sweep chooses one K whatever clustering.k; only the rules that cluster at K (and the summary) rerun
+    with edited(full_demo, {"clustering": {"k": 3}}):
+        jobs = scheduled(full_demo)
+    assert set(counts(jobs)) == {"train_cec", "cluster_baselines", "clustering_figures", "cohort_summary"}, (
+        counts(jobs)
+    )
+    # the rules after train_cec are scheduled for its new outputs (the reason Snakemake names first)
+    assert changed_params(jobs) == {"train_cec"}, changed_params(jobs)
+
+
 def test_a_fold_key_does_not_retrain_the_final_classifier(full_demo):
     with edited(full_demo, {"classification": {"fold_seed": 11}}):
         jobs = scheduled(full_demo)

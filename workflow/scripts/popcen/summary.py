@@ -8,6 +8,9 @@ import pandas as pd
 
 from popcen.panel import fine_level
 
+# Where the K of CEC and the baselines came from (the k_source column of the clustering metrics).
+K_FROM = {"labels": "number of labels", "sweep": "K sweep", "config": "clustering.k"}
+
 
 def _table(df: pd.DataFrame) -> str:
     return df.to_html(index=False, border=0, classes="summary", float_format=lambda x: f"{x:.3f}")
@@ -62,6 +65,9 @@ def trained_cohort_sections(
             {
                 "level": level,
                 "K": int(cec["k"]),
+                # tables written before clustering.k existed ran at K = the number of labels
+                "K from": K_FROM.get(cec.get("k_source", "labels"), cec.get("k_source")),
+                "labels": int(cec.get("n_labels", cec["k"])),
                 "CEC ARI": cec["ARI"],
                 "CEC NMI": cec["NMI"],
                 "best baseline": f"{best['method']} ({best['space']})",
@@ -69,11 +75,18 @@ def trained_cohort_sections(
                 "its NMI": best["NMI"],
             }
         )
+    used = any(r["K from"] == K_FROM["sweep"] for r in rows)
     sections.append(
         (
             "Clustering",
             _table(pd.DataFrame(rows))
-            + f"<p>K chosen without labels: <b>{k_choice['k']}</b> ({html.escape(k_choice['reason'])}).</p>",
+            + f"<p>K chosen without labels (K sweep): <b>{k_choice['k']}</b> ({html.escape(k_choice['reason'])}); "
+            + (
+                "CEC and the baselines ran at it where K is from the K sweep (<code>clustering.k: auto</code>)."
+                if used
+                else "reported, not used (<code>clustering.k: auto</code> clusters at it)."
+            )
+            + " ARI and NMI are against the level's labels whatever K is.</p>",
         )
     )
 

@@ -84,3 +84,42 @@ def choose_k(table: pd.DataFrame) -> dict:
     if "g" in table and table["g"].notna().any():
         choice["g_at_k"] = float(table.loc[table["k"] == k, "g"].iloc[0])
     return choice
+
+
+# Where the K of CEC and the baselines comes from, by `clustering.k`: the number of labels of the level,
+# the K sweep's choice (k_choice.json), or a number in the config.
+K_SOURCES = {"labels": "labels", "auto": "sweep"}  # an integer: "config"
+
+
+def resolve_k(setting, n_labels: int, n_samples: int, k_choice: dict | None = None) -> tuple[int, str]:
+    """The number of clusters of CEC and the baselines at one label level, and where it came from.
+
+    Parameters
+    ----------
+    setting : ``clustering.k`` (or the level's override): ``"labels"``, ``"auto"`` or an integer >= 2
+    n_labels : number of distinct labels of the level (the K of ``"labels"``)
+    n_samples : number of samples to cluster (K may not exceed it)
+    k_choice : the K sweep's choice (``k_choice.json``, :func:`choose_k`); required by ``"auto"``
+
+    Returns
+    -------
+    (k, source) with source ``"labels"``, ``"sweep"`` or ``"config"``
+    """
+    if isinstance(setting, bool) or not (setting in K_SOURCES or isinstance(setting, int | np.integer)):
+        raise ValueError(f"clustering.k is {setting!r}: expected 'labels', 'auto' or an integer >= 2")
+    if setting == "labels":
+        k = n_labels
+    elif setting == "auto":
+        if k_choice is None or "k" not in k_choice:
+            raise ValueError(
+                "clustering.k is 'auto' but the K sweep's choice (k_choice.json, key 'k') is missing"
+            )
+        k = int(k_choice["k"])
+    else:
+        k = int(setting)
+    source = K_SOURCES.get(setting, "config")
+    if k < 2:
+        raise ValueError(f"K = {k} (from {source}): at least 2 clusters are needed")
+    if k > n_samples:
+        raise ValueError(f"K = {k} (from {source}) exceeds the {n_samples} samples; lower clustering.k")
+    return k, source

@@ -49,26 +49,32 @@ def score_clustering(y_true, y_pred) -> dict[str, float]:
     }
 
 
-def score_methods(labels, results, level: str) -> pd.DataFrame:
+def score_methods(
+    labels, results, level: str, k: int | None = None, k_source: str = "labels"
+) -> pd.DataFrame:
     """Several clusterings of the same samples side by side, scored against one label level.
 
     Parameters
     ----------
-    labels : (n,) known labels of the level; K is their number
+    labels : (n,) known labels of the level
     results : clusterings with ``method, space, labels, seconds, note`` (e.g.
         :class:`popcen.clustering.baselines.BaselineResult`), in the order of the rows
     level : the label column's name
+    k : the K the methods that take one were run at; default the number of labels
+    k_source : where K came from: ``labels``, ``sweep`` (the K sweep's choice) or ``config`` (a number)
 
     Returns
     -------
-    one row per clustering: level, k, method, space, ARI, NMI, ACC, homogeneity, completeness,
-    clusters_found, seconds, note
+    one row per clustering: level, k, k_source, n_labels, method, space, ARI, NMI, ACC, homogeneity,
+    completeness, clusters_found, seconds, note
     """
-    k = len(np.unique(labels))
+    n_labels = len(np.unique(labels))
     rows = [
         {
             "level": level,
-            "k": k,
+            "k": n_labels if k is None else int(k),
+            "k_source": k_source,
+            "n_labels": n_labels,
             "method": r.method,
             "space": r.space,
             **score_clustering(labels, r.labels),

@@ -24,12 +24,46 @@ from popcen.training import seed_everything
 TSNE_PCA = 50  # principal components of the raw genotypes before their t-SNE (the customary 50)
 
 
-def train_cec(input, output, params, wildcards, threads, log):
-    """CEC from the cohort's CAE at one label level (K = the number of its labels): weights, JSON (with the
-    keys it ran with and its scores), hard and soft assignments, losses.
+def cluster_k(input, setting, labels, level: str) -> tuple[int, str]:
+    """K of CEC and the baselines at one level and its source (``labels``, ``sweep``, ``config``), from the
+    level's ``clustering.k`` setting; ``auto`` reads the K sweep's choice, input ``k_choice`` (which the
+    rules have only then)."""
+    k_choice = None
+    if setting == "auto":
+        if "k_choice" not in input.keys():
+            raise PopcenInputError(
+                None, "clustering.k: auto needs the K sweep's k_choice.json as input k_choice"
+            )
+        k_choice = read_json(input.k_choice)
+    n_labels = len(np.unique(labels))
+    if setting == "labels" and n_labels < 2:
+        raise PopcenInputError(
+            input.samples, f"label column {level!r} has a single value; nothing to cluster"
+        )
+    try:
+        return ksweep.resolve_k(setting, n_labels, len(labels), k_choice)
+    except ValueError as e:
+        raise PopcenInputError(input.get("k_choice"), str(e)) from None
 
-    params: ``training`` (the shared section), ``clustering`` (the CEC keys of the section, ``levels``
-    holding this level's override at most), ``device``, ``checkpoint_dir``.
+
+def k_source_text(source: str, level: str) -> str:
+    """Where K came from, in words (figure titles)."""
+    return {
+        "labels": f"the number of {level} labels",
+        "sweep": "the K sweep's choice",
+        "config": "set in clustering.k",
+    }.get(source, source)
+
+
+def train_cec(input, output, params, wildcards, threads, log):
+    """CEC from the cohort's CAE at one label level: weights, JSON (with the keys it ran with, its K and
+    where that came from, its scores against the level's labels), hard and soft assignments, losses.
+
+    K is set by ``clustering.k`` (or the level's override): ``labels`` (the number of the level's labels),
+    ``auto`` (the K sweep's choice: input ``k_choice``) or a number.
+
+    params: ``training`` (the shared section), ``clustering`` (the CEC keys of the section and ``k``,
+    ``levels`` holding this level's override at most), ``device``, ``checkpoint_dir``.
     """
     set_threads(threads)
     level = wildcards.level
@@ -39,11 +73,7 @@ def train_cec(input, output, params, wildcards, threads, log):
     if level not in samples:
         raise PopcenInputError(input.samples, f"samples.tsv has no label column {level!r}")
     labels = samples[level].to_numpy()
-    k = len(np.unique(labels))
-    if k < 2:
-        raise PopcenInputError(
-            input.samples, f"label column {level!r} has a single value; nothing to cluster"
-        )
+    k, k_source = cluster_k(input, clustering.get("k", "labels"), labels, level)
     t0 = time.perf_counter()
     outcome = deep.train_cec(
         cae,
@@ -63,6 +93,8 @@ def train_cec(input, output, params, wildcards, threads, log):
         {
             "level": level,
             "k": k,
+            "k_source": k_source,
+            "n_labels": int(len(np.unique(labels))),
             "cae": meta["cae"],
             "variant_index": meta["variant_index"],
             "clustering": clustering,
@@ -85,14 +117,16 @@ def train_cec(input, output, params, wildcards, threads, log):
     )
     q = pd.DataFrame(outcome.q, columns=[f"q{j}" for j in range(k)])
     write_table(pd.concat([table, q], axis=1), output.assignments, float_format="%.5g")
-    log.info("CEC %s K=%d: %s", level, k, {m: round(v, 3) for m, v in scores.items()})
+    log.info("CEC %s K=%d (%s): %s", level, k, k_source, {m: round(v, 3) for m, v in scores.items()})
 
 
 def cluster_baselines(input, output, params, wildcards, threads, log):
     """CEC, its starting clusters and every baseline on the same samples, scored against one label level:
-    one metrics table, one table of everyone's assignments.
+    one metrics table (with the K used and where it came from), one table of everyone's assignments.
 
-    params: ``min_samples`` (DBSCAN, OPTICS), ``pca_components`` (PCA baselines), ``seed``.
+    params: ``k`` (the level's ``clustering.k``: ``labels``, ``auto`` with input ``k_choice``, or a number;
+    it must give the K train_cec ran at), ``min_samples`` (DBSCAN, OPTICS), ``pca_components`` (PCA
+    baselines), ``seed``.
 
     The genotype baselines take the blocked PCA of every variant, streamed from the int8 store: the
     genotype matrix is never loaded.
@@ -107,6 +141,13 @@ def cluster_baselines(input, output, params, wildcards, threads, log):
         )
     labels = samples[level].to_numpy()
     cec_meta, cae_meta = read_json(input.cec_json), read_json(input.cae_json)
+    k, k_source = cluster_k(input, params.k, labels, level)
+    if (cec_meta["k"], cec_meta.get("k_source", "labels")) != (k, k_source):
+        raise PopcenInputError(
+            input.cec_json,
+            f"CEC ran at K={cec_meta['k']} ({cec_meta.get('k_source', 'labels')}) but clustering.k gives "
+            f"K={k} ({k_source}); re-run train_cec",
+        )
     init = cec_meta["clustering"]["init"]  # this level's start, as train_cec ran it
     results = [
         BaselineResult(
@@ -127,12 +168,14 @@ def cluster_baselines(input, output, params, wildcards, threads, log):
     results += run_baselines(
         latent,
         gn,
-        len(np.unique(labels)),
+        k,
         seed=params.seed,
         min_samples=params.min_samples,
         pca_components=params.pca_components,
     )
-    write_table(score_methods(labels, results, level), output.metrics, float_format="%.4f")
+    metrics = score_methods(labels, results, level, k=k, k_source=k_source)
+    write_table(metrics, output.metrics, float_format="%.4f")
+    log.info("K=%d (%s) at %s: CEC ARI %.3f", k, k_source, level, metrics["ARI"].iloc[0])
     assignments = {"sample": samples["sample"], level: labels, **{r.method: r.labels for r in results}}
     write_table(pd.DataFrame(assignments), output.assignments)
 
@@ -176,7 +219,8 @@ def k_sweep(input, output, params, wildcards, threads, log):
 
 def clustering_figures(input, output, params, wildcards, threads, log):
     """Loss curves of the CAE and of CEC, t-SNE maps of the raw genotypes and of the latent features
-    (coloured by label and by cluster), the label composition of each cluster.
+    (coloured by label and by cluster), the label composition of each cluster. Clusters are named by their
+    majority label; the titles give K and where it came from (input ``cec_json``).
 
     params: ``seed``, ``perplexity`` (of the t-SNE maps). The raw genotypes' map is the t-SNE of their 50
     leading principal components, a blocked PCA streamed from the int8 store.
@@ -187,6 +231,7 @@ def clustering_figures(input, output, params, wildcards, threads, log):
     assignments = read_table(input.assignments, dtype={level: str})
     labels, clusters = assignments[level].to_numpy(), assignments["cluster"].to_numpy()
     k = sum(c.startswith("q") for c in assignments.columns)
+    k_note = f"K = {k}, {k_source_text(read_json(input.cec_json).get('k_source', 'labels'), level)}"
     plot_losses(
         {
             "CAE (reconstruction MSE)": read_table(input.cae_losses),
@@ -201,5 +246,5 @@ def clustering_figures(input, output, params, wildcards, threads, log):
         ),
         "CAE latent features": tsne_embedding(latent, params.seed, params.perplexity),
     }
-    plot_tsne(embeddings, labels, clusters, output.tsne, label_name=level)
-    plot_composition(labels, clusters, output.composition, label_name=level)
+    plot_tsne(embeddings, labels, clusters, output.tsne, label_name=level, k_note=k_note)
+    plot_composition(labels, clusters, output.composition, label_name=level, k_note=k_note)

@@ -52,12 +52,27 @@ def _scatter(ax, xy, groups, title):
     ax.legend(fontsize=6, markerscale=2, loc="best", ncol=2 if len(names) > 8 else 1)
 
 
-def plot_tsne(embeddings: dict[str, np.ndarray], labels, clusters, path, label_name: str = "label") -> None:
-    """Rows: spaces (e.g. raw genotypes, CAE latent); columns: coloured by known label, by cluster."""
+def cluster_names(labels, clusters) -> dict:
+    """Each cluster's name: its number and the label most of its samples carry (``c3 YRI``; ties go to the
+    first label in sorted order). With K unequal to the number of labels two clusters may share a majority
+    label and a label may lead no cluster; the number keeps the names distinct."""
+    table = pd.crosstab(
+        pd.Series(np.asarray(clusters), name="cluster"), pd.Series(np.asarray(labels), name="label")
+    )
+    return {c: f"c{c} {table.loc[c].idxmax()}" for c in table.index}
+
+
+def plot_tsne(
+    embeddings: dict[str, np.ndarray], labels, clusters, path, label_name: str = "label", k_note: str = ""
+) -> None:
+    """Rows: spaces (e.g. raw genotypes, CAE latent); columns: coloured by known label, by cluster (named by
+    :func:`cluster_names`). ``k_note``, e.g. ``K = 5, the K sweep's choice``, goes into the cluster titles."""
+    names = cluster_names(labels, clusters)
+    suffix = f" ({k_note})" if k_note else ""
     fig, axes = plt.subplots(len(embeddings), 2, figsize=(10, 4.5 * len(embeddings)), squeeze=False)
     for row, (space, xy) in zip(axes, embeddings.items(), strict=True):
         _scatter(row[0], xy, labels, f"t-SNE of {space}: {label_name}")
-        _scatter(row[1], xy, [f"c{c}" for c in clusters], f"t-SNE of {space}: CEC cluster")
+        _scatter(row[1], xy, [names[c] for c in clusters], f"t-SNE of {space}: CEC cluster{suffix}")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -96,16 +111,21 @@ def composition(labels, clusters) -> pd.DataFrame:
     return table.div(table.sum(axis=1), axis=0)
 
 
-def plot_composition(labels, clusters, path, label_name: str = "label") -> None:
-    """Stacked bars: one per cluster, the share of each population in it; cluster sizes on top."""
+def plot_composition(labels, clusters, path, label_name: str = "label", k_note: str = "") -> None:
+    """Stacked bars: one per cluster (named by :func:`cluster_names`), the share of each population in it;
+    cluster sizes on top; ``k_note`` (the K and where it came from) in the title."""
     shares = composition(labels, clusters)
     sizes = pd.Series(np.asarray(clusters)).value_counts().reindex(shares.index)
+    names = cluster_names(labels, clusters)
+    shares.index = [names[c] for c in shares.index]
     fig, ax = plt.subplots(figsize=(max(4, 0.6 * len(shares) + 3), 4))
     shares.plot.bar(stacked=True, ax=ax, width=0.8, colormap="tab20" if shares.shape[1] > 10 else "tab10")
     for i, n in enumerate(sizes):
         ax.text(i, 1.01, str(n), ha="center", va="bottom", fontsize=7)
     ax.set_ylim(0, 1.08)
-    ax.set_xlabel("CEC cluster")
+    ax.set_xlabel("CEC cluster (its majority label)")
+    if k_note:
+        ax.set_title(f"CEC clusters: {k_note}", fontsize=9)
     ax.set_ylabel(f"share of each {label_name}")
     ax.legend(bbox_to_anchor=(1.02, 1), loc="upper left", fontsize=8, title=label_name)
     fig.tight_layout()
