@@ -95,6 +95,8 @@ rule assemble_features:
         alt_counts=per_contig(f"{RESULTS}/{{cohort}}/qc/{{contig}}.alt_counts.zarr"),
         kept=per_contig(f"{RESULTS}/{{cohort}}/ld/{{contig}}.kept.tsv"),
         samples=per_contig(f"{RESULTS}/{{cohort}}/qc/{{contig}}.samples.tsv"),
+        # Read only when no variant is left, to say why.
+        qc=per_contig(f"{RESULTS}/{{cohort}}/qc/{{contig}}.variants.tsv.gz"),
     output:
         genotypes=directory(f"{RESULTS}/{{cohort}}/features/genotypes.zarr"),
         variants=f"{RESULTS}/{{cohort}}/features/variants.tsv",

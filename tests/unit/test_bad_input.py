@@ -8,7 +8,7 @@ from popcen.errors import PopcenInputError
 from popcen.panel import read_panel, select_samples
 from popcen.vcf import read_header, vcf_to_zarr
 
-from .test_qc import HEADER, RECORDS, write_vcf
+from .test_qc import HEADER, PANEL, RECORDS, write_vcf
 
 
 def assert_clean_failure(excinfo, path, words):
@@ -85,3 +85,172 @@ def test_no_sample_left_after_selection(tmp_path):
     assert_clean_failure(e, "cohort.vcf.gz", ["no sample left", "ZZZ"])
     with pytest.raises(PopcenInputError):
         select_samples(["X1", "X2"], p, "pop", None, vcf_path="cohort.vcf.gz")
+
+
+# Panels: any run of spaces or tabs separates cells, but two tabs in a row are an empty cell; rows must
+# have the header's number of cells. Problems name file:line.
+
+
+def test_panel_with_two_tabs_names_the_line_and_the_empty_cell(tmp_path):
+    panel = tmp_path / "panel.tsv"
+    panel.write_text("sample\tpop\tsuper_pop\nS1\tGBR\tEUR\nS2\t\tEUR\n")  # S2's pop is empty
+    with pytest.raises(PopcenInputError) as e:
+        read_panel(panel, ["pop", "super_pop"])
+    assert_clean_failure(e, f"{panel}:3:", ["empty 'pop' cell", "fill it in"])
+
+
+def test_panel_with_a_line_starting_with_a_tab_is_refused(tmp_path):
+    panel = tmp_path / "panel.tsv"
+    panel.write_text("sample\tpop\nS1\tGBR\n\tYRI\n")
+    with pytest.raises(PopcenInputError) as e:
+        read_panel(panel, ["pop"])
+    assert_clean_failure(e, f"{panel}:3:", ["empty 'sample' cell"])
+
+
+def test_ragged_panel_row_names_the_line(tmp_path):
+    panel = tmp_path / "panel.tsv"
+    panel.write_text("sample pop super_pop\nS1 GBR EUR\nS2 YRI\nS3 CHB EAS\n")
+    with pytest.raises(PopcenInputError) as e:
+        read_panel(panel, ["pop", "super_pop"])
+    assert_clean_failure(e, f"{panel}:3:", ["2 cells where the header has 3", "sample pop super_pop"])
+    panel.write_text("sample\tpop\tsuper_pop\nS1\tGBR\tEUR\tmale\n")
+    with pytest.raises(PopcenInputError) as e:
+        read_panel(panel, ["pop", "super_pop"])
+    assert_clean_failure(e, f"{panel}:2:", ["4 cells where the header has 3"])
+
+
+def test_panel_separators_crlf_and_trailing_tabs_are_read(tmp_path):
+    # CRLF, runs of spaces, space+tab, and a header ending in two tabs (the 1000 Genomes panel's).
+    panel = tmp_path / "panel.tsv"
+    panel.write_bytes(
+        b"sample\tpop\tsuper_pop\tgender\t\t\r\n"
+        b"S1   GBR  EUR male\r\n"
+        b"S2 \tYRI\t AFR\tfemale\r\n"
+        b"\r\n"
+        b"S3\tCHB\tEAS\tmale\r\n"
+    )
+    p = read_panel(panel, ["pop", "super_pop"])
+    assert p.to_dict("list") == {
+        "sample": ["S1", "S2", "S3"],
+        "pop": ["GBR", "YRI", "CHB"],
+        "super_pop": ["EUR", "AFR", "EAS"],
+    }
+
+
+# Feature sets that mean nothing are refused by assemble_features, the rule that writes them.
+
+
+def genotype_chain(tmp_path, records, panel=PANEL):
+    """vcf_to_zarr, variant_qc and ld_prune of one contig, then assemble_features; returns its outputs."""
+    from popcen.pipeline import call, genotypes
+
+    from .test_qc import THRESHOLDS
+
+    vcf = write_vcf(tmp_path / "c.vcf.gz", records=records)
+    (tmp_path / "panel.tsv").write_text(panel)
+    zarr = tmp_path / "c.zarr"
+    call(genotypes.vcf_to_zarr, input={"vcf": vcf}, output={"zarr": zarr}, params={"region": None})
+    qc = {"variants": tmp_path / "v.tsv.gz", "samples": tmp_path / "s.tsv", "alt_counts": tmp_path / "a.zarr"}
+    call(
+        genotypes.variant_qc,
+        input={"zarr": zarr, "panel": tmp_path / "panel.tsv"},
+        output=qc,
+        params={"label_columns": ["pop", "super_pop"], "populations": None, **THRESHOLDS},
+    )
+    prune = {"window": 10, "step": 5, "r2": 0.99, "iterations": 1, "fraction": 1.0, "seed": 1}
+    call(
+        genotypes.ld_prune,
+        input=qc,
+        output={"kept": tmp_path / "k.tsv"},
+        params=prune,
+        wildcards={"contig": "c"},
+    )
+    features = {n: tmp_path / "features" / n for n in ("genotypes.zarr", "variants.tsv", "samples.tsv")}
+    with pytest.raises(PopcenInputError) as e:
+        call(
+            genotypes.assemble_features,
+            input={
+                "alt_counts": [qc["alt_counts"]],
+                "kept": [tmp_path / "k.tsv"],
+                "samples": [qc["samples"]],
+                "qc": [qc["variants"]],
+            },
+            output=dict(zip(("genotypes", "variants", "samples"), features.values(), strict=True)),
+            params={"label_columns": ["pop", "super_pop"]},
+        )
+    assert not any(p.exists() for p in features.values())
+    return e, qc
+
+
+CALLS = "0|0 0|1 1|1 0|1 0|0 ./."  # S1..S5 called (S6 is not in the panel)
+
+
+@pytest.mark.parametrize(
+    "records, words",
+    [
+        (
+            [(100 + i, ".", "A", "G,T", CALLS, "multiallelic") for i in range(4)],
+            ["all 4 records were dropped as multiallelic", "bcftools norm -m -any"],
+        ),
+        (
+            [(100 + i, ".", "AT", "A", CALLS, "indel") for i in range(3)],
+            ["all 3 records were dropped as indel", "bcftools view -v snps"],
+        ),
+        (
+            [(100 + i, ".", "A", "G", "./. ./. ./. ./. ./. ./.", "low_call_rate") for i in range(5)],
+            ["all 5 records were dropped as low_call_rate", "calls are missing"],
+        ),
+        (
+            [
+                (100, ".", "A", "G,T", CALLS, "m"),
+                (200, ".", "AT", "A", CALLS, "i"),
+                (300, ".", "CT", "C", CALLS, "i"),
+            ],
+            ["all 3 records were dropped by QC (indel 2, multiallelic 1)", "bcftools view -v snps"],
+        ),
+    ],
+    ids=["all-multiallelic", "all-indels", "all-missing", "mixed"],
+)
+def test_no_variant_left_is_refused_with_the_qc_reason(tmp_path, records, words):
+    e, qc = genotype_chain(tmp_path, records)
+    assert_clean_failure(
+        e, qc["variants"].parent, ["no variant left for the features of 1 contig(s)", *words]
+    )
+
+
+def test_one_sample_is_refused_at_the_features(tmp_path):
+    records = [(100 + 10 * i, ".", "A", "G", CALLS, "kept") for i in range(5)]
+    e, qc = genotype_chain(tmp_path, records, panel="sample\tpop\tsuper_pop\nS3\tB\tX\n")
+    assert_clean_failure(e, qc["samples"], ["1 sample kept (S3)", "needs at least 2", "panel"])
+
+
+# A classifier, or its cross-validation, over one class: refused at the folds (the first rule that can tell)
+# and by the label encoding every classifier rule goes through.
+
+
+def test_one_class_is_refused_for_folds_and_classifiers(tmp_path):
+    import pandas as pd
+
+    from popcen.classification.tables import encode_labels
+    from popcen.pipeline import call
+    from popcen.pipeline.classification import classification_folds
+
+    samples = pd.DataFrame(
+        {"sample": [f"S{i}" for i in range(12)], "pop": ["GBR"] * 12, "super_pop": ["EUR"] * 12}
+    )
+    path = tmp_path / "samples.tsv"
+    samples.to_csv(path, sep="\t", index=False)
+    folds = tmp_path / "classification" / "folds.tsv"
+    with pytest.raises(PopcenInputError) as e:
+        call(
+            classification_folds,
+            input={"samples": path},
+            output={"folds": folds},
+            params={"label_column": "pop", "n_folds": 3, "seed": 0},
+        )
+    assert_clean_failure(e, path, ["label column 'pop' has 1 class (GBR) over 12 samples", "at least 2"])
+    assert not folds.exists()
+    with pytest.raises(PopcenInputError, match="label column 'super_pop' has 1 class \\(EUR\\)"):
+        encode_labels(samples, "super_pop")
+    y, labels = encode_labels(samples.assign(pop=["GBR", "YRI"] * 6), "pop")  # two classes: fine
+    assert labels == ["GBR", "YRI"] and y.tolist() == [0, 1] * 6

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,21 +15,71 @@ from popcen.errors import PopcenInputError
 log = logging.getLogger("popcen")
 
 
+# Cells are separated by any run of spaces or tabs (1000 Genomes panels use tabs, hand-written ones often
+# spaces), except that two tabs in a row are an empty cell, as in any TSV: splitting on the run would shift
+# every later cell one column left (the sample would get its super-population as its population).
+_SEPARATOR = re.compile(r"[ \t]+")
+
+
 def read_panel(path: str | Path, label_columns: list[str]) -> pd.DataFrame:
-    """Read a panel (whitespace- or tab-separated, with a header) holding ``sample`` and the label columns.
+    """Read a panel (a header, then one row per sample; cells separated by runs of spaces or tabs; LF or
+    CRLF line ends) holding ``sample`` and the label columns.
+
+    Separators at the end of a line open no cell (the 1000 Genomes panel's header ends in two tabs); blank
+    lines are skipped.
 
     Raises
     ------
     PopcenInputError
-        The file is missing, a required column is absent, a sample is listed twice, or a label is empty.
+        The file is missing, a cell is empty (two tabs in a row, or a separator at the start of a line), a
+        row has another number of cells than the header, a required column is absent, or a sample is listed
+        twice. Problems of one line name it (``file:line``).
     """
     path = Path(path)
     if not path.exists():
         raise PopcenInputError(path, "panel file not found")
     try:
-        panel = pd.read_csv(path, sep=r"\s+", dtype=str, keep_default_na=False, engine="python")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        lines = path.read_text(encoding="utf-8-sig").split("\n")
+    except UnicodeDecodeError as exc:
         raise PopcenInputError(path, f"cannot parse panel ({exc})") from None
+    header, rows = None, []
+    for line_no, line in enumerate(lines, 1):
+        line = line.rstrip(" \t\r")
+        if not line:
+            continue
+        runs = [m.group() for m in _SEPARATOR.finditer(line)]
+        if line[0] in " \t" or any(run.count("\t") > 1 for run in runs):
+            # The empty cell is the one after the first separator with two tabs (or the first cell).
+            column = 0 if line[0] in " \t" else next(i for i, r in enumerate(runs) if r.count("\t") > 1) + 1
+            name = (
+                f"{header[column]!r} cell"
+                if header and column < len(header)
+                else f"cell in column {column + 1}"
+            )
+            raise PopcenInputError(
+                f"{path}:{line_no}",
+                f"empty {name} (two tabs in a row, or a line starting with a separator): fill it in "
+                "(e.g. NA) or remove the row",
+            )
+        cells = _SEPARATOR.split(line)
+        if header is None:
+            header = cells
+            dup = sorted({c for c in header if header.count(c) > 1})
+            if dup:
+                raise PopcenInputError(
+                    f"{path}:{line_no}", f"column(s) {', '.join(dup)} named twice in the header"
+                )
+        elif len(cells) != len(header):
+            raise PopcenInputError(
+                f"{path}:{line_no}",
+                f"{len(cells)} cells where the header has {len(header)} ({' '.join(header)}): give every row "
+                "one cell per column, with no empty cell",
+            )
+        else:
+            rows.append(cells)
+    if header is None:
+        raise PopcenInputError(path, "panel is empty: it needs a header line and one row per sample")
+    panel = pd.DataFrame(rows, columns=header, dtype=str)
     required = ["sample", *label_columns]
     missing = [c for c in required if c not in panel.columns]
     if missing:
@@ -38,10 +89,6 @@ def read_panel(path: str | Path, label_columns: list[str]) -> pd.DataFrame:
     dup = panel["sample"][panel["sample"].duplicated()].unique().tolist()
     if dup:
         raise PopcenInputError(path, f"duplicate sample ID(s) in panel: {', '.join(dup[:5])}")
-    for col in label_columns:
-        empty = panel["sample"][panel[col].str.strip() == ""].tolist()
-        if empty:
-            raise PopcenInputError(path, f"empty {col!r} for sample(s) {', '.join(empty[:5])}")
     return panel[required].set_index("sample", drop=False)
 
 

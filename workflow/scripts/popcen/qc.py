@@ -255,6 +255,39 @@ def summarise(table: pd.DataFrame) -> pd.Series:
     return pd.Series({s: int(counts.get(s, 0)) for s in (KEPT, *REASONS)}, name="records")
 
 
+# What to do when a reason took every record (see :func:`why_none_kept`).
+_NONE_KEPT_HINTS = {
+    "no_alt": "the VCF holds reference calls only: use one with variant sites",
+    "multiallelic": "split them into bi-allelic records (bcftools norm -m -any)",
+    "symbolic": "popcen analyses bi-allelic SNVs: use a VCF that holds some (bcftools view -v snps)",
+    "indel": "popcen analyses bi-allelic SNVs: use a VCF that holds some (bcftools view -v snps)",
+    "mnp": "popcen analyses bi-allelic SNVs: split MNPs (bcftools norm -a) or use a VCF of SNVs",
+    "non_acgt": "REF and ALT must be A, C, G or T: check the VCF's alleles",
+    "duplicate_position": "records share their positions: remove duplicates (bcftools norm -d all)",
+    "low_call_rate": "most calls are missing: check the VCF's genotypes, or lower qc.min_call_rate",
+    "low_mac": "no variant is polymorphic enough in the kept samples: keep more samples or lower qc.min_mac",
+    "low_maf": "no variant is common enough in the kept samples: keep more samples or lower qc.min_maf",
+}
+
+
+def why_none_kept(counts: pd.Series) -> str:
+    """Why a cohort has no variant, from :func:`summarise`'s counts (summed over its contigs): what dropped
+    the records, and what to do about the commonest reason. One line, for an error message."""
+    total = int(counts.sum())
+    if total == 0:
+        return "the VCFs hold no record"
+    if counts.get(KEPT, 0):
+        return f"LD pruning kept none of the {int(counts[KEPT])} variants that passed QC"
+    dropped = counts.drop(KEPT, errors="ignore")
+    dropped = dropped[dropped > 0].sort_values(ascending=False, kind="stable")
+    top = dropped.index[0]
+    if dropped.iloc[0] == total:
+        what = f"all {total} records were dropped as {top}"
+    else:
+        what = f"all {total} records were dropped by QC ({', '.join(f'{r} {n}' for r, n in dropped.items())})"
+    return f"{what}; {_NONE_KEPT_HINTS[top]}"
+
+
 def summary_table(statuses: dict[str, pd.Series], pruned: dict[str, int]) -> pd.DataFrame:
     """Records per status of each contig, their total, and the variants left after LD pruning.
 

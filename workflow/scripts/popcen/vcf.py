@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from popcen.errors import PopcenInputError
+from popcen.vcfcheck import CheckedStream, RecordChecks, check_bgzf_eof
 from popcen.vcffast import gt_only_to_zarr
 
 log = logging.getLogger("popcen")
@@ -113,7 +114,12 @@ def _has_index(vcf: Path) -> bool:
 
 
 def vcf_to_zarr(
-    vcf: str | Path, out: str | Path, region: str | None = None, chunk_length: int = 65536, threads: int = 1
+    vcf: str | Path,
+    out: str | Path,
+    region: str | None = None,
+    chunk_length: int = 65536,
+    threads: int = 1,
+    contig: str | None = None,
 ) -> VcfHeader:
     """Convert a VCF (or one region of a tabix-indexed VCF) into a scikit-allel Zarr store.
 
@@ -126,15 +132,20 @@ def vcf_to_zarr(
     threads : with more than one, a compressed VCF is decompressed by ``bgzip`` in its own process
         (with ``threads - 1`` threads) while this one parses; a region is always read through ``tabix``,
         which runs in its own process too
+    contig : the contig every record must be on ('chr20' and '20' are the same); by default ``region``,
+        or else the first record's CHROM
 
     Notes
     -----
     GT-only VCFs with 'a|b' / 'a/b' calls are parsed by :mod:`popcen.vcffast`, others by scikit-allel;
     the store is the same either way. It is written to ``<out>.tmp`` and renamed when complete, so an
-    interrupted conversion never leaves a store that looks finished.
+    interrupted conversion never leaves a store that looks finished. Both parsers check every record as
+    they read it (:mod:`popcen.vcfcheck`); a bad one raises :class:`PopcenInputError` and leaves nothing.
     """
     vcf, out = Path(vcf), Path(out)
     header = read_header(vcf)
+    if header.bgzf:
+        check_bgzf_eof(vcf)
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     if region is not None:
@@ -150,8 +161,9 @@ def vcf_to_zarr(
         pipe = _Pipe(["tabix", "-h", str(vcf), region], f"tabix could not read {region}")
     elif threads > 1 and _is_gzip(vcf) and shutil.which("bgzip"):
         pipe = _Pipe(["bgzip", "-dc", "-@", str(threads - 1), str(vcf)], "truncated or corrupt gzip")
+    checks = lambda: RecordChecks(vcf, len(header.samples), contig or region, region)  # noqa: E731
     try:
-        _stream_to_zarr(pipe or (lambda: _open_vcf(vcf)), tmp, chunk_length)
+        _stream_to_zarr(pipe or (lambda: _open_vcf(vcf)), tmp, chunk_length, checks)
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise PopcenInputError(vcf, f"truncated or corrupt gzip ({exc})") from None
@@ -159,6 +171,12 @@ def vcf_to_zarr(
         shutil.rmtree(tmp, ignore_errors=True)
         if "ompressed file ended" in str(exc) or "CRC" in str(exc):
             raise PopcenInputError(vcf, f"truncated or corrupt gzip ({exc})") from None
+        raise
+    except BaseException as exc:  # a bad record (PopcenInputError), an interrupt: no half-written store
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, PopcenInputError) and pipe is not None and pipe.problem:
+            # bgzip/tabix stopped at damage: the cut line it passed on is the symptom, not the cause.
+            raise PopcenInputError(vcf, pipe.problem) from None
         raise
     if pipe is not None and pipe.problem:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -193,10 +211,11 @@ def _allel_to_zarr(source, tmp: Path, region: str | None, chunk_length: int) -> 
 _BUFFER = 1 << 20
 
 
-def _stream_to_zarr(open_stream, tmp: Path, chunk_length: int) -> None:
+def _stream_to_zarr(open_stream, tmp: Path, chunk_length: int, checks=None) -> None:
     """popcen.vcffast's numpy parser first; scikit-allel, on a fresh stream, when a record does not fit it.
 
-    ``open_stream()`` returns a context manager giving a binary stream of VCF text, header included.
+    ``open_stream()`` returns a context manager giving a binary stream of VCF text, header included;
+    ``checks()``, when given, a new :class:`popcen.vcfcheck.RecordChecks` for each pass over the records.
     """
 
     def template(source, path):
@@ -204,11 +223,13 @@ def _stream_to_zarr(open_stream, tmp: Path, chunk_length: int) -> None:
         _allel_to_zarr(source, path, None, 16)
 
     with open_stream() as stream:
-        done = gt_only_to_zarr(stream, tmp, chunk_length, ZARR_FIELDS[1:], template)
+        done = gt_only_to_zarr(
+            stream, tmp, chunk_length, ZARR_FIELDS[1:], template, checks() if checks else None
+        )
     if not done:
         log.info("records other than GT-only a|b calls: converting with scikit-allel's parser")
         with open_stream() as stream:
-            _allel_to_zarr(stream, tmp, None, chunk_length)
+            _allel_to_zarr(CheckedStream(stream, checks()) if checks else stream, tmp, None, chunk_length)
 
 
 def _open_vcf(vcf: Path):

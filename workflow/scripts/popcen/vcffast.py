@@ -6,7 +6,8 @@ decoded in one compiled (numba) pass over the text, such calls sitting at fixed 
 is taken from scikit-allel itself, which converts the header and first record into a template store; the
 arrays are then filled with exactly what scikit-allel would have written. Any record that does not fit
 (another FORMAT field, a two-digit allele, a haploid call, CRLF line ends, ...) makes :func:`gt_only_to_zarr`
-give up and remove its output, and the caller converts the input with scikit-allel instead.
+give up and remove its output, and the caller converts the input with scikit-allel instead. A record that
+breaks the checks of :mod:`popcen.vcfcheck` (CHROM, POS, order, column count) stops the conversion instead.
 """
 
 from __future__ import annotations
@@ -20,12 +21,18 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from popcen.vcfcheck import RecordChecks, check_lines
+
 _BLOCK = 32 << 20  # bytes of VCF text parsed at a time
 _TAB, _NEWLINE, _PIPE, _SLASH, _DOT, _ZERO = (ord(c) for c in "\t\n|/.0")
 
 
 class NotSimple(Exception):
-    """A record the fast path does not handle."""
+    """A record the fast path does not handle (``at``: its byte offset in the block, when known)."""
+
+    def __init__(self, message: str, at: int | None = None):
+        super().__init__(message)
+        self.at = at
 
 
 def gt_only_to_zarr(
@@ -34,6 +41,7 @@ def gt_only_to_zarr(
     chunk_length: int,
     fields: list[str],
     make_template: Callable[[io.BytesIO, Path], None],
+    checks: RecordChecks | None = None,
 ) -> bool:
     """Convert a VCF byte stream (header included) into a scikit-allel Zarr store at ``store``.
 
@@ -43,6 +51,10 @@ def gt_only_to_zarr(
     fields : the store's array paths besides 'samples' ('variants/CHROM', ..., 'calldata/GT')
     make_template : writes a scikit-allel store from a small VCF (header + first record) at a path, with
         any chunk length (a short one is faster)
+    checks : the record checks (:mod:`popcen.vcfcheck`): CHROM, POS and order are checked on each block's
+        arrays; when a block breaks them, or holds a line this parser does not handle, its lines up to that
+        one are checked one by one, so that a malformed record stops the conversion here
+        (:class:`PopcenInputError`, naming the first bad line) instead of being handed to scikit-allel
 
     Returns
     -------
@@ -71,9 +83,26 @@ def gt_only_to_zarr(
         # Whole chunks are gathered in a buffer and appended at once, so that no chunk is written twice.
         buffer = {name: np.empty((chunk_length, *a.shape[1:]), dtype=a.dtype) for name, a in arrays.items()}
         filled = 0
+        lines_before = len(header)  # lines of the text before the block: checks name the line
+        if checks is not None:
+            checks.header_lines = len(header)
         for block in _chain(first, blocks):
-            parsed = _parse(block, n_samples)
+            try:
+                parsed, starts, blank = _parse(block, n_samples)
+            except NotSimple as exc:
+                if checks is not None and exc.at is not None:
+                    # The block's lines up to the one this parser rejects are checked one by one: a
+                    # malformed record stops the conversion (the block's first bad one is named), an
+                    # unusual but valid one goes to scikit-allel.
+                    _check_through(checks, block, exc.at, lines_before)
+                raise
+            if checks is not None:
+                bad = checks.first_bad(parsed["variants/CHROM"], parsed["variants/POS"])
+                if bad >= 0:  # the line-by-line checks say what is wrong (they raise)
+                    _check_through(checks, block, int(starts[bad]), lines_before)
+                    raise NotSimple("the block's checks and the record checks disagree")
             n, done = len(parsed["variants/POS"]), 0
+            lines_before += n + blank
             while done < n:
                 take = min(chunk_length - filled, n - done)
                 for name in fields:
@@ -106,6 +135,13 @@ def _empty_with_chunk_length(root, name: str, chunk_length: int) -> None:
     meta = json.loads(root.store[key])
     meta["chunks"][0] = chunk_length
     root.store[key] = json.dumps(meta, indent=4, sort_keys=True, ensure_ascii=True).encode()
+
+
+def _check_through(checks: RecordChecks, block: np.ndarray, at: int, lines_before: int) -> None:
+    """Check the lines of a block up to the one that starts at byte ``at``, with ``popcen.vcfcheck``'s
+    line-by-line checks (only on the way to an error or to scikit-allel: a block is up to 32 MB)."""
+    end = at + int(np.argmax(block[at:] == ord("\n")))
+    check_lines(checks, block[:end].tobytes(), 0, end, lines_before)
 
 
 def _chain(first, rest):
@@ -162,11 +198,12 @@ def _record_blocks(stream):
             return
 
 
-def _parse(text: np.ndarray, n_samples: int) -> dict[str, np.ndarray]:
-    """Arrays of a block of whole record lines, as scikit-allel stores them (alt_number=1); raises
-    NotSimple. The compiled :func:`_scan` finds the lines, checks that each is nine fixed fields ending in
-    FORMAT = GT followed by n_samples calls of 3 bytes, and decodes calls, POS and the ALT count in one pass
-    over the text; the string fields are then cut out of it."""
+def _parse(text: np.ndarray, n_samples: int) -> tuple[dict[str, np.ndarray], np.ndarray, int]:
+    """Arrays of a block of whole record lines, as scikit-allel stores them (alt_number=1), the byte offset
+    of each record and the number of blank lines; raises NotSimple. The compiled :func:`_scan` finds the
+    lines, checks that each is nine fixed fields ending in FORMAT = GT followed by n_samples calls of 3
+    bytes, and decodes calls, POS and the ALT count in one pass over the text; the string fields are then
+    cut out of it."""
     most = len(text) // (4 * n_samples) + 1  # a record line is longer than its calls
     gt = np.empty((most, n_samples, 2), dtype=np.int8)
     starts = np.empty(most, dtype=np.int64)
@@ -174,9 +211,9 @@ def _parse(text: np.ndarray, n_samples: int) -> dict[str, np.ndarray]:
     pos = np.empty(most, dtype=np.int32)
     alt_end = np.empty(most, dtype=np.int64)  # end of the first ALT allele
     numalt = np.empty(most, dtype=np.int32)
-    n, bad = _scan(text, n_samples, gt, starts, tabs, pos, alt_end, numalt)
+    n, bad, blank = _scan(text, n_samples, gt, starts, tabs, pos, alt_end, numalt)
     if bad >= 0:
-        raise NotSimple(f"the record at byte {bad} of a block is not a GT-only record of a|b calls")
+        raise NotSimple(f"the record at byte {bad} of a block is not a GT-only record of a|b calls", bad)
     starts, tabs, alt_end = starts[:n], tabs[:n], alt_end[:n]
     chrom, ids = _field_strings(text, starts, tabs[:, 0]), _field_strings(text, tabs[:, 1] + 1, tabs[:, 2])
     ref, alt = _field_strings(text, tabs[:, 2] + 1, tabs[:, 3]), _field_strings(text, tabs[:, 3] + 1, alt_end)
@@ -184,7 +221,7 @@ def _parse(text: np.ndarray, n_samples: int) -> dict[str, np.ndarray]:
         raise NotSimple("missing REF")
     numalt = numalt[:n]
     alt[numalt == 0] = ""  # alt_number=1: the first ALT allele; a missing ALT ('.') is stored as ''
-    return {
+    arrays = {
         "variants/CHROM": chrom,
         "variants/POS": pos[:n],
         "variants/ID": ids,
@@ -193,6 +230,7 @@ def _parse(text: np.ndarray, n_samples: int) -> dict[str, np.ndarray]:
         "variants/numalt": numalt,
         "calldata/GT": gt[:n],
     }
+    return arrays, starts, blank
 
 
 @numba.njit(cache=True, nogil=True)
@@ -206,16 +244,18 @@ def _allele(byte):
 @numba.njit(cache=True, nogil=True)
 def _scan(text, n_samples, gt, starts, tabs, pos, alt_end, numalt):
     """Walk the record lines of ``text`` (each ending in a newline; blank lines skipped), decoding each
-    into row i of the output arrays. Returns (number of records, -1), or (i, byte offset of the first line
-    that is not nine tab-separated fixed fields with FORMAT = GT, a tab, and n_samples one-character
-    'a|b' / 'a/b' calls separated by tabs)."""
+    into row i of the output arrays. Returns (number of records, -1, number of blank lines), or (i, byte
+    offset of the first line that is not nine tab-separated fixed fields with FORMAT = GT, a tab, and
+    n_samples one-character 'a|b' / 'a/b' calls separated by tabs, blank lines so far). Blank lines are
+    counted so that a record's line number can be told (see :func:`gt_only_to_zarr`)."""
     width = 4 * n_samples - 1
     end = len(text)
-    row, p = 0, 0
+    row, p, blank = 0, 0, 0
     while p < end:
         start = p
         if text[p] == _NEWLINE:  # blank line
             p += 1
+            blank += 1
             continue
         # Nine tabs end the fixed fields; the calls follow the ninth.
         k = 0
@@ -223,7 +263,7 @@ def _scan(text, n_samples, gt, starts, tabs, pos, alt_end, numalt):
         while p < end and k < 9:
             byte = text[p]
             if byte == _NEWLINE:
-                return row, start
+                return row, start, blank
             if byte == _TAB:
                 if k < 5:
                     tabs[row, k] = p
@@ -233,20 +273,20 @@ def _scan(text, n_samples, gt, starts, tabs, pos, alt_end, numalt):
             p += 1
         calls = p
         if k != 9 or calls + width >= end or text[calls + width] != _NEWLINE:
-            return row, start
+            return row, start, blank
         if calls - 1 - info_end - 1 != 2 or text[info_end + 1] != ord("G") or text[info_end + 2] != ord("T"):
-            return row, start
+            return row, start, blank
         # POS: decimal digits that fit an int32.
         if tabs[row, 1] - tabs[row, 0] < 2:
-            return row, start
+            return row, start, blank
         value = 0
         for q in range(tabs[row, 0] + 1, tabs[row, 1]):
             digit = text[q] - _ZERO
             if digit < 0 or digit > 9 or value > 214748364:
-                return row, start
+                return row, start, blank
             value = value * 10 + digit
         if value > 2147483647:
-            return row, start
+            return row, start, blank
         pos[row] = value
         # ALT: alleles are comma-separated; '.' alone means none.
         alt0, alt1 = tabs[row, 3] + 1, tabs[row, 4]
@@ -263,17 +303,17 @@ def _scan(text, n_samples, gt, starts, tabs, pos, alt_end, numalt):
         for s in range(n_samples):
             sep, after = text[q + 1], text[q + 3]
             if (sep != _PIPE and sep != _SLASH) or (after != _TAB and s < n_samples - 1):
-                return row, start
+                return row, start, blank
             a, b = _allele(text[q]), _allele(text[q + 2])
             if a < -1 or b < -1:
-                return row, start
+                return row, start, blank
             gt[row, s, 0] = a
             gt[row, s, 1] = b
             q += 4
         starts[row] = start
         row += 1
         p = calls + width + 1
-    return row, -1
+    return row, -1, blank
 
 
 _ONE_BYTE = np.array([bytes([b]).decode("latin-1") if b < 128 else None for b in range(256)], dtype=object)

@@ -9,16 +9,32 @@ from popcen.classification.cv import stratified_folds
 from popcen.errors import PopcenInputError
 
 
-def encode_labels(samples: pd.DataFrame, column: str, source=None) -> tuple[np.ndarray, list[str]]:
-    """Integer class of each sample (classes sorted by name) and the class names."""
+def require_classes(samples: pd.DataFrame, column: str, source=None) -> None:
+    """Refuse a label column with fewer than two classes: a classifier (or its CV) of one class predicts it
+    for every sample and scores F1 = 1.0, a result that means nothing."""
     if column not in samples.columns:
         raise PopcenInputError(source, f"samples have no label column {column!r}")
+    classes = samples[column].astype(str).unique()
+    if len(classes) < 2:
+        found = f"{len(classes)} class{'es' * (len(classes) != 1)} ({', '.join(classes) or 'no sample'})"
+        raise PopcenInputError(
+            source,
+            f"label column {column!r} has {found} over {len(samples)} samples: a classifier needs at least "
+            f"2; keep more populations in the cohort sheet, or drop {column!r} from its label_columns",
+        )
+
+
+def encode_labels(samples: pd.DataFrame, column: str, source=None) -> tuple[np.ndarray, list[str]]:
+    """Integer class of each sample (classes sorted by name) and the class names; at least two classes."""
+    require_classes(samples, column, source)
     labels = sorted(samples[column].astype(str).unique())
     return np.searchsorted(labels, samples[column].astype(str).to_numpy()), labels
 
 
 def make_folds(samples: pd.DataFrame, column: str, n_folds: int, seed: int, source=None) -> pd.DataFrame:
-    """``sample, fold`` table stratified by ``column``; clear error when a class is too small."""
+    """``sample, fold`` table stratified by ``column``; clear error when there is one class (the first rule
+    of a cohort's classification that can tell) or a class is too small."""
+    require_classes(samples, column, source)
     try:
         folds = stratified_folds(samples[column].astype(str).to_numpy(), n_folds, seed)
     except ValueError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -12,7 +14,7 @@ from popcen.ld import ld_prune as prune
 from popcen.ld import random_subset
 from popcen.panel import fine_level, read_panel, select_samples
 from popcen.plots.qc import plot_qc_summary
-from popcen.qc import KEPT, summarise, summary_table
+from popcen.qc import KEPT, summarise, summary_table, why_none_kept
 from popcen.qc import variant_qc as qc_records
 from popcen.qc import write_table as write_qc_table
 from popcen.vcf import vcf_to_zarr as convert
@@ -21,8 +23,11 @@ from popcen.zarrio import KeptAltCounts, read_kept_alt_counts
 
 def vcf_to_zarr(input, output, params, wildcards, threads, log):
     """One cohort × contig VCF -> scikit-allel Zarr store (``params.region``: the contig of a VCF holding
-    several, read through its tabix index; None for a per-contig VCF)."""
-    header = convert(input.vcf, output.zarr, region=params.region, threads=threads)
+    several, read through its tabix index; None for a per-contig VCF). Every record must be on the job's
+    contig (``wildcards.contig``)."""
+    header = convert(
+        input.vcf, output.zarr, region=params.region, threads=threads, contig=wildcards.get("contig")
+    )
     log.info(
         "%s -> %s (%d samples, %s)",
         input.vcf,
@@ -106,7 +111,11 @@ def qc_summary(input, output, params, wildcards, threads, log):
 
 
 def assemble_features(input, output, params, wildcards, threads, log):
-    """Concatenate the pruned variants of every contig into the cohort's features."""
+    """Concatenate the pruned variants of every contig into the cohort's features.
+
+    A feature set with fewer than 2 samples or no variant means nothing to any later rule: it is refused
+    here, with the reason (``input.qc``, the QC tables, tell why no variant is left), and not at train_cae.
+    """
     samples = read_samples(input.samples[0])
     names = samples["sample"].tolist()
     for other in input.samples[1:]:
@@ -115,12 +124,26 @@ def assemble_features(input, output, params, wildcards, threads, log):
                 other,
                 f"kept samples differ from {input.samples[0]}: every contig's VCF must hold the same samples",
             )
+    if len(names) < 2:
+        raise PopcenInputError(
+            input.samples[0],
+            f"{len(names)} sample kept ({', '.join(names) or 'none'}): a feature set needs at least 2; "
+            "check that the panel names the VCF's samples and that the cohort's populations hold more",
+        )
+    kept_tables = [read_variants(path) for path in input.kept]
+    if not sum(len(kept) for kept in kept_tables):
+        qc_tables = input.get("qc") or []
+        counts = sum(summarise(read_table(path, usecols=["status"])) for path in qc_tables)
+        why = why_none_kept(counts) if len(qc_tables) else "see the QC tables"
+        raise PopcenInputError(
+            Path((qc_tables or input.kept)[0]).parent,
+            f"no variant left for the features of {len(input.kept)} contig(s): {why}",
+        )
     fine = fine_level(params.label_columns)
     groups = samples[fine] if fine else None
     writer = FeatureWriter(output.genotypes, len(samples))
     tables = []
-    for counts_path, kept_path in zip(input.alt_counts, input.kept, strict=True):
-        kept = read_variants(kept_path)
+    for counts_path, kept_path, kept in zip(input.alt_counts, input.kept, kept_tables, strict=True):
         # The QC-kept alt counts are (variants, samples); features are (samples, variants).
         _, gn = read_kept_alt_counts(counts_path, names, kept["record"].to_numpy())
         block = gn.T
