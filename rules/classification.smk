@@ -1,9 +1,12 @@
 # Ancestry classification: the CAE encoder (frozen unless fine-tuned) + a softmax head, trained on all
 # labelled samples (train_classifier) and evaluated by stratified k-fold CV at each label level
-# (evaluate_classifier). Code: workflow/scripts/popcen/pipeline/classification.py.
-# The training settings are the classification keys other than the fold and prediction keys, so that a
-# change of those does not retrain the classifier.
-CLASSIFIER_TRAINING = drop(CLASSIFICATION, "n_folds", "fold_seed", "min_overlap", "strand_ambiguous")
+# (evaluate_classifier), whose out-of-fold probabilities calibrate it (calibrate_classifier: temperature
+# scaling, reliability diagram, calls at the thresholds); the training cohort's out-of-fold distances to its
+# populations in the CAE latent space set the outlier cutoff (reference_distances). Predict reads both.
+# Code: workflow/scripts/popcen/pipeline/classification.py.
+# The training settings are the classification keys other than the fold, prediction, calibration and
+# outlier keys, so that a change of those does not retrain the classifier.
+CLASSIFIER_TRAINING = drop(CLASSIFICATION, *NOT_TRAINING_KEYS)
 CLS_DIR = f"{RESULTS}/{{cohort}}/classification"
 
 
@@ -94,3 +97,52 @@ rule evaluate_classifier:
         device=config["device"],
     script:
         "../workflow/scripts/evaluate_classifier.py"
+
+
+rule calibrate_classifier:
+    input:
+        predictions=rules.evaluate_classifier.output.predictions,
+        samples=FEATURES["samples"],
+    output:
+        calibration=f"{CLS_DIR}/cv/{{level}}/calibration.json",
+        predictions=f"{CLS_DIR}/cv/{{level}}/calibrated_predictions.tsv",
+        assignment=f"{CLS_DIR}/cv/{{level}}/assignment.tsv",
+        reliability=f"{CLS_DIR}/cv/{{level}}/reliability.tsv",
+        reliability_png=report(
+            f"{CLS_DIR}/cv/{{level}}/reliability.png",
+            category="Classification",
+            subcategory="{cohort}",
+            caption="../workflow/report/classification_reliability.rst",
+            labels={"level": "{level}", "figure": "reliability diagram"},
+        ),
+    log:
+        f"{RESULTS}/{{cohort}}/logs/calibrate_classifier/{{level}}.log",
+    conda:
+        "../envs/torch.yaml"
+    params:
+        label_columns=lambda wc: label_levels(wc.cohort),
+        assign_threshold=CLASSIFICATION["assign_threshold"],
+        population_thresholds=CLASSIFICATION["population_thresholds"],
+    script:
+        "../workflow/scripts/calibrate_classifier.py"
+
+
+rule reference_distances:
+    input:
+        latent=f"{RESULTS}/{{cohort}}/representation/latent.tsv",
+        samples=FEATURES["samples"],
+        folds=rules.classification_folds.output.folds,
+    output:
+        reference=f"{CLS_DIR}/reference.json",
+        distances=f"{CLS_DIR}/cv/reference_distances.tsv",
+    log:
+        f"{RESULTS}/{{cohort}}/logs/reference_distances.log",
+    conda:
+        "../envs/torch.yaml"
+    params:
+        label_column=lambda wc: fine_level(label_levels(wc.cohort)),
+        quantile=CLASSIFICATION["outlier_quantile"],
+        covariance=CLASSIFICATION["outlier_covariance"],
+        seed=CLASSIFICATION["fold_seed"],
+    script:
+        "../workflow/scripts/reference_distances.py"

@@ -108,6 +108,20 @@ def k_choice_input(wildcards):
 
 
 # ------------------------------------------------------------------------------------ classification
+# Classification keys that do not change how a classifier is trained: folds, prediction, calibrated calls,
+# the outlier score.
+NOT_TRAINING_KEYS = (
+    "n_folds",
+    "fold_seed",
+    "min_overlap",
+    "strand_ambiguous",
+    "assign_threshold",
+    "population_thresholds",
+    "outlier_quantile",
+    "outlier_covariance",
+)
+
+
 def fine_predictions(wildcards):
     """A coarse level (super_pop) is also scored from the fine level's (pop) out-of-fold predictions."""
     fine = fine_level(label_levels(wildcards.cohort))
@@ -145,6 +159,17 @@ def model_cohort(wildcards):
 def model_file(name):
     def _path(wildcards):
         return f"{RESULTS}/{model_cohort(wildcards)}/{name}"
+
+    return _path
+
+
+def model_fine_file(name):
+    """A file of the model cohort's cross-validation at its fine level (the level its classifier predicts)."""
+
+    def _path(wildcards):
+        cohort = model_cohort(wildcards)
+        fine = fine_level(label_levels(cohort))
+        return f"{RESULTS}/{cohort}/classification/cv/{fine}/{name}"
 
     return _path
 
@@ -231,6 +256,8 @@ def cohort_targets(cohort):
         )
     targets += [f"{d}/classification/model.pt", f"{d}/explain/top_variants.tsv"]
     targets += expand(f"{d}/classification/cv/{{level}}/metrics.tsv", level=levels)
+    targets += expand(f"{d}/classification/cv/{{level}}/assignment.tsv", level=levels)
+    targets += [f"{d}/classification/reference.json"]
     return targets
 
 

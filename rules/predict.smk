@@ -1,7 +1,9 @@
 # Predictions for a new cohort: a cohort whose `predict_with` (config/cohorts.tsv) names a trained cohort
 # goes through the same vcf_to_zarr and variant_qc jobs, is aligned to the model cohort's variants by
-# chrom/pos/ref/alt and classified by the model cohort's classifier. No features, LD pruning or training
-# run for it, and nothing of the model cohort reruns once its classifier exists.
+# chrom/pos/ref/alt and classified by the model cohort's classifier, its probabilities calibrated and called
+# (unassigned below the thresholds), its distance to the model cohort's populations in the CAE latent space
+# scored against the outlier cutoff. No features, LD pruning or training run for it, and nothing of the
+# model cohort reruns once its classifier, calibration and reference exist.
 # Code: workflow/scripts/popcen/pipeline/predict.py.
 
 
@@ -10,6 +12,10 @@ rule predict:
         weights=model_file("classification/model.pt"),
         meta=model_file("classification/model.json"),
         model_variants=model_file("features/variants.tsv"),
+        calibration=model_fine_file("calibration.json"),
+        reference=model_file("classification/reference.json"),
+        cae_weights=model_file("representation/cae.pt"),
+        cae_json=model_file("representation/cae.json"),
         zarr=per_contig(f"{RESULTS}/{{cohort}}/zarr/{{contig}}.zarr"),
         qc=per_contig(f"{RESULTS}/{{cohort}}/qc/{{contig}}.variants.tsv.gz"),
         samples=per_contig(f"{RESULTS}/{{cohort}}/qc/{{contig}}.samples.tsv"),
@@ -27,6 +33,8 @@ rule predict:
         model_cohort=model_cohort,
         min_overlap=CLASSIFICATION["min_overlap"],
         strand_ambiguous=CLASSIFICATION["strand_ambiguous"],
+        assign_threshold=CLASSIFICATION["assign_threshold"],
+        population_thresholds=CLASSIFICATION["population_thresholds"],
         device=config["device"],
     script:
         "../workflow/scripts/predict.py"

@@ -123,3 +123,78 @@ def test_usable_records_include_the_frequency_filtered_ones():
     assert usable_rows(qc).tolist() == [0, 1, 3]
     with pytest.raises(PopcenInputError, match="no 'status' column"):
         usable_rows(qc.rename(columns={"status": "x"}), "chr1.variants.tsv.gz")
+
+
+def test_calibrated_calls_distance_and_missing_fraction(trained):
+    """predict_new_cohort with a temperature, thresholds, the CAE and a reference: calibrated probabilities,
+    calls, the Mahalanobis distance of the CAE code to the nearest reference population, outlier beyond the
+    cutoff, and each sample's fraction of model variants that took the training mean."""
+    from scipy.special import softmax
+
+    from popcen.classification.reference import fit_reference
+    from popcen.images import to_images
+    from popcen.representation import cae_from_config, encode
+
+    model, meta, gn, variants, samples, expected = trained
+    torch.manual_seed(3)
+    cae = cae_from_config(meta["cae"]).eval()
+    keep = np.arange(len(variants)) >= 7  # 7 of 49 model variants absent
+    new_gn = gn[:, keep].copy()
+    new_gn[0, :5] = -1  # and sample 0 misses 5 more calls
+    filled = gn.astype(np.float32)
+    filled[:, :7] = 2 * variants["af"].to_numpy()[:7]
+    filled[0, 7:12] = 2 * variants["af"].to_numpy()[7:12]
+    filled[gn < 0] = (2 * variants["af"].to_numpy())[np.nonzero(gn < 0)[1]]
+    latent = encode(cae, to_images(filled / 2), device="cpu")
+    reference = {**fit_reference(latent[6:], samples["pop"][6:], "ledoit_wolf").to_dict(), "cutoff": 1.0}
+    raw = predict_proba(model, to_images(filled / 2), "cpu")
+    pred, _, _ = predict_new_cohort(
+        model,
+        meta,
+        variants,
+        new_gn,
+        variants.loc[keep, ["chrom", "pos", "ref", "alt"]],
+        samples,
+        0.5,
+        "exact",
+        "new",
+        device="cpu",
+        calibration={"labels": meta["labels"], "temperature": 0.5, "proba_floor": 1e-6},
+        assign_threshold=0.9,
+        population_thresholds={"YRI": 0.2},
+        cae=cae,
+        reference=reference,
+    )
+    calibrated = softmax(np.log(np.clip(raw, 1e-6, 1)) / 0.5, axis=1)
+    np.testing.assert_allclose(pred[[f"p_{p}" for p in meta["labels"]]].to_numpy(), calibrated, atol=1e-5)
+    top = np.asarray(meta["labels"])[calibrated.argmax(1)]
+    assert pred["most_similar"].tolist() == top.tolist() == pred["predicted"].tolist()
+    threshold = np.where(top == "YRI", 0.2, 0.9)
+    assigned = calibrated.max(1) >= threshold
+    assert pred["call"].tolist() == np.where(assigned, top, "unassigned").tolist()
+    assert {"call_super_pop", "top_probability_super_pop"} <= set(pred.columns)
+    # missing: 7 absent variants (+ 5 calls for sample 0; the fixture's missing call of sample 3 is at
+    # variant 5, one of the absent ones)
+    want = np.full(len(samples), 7 / 49)
+    want[0] += 5 / 49
+    np.testing.assert_allclose(pred["missing_fraction"], want, atol=1e-6)
+    # the distance: Mahalanobis of the CAE code to the nearest population mean, computed here
+    means = np.array(reference["means"])
+    vi = np.linalg.inv(np.array(reference["covariance"]))
+    diff = latent[:, None, :] - means[None]
+    dist = np.sqrt(np.einsum("ncd,de,nce->nc", diff, vi, diff)).min(1)
+    np.testing.assert_allclose(pred["distance"], dist, rtol=1e-4, atol=1e-5)
+    assert pred["outlier"].tolist() == (dist > 1.0).tolist()
+    with pytest.raises(PopcenInputError, match="re-run calibrate_classifier"):
+        predict_new_cohort(
+            model,
+            meta,
+            variants,
+            gn,
+            variants[["chrom", "pos", "ref", "alt"]],
+            samples,
+            0.5,
+            "exact",
+            "new",
+            calibration={"labels": ["a", "b", "c"], "temperature": 1.0},
+        )

@@ -52,6 +52,52 @@ def test_cross_validation_outputs(full_demo):
     assert {k.split(".")[1] for k in weights} == {"0", "1"}
 
 
+def test_calibration_and_calls_of_the_cross_validation(full_demo):
+    """calibrate_classifier: one temperature fitted on the out-of-fold probabilities, the CV predictions
+    with calibrated probabilities and calls at the default threshold (0.75), and what it costs."""
+    d = full_demo / "results/demo/classification/cv/pop"
+    raw = read(d / "predictions.tsv")
+    cal = read(d / "calibrated_predictions.tsv")
+    doc = json.loads((d / "calibration.json").read_text())
+    labels = ["CEU", "CHB", "JPT", "YRI"]
+    assert doc["labels"] == labels and doc["temperature"] > 0 and doc["nll_calibrated"] <= doc["nll_raw"]
+    logits = np.log(np.clip(raw[[f"p_{x}" for x in labels]].to_numpy(), 1e-6, 1)) / doc["temperature"]
+    want = np.exp(logits - logits.max(1, keepdims=True))
+    want /= want.sum(1, keepdims=True)
+    np.testing.assert_allclose(cal[[f"p_{x}" for x in labels]].to_numpy(), want, atol=2e-6)
+    assert cal["most_similar"].tolist() == raw["predicted"].tolist()  # scaling keeps the ranking
+    unassigned = want.max(1) < 0.75
+    assert (cal["call"] == "unassigned").tolist() == unassigned.tolist()
+    assigned = ~unassigned
+    metrics = read(d / "assignment.tsv").set_index(["model", "level", "metric"])["value"]
+    assert metrics["cae_classifier", "pop", "fraction_unassigned"] == pytest.approx(unassigned.mean())
+    if assigned.any():
+        right = (cal["most_similar"] == cal["pop"]).to_numpy()
+        assert metrics["cae_classifier", "pop", "accuracy_assigned"] == pytest.approx(right[assigned].mean())
+    assert ("cae_classifier_from_pop", "super_pop", "f1_assigned") in metrics.index
+    assert (d / "reliability.png").stat().st_size > 5000
+    # the coarse level's own classifier has its own temperature
+    assert json.loads((d.parent / "super_pop/calibration.json").read_text())["labels"] == [
+        "AFR",
+        "EAS",
+        "EUR",
+    ]
+
+
+def test_out_of_fold_reference_distances(full_demo):
+    """reference_distances: each sample's distance in the CAE latent space to the nearest population fitted
+    without its fold; the cutoff is their 99th percentile."""
+    d = full_demo / "results/demo/classification"
+    ref = json.loads((d / "reference.json").read_text())
+    table = read(d / "cv/reference_distances.tsv")
+    samples = read(full_demo / "results/demo/features/samples.tsv")
+    assert table["sample"].tolist() == samples["sample"].tolist()
+    assert ref["labels"] == ["CEU", "CHB", "JPT", "YRI"] and ref["quantile"] == 0.99
+    assert ref["cutoff"] == pytest.approx(np.quantile(table["distance"], 0.99), rel=1e-5)
+    assert table["outlier"].tolist() == (table["distance"] > ref["cutoff"]).tolist()
+    assert len(ref["means"]) == 4 and len(ref["covariance"]) == ref["latent_dim"]
+
+
 def test_explain_outputs(full_demo):
     d = full_demo / "results/demo/explain"
     top = read(d / "top_variants.tsv")
@@ -83,7 +129,22 @@ def test_new_cohort_predictions(full_demo):
     np.testing.assert_allclose(proba.sum(1), 1, atol=1e-4)
     assert set(pred["predicted"]) <= {"CEU", "CHB", "JPT", "YRI"}
     assert set(pred["predicted_super_pop"]) <= {"AFR", "EUR", "EAS"}
+    # calibrated calls: the most similar population always, the call only at >= 0.75 (the default)
+    assert pred["most_similar"].tolist() == pred["predicted"].tolist()
+    np.testing.assert_allclose(pred["top_probability"], proba.max(1), atol=1e-5)
+    low = pred["top_probability"] < 0.75
+    assert (pred.loc[low, "call"] == "unassigned").all()
+    assert (pred.loc[~low, "call"] == pred.loc[~low, "most_similar"]).all()
+    assert set(pred["call_super_pop"]) <= {"AFR", "EUR", "EAS", "unassigned"}
+    # the out-of-reference score against the model cohort's cutoff, and the imputed fraction
+    ref = json.loads((full_demo / "results/demo/classification/reference.json").read_text())
+    assert (pred["distance"] >= 0).all() and set(pred["nearest_reference"]) <= set(ref["labels"])
+    assert pred["outlier"].tolist() == (pred["distance"] > ref["cutoff"]).tolist()
+    # demo_new drops a fraction of the records (new_cohort_missing_fraction) and, with min_mac, QC more
+    assert pred["missing_fraction"].between(0, 0.5).all() and pred["missing_fraction"].min() > 0
     overlap = json.loads((d / "overlap.json").read_text())
+    assert overlap["fraction_unassigned"] == pytest.approx((pred["call"] == "unassigned").mean())
+    assert overlap["fraction_outlier"] == pytest.approx(pred["outlier"].mean())
     # demo_new is written like an independent VCF: contigs without 'chr', some records dropped, some
     # with ref/alt swapped; matching must undo the names and the swaps
     assert overlap["swapped"] > 0 and 0.5 <= overlap["overlap"] < 1
@@ -111,6 +172,8 @@ def test_a_new_cohort_runs_only_its_own_jobs(full_demo, tmp_path):
         "train_cae",
         "train_classifier",
         "evaluate_classifier",
+        "calibrate_classifier",
+        "reference_distances",
         "explain",
         "assemble_features",
         "ld_prune",

@@ -83,7 +83,21 @@ def test_a_fold_key_does_not_retrain_the_final_classifier(full_demo):
         jobs = scheduled(full_demo)
     rules = set(counts(jobs))
     assert "classification_folds" in rules and "evaluate_classifier" in rules, counts(jobs)
-    assert not rules & {"train_classifier", "train_cae", "train_cec", "predict"}, counts(jobs)
+    # the temperature and the outlier cutoff are fitted on the folds: predict follows them, not the training
+    assert {"calibrate_classifier", "reference_distances", "predict"} <= rules, counts(jobs)
+    assert not rules & {"train_classifier", "train_cae", "train_cec"}, counts(jobs)
+
+
+def test_a_threshold_reruns_the_calls_not_the_classifier(full_demo):
+    with edited(
+        full_demo, {"classification": {"assign_threshold": 0.6, "population_thresholds": {"JPT": 0.5}}}
+    ):
+        jobs = scheduled(full_demo)
+    # the CV's calls at both levels, the new cohort's predictions and its summary
+    assert counts(jobs) == {"calibrate_classifier": 2, "predict": 1, "cohort_summary": 1}, counts(jobs)
+    with edited(full_demo, {"classification": {"outlier_quantile": 0.95}}):
+        jobs = scheduled(full_demo)
+    assert counts(jobs) == {"reference_distances": 1, "predict": 1, "cohort_summary": 1}, counts(jobs)
 
 
 def test_an_introgression_key_reruns_only_the_rule_that_reads_it(full_demo):

@@ -75,3 +75,6 @@ def test_the_held_out_cohort_is_predicted(sequence_run):
     proba = predictions[[c for c in predictions.columns if c.startswith("p_")]].to_numpy()
     assert len(predictions) > 0
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-4)
+    # the sequence CAE's latent code gives the out-of-reference distance too
+    assert {"call", "most_similar", "distance", "outlier", "missing_fraction"} <= set(predictions.columns)
+    assert np.isfinite(predictions["distance"]).all()

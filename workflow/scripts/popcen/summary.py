@@ -129,7 +129,24 @@ def predicted_cohort_sections(overlap: dict, pred: pd.DataFrame) -> list[tuple[s
             + ", ".join(f"{html.escape(k)} {v:.3f}" for k, v in acc.items())
             + ".</p>"
         )
-    counts = pred.groupby("predicted").size().rename("samples").reset_index()
+    if "fraction_unassigned" in overlap:
+        text += (
+            f"<p>Probabilities calibrated with temperature {overlap['temperature']:.3g}; "
+            f"{overlap['fraction_unassigned']:.1%} of the samples unassigned (top probability below "
+            f"{overlap['assign_threshold']:g} or its population's threshold), "
+            f"{overlap['fraction_outlier']:.1%} outliers (distance to the nearest reference population beyond "
+            f"{overlap['outlier_cutoff']:.3g}); median fraction of imputed model variants "
+            f"{overlap['median_missing_fraction']:.1%}.</p>"
+        )
+    if "call" in pred.columns and "outlier" in pred.columns:
+        counts = (
+            pred.assign(outlier=pred["outlier"].astype(str).str.lower() == "true")
+            .groupby("call")
+            .agg(samples=("sample", "size"), outliers=("outlier", "sum"))
+            .reset_index()
+        )
+    else:
+        counts = pred.groupby("predicted").size().rename("samples").reset_index()
     return [("Predictions", text + _table(counts))]
 
 

@@ -12,11 +12,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from popcen.classification.calibration import assign_calls, calibrate_proba, coarse_calls
 from popcen.classification.metrics import coarsen
+from popcen.classification.reference import ReferenceModel, nearest_population
 from popcen.classification.tables import predictions_table
 from popcen.classification.train import predict_proba
 from popcen.errors import PopcenInputError
 from popcen.images import to_images
+from popcen.representation import encode
 from popcen.variant_matching import align_counts, check_overlap, match_variants
 
 USABLE_STATUSES = ("kept", "low_mac", "low_maf")
@@ -40,6 +43,11 @@ def predict_new_cohort(
     strand_ambiguous: str,
     source,
     device: str = "auto",
+    calibration: dict | None = None,
+    assign_threshold: float = 0.75,
+    population_thresholds: dict | None = None,
+    cae=None,
+    reference: dict | None = None,
 ):
     """Align a new cohort to the model's variants and predict it.
 
@@ -50,10 +58,19 @@ def predict_new_cohort(
     new_gn, new_variants : the new cohort's (samples, records) alt counts (-1 missing) and its
         ``chrom, pos, ref, alt`` table
     new_samples : ``sample`` and, when labelled, the model's label columns
+    calibration : the model's temperature (``calibration.json`` of rule calibrate_classifier: ``temperature``,
+        ``labels``); None = the raw probabilities
+    assign_threshold, population_thresholds : a sample's call is its most similar label when that label's
+        (calibrated) probability reaches the label's threshold, else ``unassigned``
+    cae, reference : the model cohort's CAE and its out-of-reference model (``reference.json`` of rule
+        reference_distances); both given: each sample's distance to the nearest reference population in
+        the CAE's latent space, and ``outlier`` beyond the reference's cutoff
 
     Returns
     -------
-    predictions : sample, [true labels], predicted, predicted_<coarse>, p_<label>...
+    predictions : sample, [true labels], predicted, predicted_<coarse>, most_similar, top_probability, call,
+        [most_similar_<coarse>, top_probability_<coarse>, call_<coarse>], [distance, nearest_reference,
+        outlier], missing_fraction, p_<label>... (calibrated when ``calibration`` is given)
     matching : one row per model variant: id, chrom, pos, ref, alt, status, new_index
     report : overlap counts (see :func:`popcen.variant_matching.overlap_report`)
     """
@@ -66,6 +83,12 @@ def predict_new_cohort(
     aligned = align_counts(new_gn, match, train_mean)
     images = to_images(aligned / 2.0)  # same scaling as popcen.images.scale_genotypes: count / 2
     proba = predict_proba(model, images, device)
+    if calibration is not None:
+        if list(calibration["labels"]) != list(meta["labels"]):
+            raise PopcenInputError(
+                source, "the calibration's labels differ from the classifier's; re-run calibrate_classifier"
+            )
+        proba = calibrate_proba(proba, calibration["temperature"], calibration.get("proba_floor", 1e-6))
     out = predictions_table(new_samples, meta["label_column"], meta["labels"], proba)
     coarse = meta.get("coarse_column")
     if coarse:
@@ -76,10 +99,36 @@ def predict_new_cohort(
         )
         if coarse in new_samples.columns:
             out.insert(out.columns.get_loc("predicted"), coarse, new_samples[coarse].to_numpy())
+    first_p = out.columns.get_loc(f"p_{meta['labels'][0]}")
+    extra = assign_calls(proba, meta["labels"], assign_threshold, population_thresholds)
+    if coarse:
+        calls, _ = coarse_calls(
+            proba, meta["labels"], meta["coarse_map"], assign_threshold, population_thresholds
+        )
+        for name in calls.columns:
+            extra[f"{name}_{coarse}"] = calls[name].to_numpy()
+    if cae is not None and reference is not None:
+        latent = encode(cae, images, device=device)
+        distance, nearest = nearest_population(ReferenceModel.from_dict(reference), latent)
+        extra["distance"] = distance.round(6)
+        extra["nearest_reference"] = nearest
+        extra["outlier"] = distance > float(reference["cutoff"])
+    extra["missing_fraction"] = missing_fraction(new_gn, match).round(6)
+    out = pd.concat([out.iloc[:, :first_p], extra, out.iloc[:, first_p:]], axis=1)
     matching = pd.concat(
         [model_variants[["id", "chrom", "pos", "ref", "alt"]], match[["status", "new_index"]]], axis=1
     )
     return out, matching, report
+
+
+def missing_fraction(new_gn: np.ndarray, match: pd.DataFrame) -> np.ndarray:
+    """Each sample's fraction of the model's variants that took the training mean: absent from the new
+    cohort, or present with a missing call."""
+    found = match["new_index"].to_numpy() >= 0
+    if not len(match):
+        return np.zeros(new_gn.shape[0])
+    called = (new_gn[:, match["new_index"].to_numpy()[found]] >= 0).sum(1)
+    return 1.0 - called / len(match)
 
 
 def accuracy_note(predictions: pd.DataFrame, meta: dict) -> dict:

@@ -1,21 +1,40 @@
-"""Rules of ``rules/classification.smk``: the folds, the cohort's classifier, and its cross-validation at each
-label level (with its figures)."""
+"""Rules of ``rules/classification.smk``: the folds, the cohort's classifier, its cross-validation at each
+label level (with its figures), the calibration of its probabilities and calls, and the out-of-reference
+distances of the training cohort."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import torch
 
 from popcen.batches import GenotypeData
+from popcen.classification.calibration import (
+    MIN_TEMPERATURE,
+    PROBA_FLOOR,
+    assign_calls,
+    assignment_summary,
+    calibrate_proba,
+    coarse_calls,
+    expected_calibration_error,
+    fit_temperature,
+    negative_log_likelihood,
+    proba_logits,
+    reliability_table,
+)
 from popcen.classification.cv import from_fine_rows, summary_frame
 from popcen.classification.io import save_classifier
+from popcen.classification.metrics import label_map
 from popcen.classification.model import cae_images
+from popcen.classification.reference import fit_reference, out_of_fold_distances, outlier_cutoff
 from popcen.classification.tables import fold_numbers, make_folds
 from popcen.classification.train import TrainSettings, evaluate_cv, train_final
+from popcen.errors import PopcenInputError
 from popcen.features import open_genotypes
-from popcen.io import read_samples, read_table, write_table
+from popcen.io import read_samples, read_table, write_json, write_table
 from popcen.panel import coarse_level, fine_level
-from popcen.plots.classification import plot_confusion, plot_f1_bars, plot_roc
+from popcen.pipeline.representation import read_latent
+from popcen.plots.classification import plot_confusion, plot_f1_bars, plot_reliability, plot_roc
 from popcen.representation import load_cae
 
 # A sequence CAE's int8 input is read into memory up to this size (2,504 samples x 1.2 M variants), so that
@@ -104,3 +123,140 @@ def evaluate_classifier(input, output, params, wildcards, threads, log):
     )
     plot_roc(tables["roc"], tables["auc"], f"{cohort}: one-vs-rest ROC per fold ({level})", output.roc_png)
     plot_f1_bars({"CAE classifier": tables["per_class"]}, f"{cohort}: F1 per {level}", output.f1_png)
+
+
+def calibrate_classifier(input, output, params, wildcards, threads, log):
+    """Temperature scaling of the ``level`` classifier fitted on its out-of-fold probabilities
+    (``calibration.json``, read by predict), the reliability diagram before/after, and the calls at the
+    configured thresholds: the CV predictions with calibrated probabilities, ``most_similar``,
+    ``top_probability`` and ``call`` (``unassigned`` below the threshold), and what the threshold costs
+    (``assignment.tsv``: fraction unassigned, accuracy and macro F1 among the assigned)."""
+    level, cohort = wildcards.level, wildcards.cohort
+    samples = read_samples(input.samples)
+    pred = read_table(input.predictions, dtype={level: str, "predicted": str})
+    if pred["sample"].astype(str).tolist() != samples["sample"].astype(str).tolist():
+        raise PopcenInputError(
+            input.predictions, "samples differ from features/samples.tsv; re-run evaluate_classifier"
+        )
+    p_columns = [c for c in pred.columns if c.startswith("p_")]
+    labels = [c[2:] for c in p_columns]
+    raw = pred[p_columns].to_numpy(dtype=np.float64)
+    y = np.searchsorted(labels, pred[level].astype(str).to_numpy())
+    logits = proba_logits(raw)
+    temperature = fit_temperature(logits, y)
+    calibrated = calibrate_proba(raw, temperature)
+    before, after = reliability_table(raw, y), reliability_table(calibrated, y)
+    quality = {
+        "nll_raw": negative_log_likelihood(logits, y),
+        "nll_calibrated": negative_log_likelihood(logits, y, temperature),
+        "ece_raw": expected_calibration_error(before),
+        "ece_calibrated": expected_calibration_error(after),
+    }
+    log.info("%s %s: temperature %.4f, %s", cohort, level, temperature, quality)
+    if np.isclose(temperature, MIN_TEMPERATURE, rtol=1e-3):
+        log.warning(
+            "%s %s: the temperature stopped at its lower bound %g (out-of-fold predictions all or nearly all "
+            "right): the probabilities are sharpened no further",
+            cohort,
+            level,
+            MIN_TEMPERATURE,
+        )
+    default, per_label = params.assign_threshold, dict(params.population_thresholds)
+
+    calls = assign_calls(calibrated, labels, default, per_label)
+    table = pred[["sample", "fold", level]].copy()
+    table = pd.concat([table, calls], axis=1)
+    rows = [("cae_classifier", level, {"temperature": temperature, **quality, "assign_threshold": default})]
+    rows.append(("cae_classifier", level, assignment_summary(pred[level], calls, labels)))
+    fine, coarse = fine_level(params.label_columns), coarse_level(params.label_columns)
+    if level == fine and coarse and coarse != fine:
+        ccalls, clabels = coarse_calls(
+            calibrated, labels, label_map(samples, fine, coarse), default, per_label
+        )
+        table[coarse] = samples[coarse].astype(str).to_numpy()
+        for name in ccalls.columns:
+            table[f"{name}_{coarse}"] = ccalls[name].to_numpy()
+        rows.append(
+            (f"cae_classifier_from_{fine}", coarse, assignment_summary(samples[coarse], ccalls, clabels))
+        )
+    for j, column in enumerate(p_columns):
+        table[column] = calibrated[:, j].round(6)
+    assignment = pd.DataFrame(
+        [
+            {"model": model, "level": lvl, "metric": metric, "value": value}
+            for model, lvl, values in rows
+            for metric, value in values.items()
+        ]
+    )
+    for row in assignment.itertuples(index=False):
+        log.info("%s %s %s = %.4f", row.model, row.level, row.metric, row.value)
+
+    write_json(
+        {
+            "level": level,
+            "labels": labels,
+            "temperature": temperature,
+            "proba_floor": PROBA_FLOOR,
+            "n_samples": len(y),
+            **quality,
+        },
+        output.calibration,
+    )
+    write_table(table, output.predictions)
+    write_table(assignment, output.assignment)
+    write_table(
+        pd.concat([before.assign(probabilities="raw"), after.assign(probabilities="calibrated")]),
+        output.reliability,
+        float_format="%.6f",
+    )
+    plot_reliability(
+        before, after, temperature, f"{cohort}: CAE classifier, {level}, out-of-fold", output.reliability_png
+    )
+
+
+def reference_distances(input, output, params, wildcards, threads, log):
+    """The out-of-reference model of the training cohort (``reference.json``: per-population means and the
+    shared covariance of its CAE latent codes, fitted on every sample, and the outlier cutoff) and the
+    out-of-fold distances the cutoff is the ``params.quantile`` of (each fold scored against the other
+    folds' populations)."""
+    samples = read_samples(input.samples)
+    latent = read_latent(input.latent, samples)
+    folds = fold_numbers(read_table(input.folds), samples, input.folds)
+    labels = samples[params.label_column].astype(str).to_numpy()
+    distance, nearest = out_of_fold_distances(latent, labels, folds, params.covariance, params.seed)
+    cutoff = outlier_cutoff(distance, params.quantile)
+    model = fit_reference(latent, labels, params.covariance, params.seed)
+    outlier = distance > cutoff
+    log.info(
+        "%s: %d samples, out-of-fold distance median %.3f, %.0f%% quantile %.3f (cutoff); %d beyond it",
+        wildcards.cohort,
+        len(samples),
+        float(np.median(distance)),
+        100 * params.quantile,
+        cutoff,
+        int(outlier.sum()),
+    )
+    write_json(
+        {
+            "representation": "cae_latent",
+            "label_column": params.label_column,
+            "covariance_method": params.covariance,
+            "quantile": params.quantile,
+            "cutoff": cutoff,
+            "n_samples": len(samples),
+            "latent_dim": int(latent.shape[1]),
+            **model.to_dict(),
+        },
+        output.reference,
+    )
+    table = pd.DataFrame(
+        {
+            "sample": samples["sample"].to_numpy(),
+            "fold": folds,
+            params.label_column: labels,
+            "nearest": nearest,
+            "distance": distance.round(6),
+            "outlier": outlier,
+        }
+    )
+    write_table(table, output.distances)

@@ -12,15 +12,21 @@ import zarr
 from popcen.classification.io import load_classifier
 from popcen.classification.newcohort import accuracy_note, predict_new_cohort, usable_rows
 from popcen.errors import PopcenInputError
-from popcen.io import read_samples, read_variants, write_json, write_table
+from popcen.io import read_json, read_samples, read_variants, write_json, write_table
+from popcen.representation import load_cae
 from popcen.zarrio import read_alt_counts
 
 log = logging.getLogger("popcen")
 
 
 def predict(input, output, params, wildcards, threads, log):
-    """Align the cohort's QC'd records (every contig) to the model cohort's variants and classify its samples."""
+    """Align the cohort's QC'd records (every contig) to the model cohort's variants and classify its samples:
+    calibrated probabilities, the call at the thresholds (``unassigned`` below), the distance to the
+    reference populations in the model cohort's CAE latent space with its ``outlier`` flag, and each
+    sample's fraction of missing (imputed) model variants."""
     model, meta = load_classifier(input.weights, input.meta)
+    cae, _ = load_cae(input.cae_weights, input.cae_json)
+    calibration, reference = read_json(input.calibration), read_json(input.reference)
     train_variants = read_variants(input.model_variants)
     samples = _kept_samples(list(input.samples))
     torch.set_num_threads(max(1, threads))
@@ -37,11 +43,22 @@ def predict(input, output, params, wildcards, threads, log):
         params.strand_ambiguous,
         source=f"cohort {wildcards.cohort} ({input.qc[0]} ...)",
         device=params.device,
+        calibration=calibration,
+        assign_threshold=params.assign_threshold,
+        population_thresholds=dict(params.population_thresholds),
+        cae=cae,
+        reference=reference,
     )
     report.update(
         model_cohort=params.model_cohort,
         n_samples=len(samples),
         accuracy_where_labelled=accuracy_note(predictions, meta),
+        temperature=calibration["temperature"],
+        assign_threshold=params.assign_threshold,
+        fraction_unassigned=float((predictions["call"] == "unassigned").mean()),
+        outlier_cutoff=reference["cutoff"],
+        fraction_outlier=float(predictions["outlier"].mean()),
+        median_missing_fraction=float(predictions["missing_fraction"].median()),
     )
     log.info("overlap: %s", report)
     write_table(predictions, output.predictions)

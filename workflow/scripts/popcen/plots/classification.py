@@ -87,3 +87,29 @@ def plot_f1_bars(per_class: dict[str, pd.DataFrame], title: str, path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def plot_reliability(before: pd.DataFrame, after: pd.DataFrame, temperature: float, title: str, path) -> None:
+    """Reliability diagram: binned top probability against accuracy (:func:`popcen.classification.calibration.
+    reliability_table`) before and after temperature scaling, over a histogram of the samples per bin."""
+    fig, (ax, hist) = plt.subplots(
+        2, 1, figsize=(5.0, 6.0), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+    )
+    ax.plot([0, 1], [0, 1], "k:", lw=0.8, label="perfectly calibrated")
+    width = float((before["upper"] - before["lower"]).iloc[0])
+    for table, name, style in ((before, "raw", "o-"), (after, f"calibrated (T = {temperature:.2f})", "s-")):
+        used = table[table["n"] > 0]
+        ax.plot(used["confidence"], used["accuracy"], style, lw=1.2, ms=4, label=name)
+        centres = (table["lower"] + table["upper"]) / 2
+        offset = -width / 4 if name == "raw" else width / 4
+        hist.bar(centres + offset, table["n"], width=width / 2, label=name)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("accuracy (top label = true label)")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(title, fontsize=10)
+    hist.set_xlabel("top probability (bin)")
+    hist.set_ylabel("samples")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,3 @@
+from popcen.pipeline import classification, run_rule
+
+run_rule(classification.reference_distances, snakemake)
