@@ -6,6 +6,7 @@ import re
 from snakemake.exceptions import WorkflowError
 
 from popcen.cohorts import Cohorts, read_cohort_table
+from popcen.configcheck import check_config_paths
 from popcen.download import plan_downloads
 from popcen.panel import fine_level
 
@@ -21,6 +22,7 @@ for _schema in (
     "downloads",
 ):
     validate_config(config, workflow.source_path(f"../config/schemas/{_schema}.schema.yaml"))
+check_config_paths(config)  # '$' or braces in a path: one line before Snakemake's WildcardError
 
 _cohort_table = read_cohort_table(config["cohorts"])
 validate_config(_cohort_table, workflow.source_path("../config/schemas/cohorts.schema.yaml"))
@@ -115,6 +117,8 @@ NOT_TRAINING_KEYS = (
     "fold_seed",
     "min_overlap",
     "strand_ambiguous",
+    "min_af_correlation",
+    "af_mismatch",
     "assign_threshold",
     "population_thresholds",
     "outlier_quantile",

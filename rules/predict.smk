@@ -33,6 +33,8 @@ rule predict:
         model_cohort=model_cohort,
         min_overlap=CLASSIFICATION["min_overlap"],
         strand_ambiguous=CLASSIFICATION["strand_ambiguous"],
+        min_af_correlation=CLASSIFICATION["min_af_correlation"],
+        af_mismatch=CLASSIFICATION["af_mismatch"],
         assign_threshold=CLASSIFICATION["assign_threshold"],
         population_thresholds=CLASSIFICATION["population_thresholds"],
         device=config["device"],

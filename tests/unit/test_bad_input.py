@@ -254,3 +254,85 @@ def test_one_class_is_refused_for_folds_and_classifiers(tmp_path):
         encode_labels(samples, "super_pop")
     y, labels = encode_labels(samples.assign(pop=["GBR", "YRI"] * 6), "pop")  # two classes: fine
     assert labels == ["GBR", "YRI"] and y.tolist() == [0, 1] * 6
+
+
+# ------------------------------------------------------------------------------- BCF, '$' and braces
+def test_bcf_under_a_vcf_name_is_refused_with_the_conversion_command(tmp_path):
+    import shlex
+    import shutil
+    import subprocess
+
+    if not shutil.which("bcftools"):
+        pytest.skip("needs bcftools")
+    vcf = write_vcf(tmp_path / "plain.vcf", records=RECORDS[:3], bgzf=False)
+    bcf = tmp_path / "my data.vcf.gz"  # a BCF under a VCF's name (the cohort sheet's .bcf is refused earlier)
+    subprocess.run(["bcftools", "view", "-Ob", "-o", str(tmp_path / "x.bcf"), str(vcf)], check=True)
+    (tmp_path / "x.bcf").rename(bcf)  # (bcftools picks the output type from a .vcf.gz name)
+    with pytest.raises(PopcenInputError) as e:
+        vcf_to_zarr(bcf, tmp_path / "out.zarr")
+    assert_clean_failure(e, bcf, ["is a BCF", "bcftools view -Oz"])
+    assert not (tmp_path / "out.zarr").exists() and not (tmp_path / "out.zarr.tmp").exists()
+    # the command given works as written, and leaves a VCF the reader takes
+    command = str(e.value).split("`")[1]
+    subprocess.run(["bash", "-c", command], check=True, cwd=tmp_path)
+    vcf_to_zarr(bcf, tmp_path / "out.zarr")
+    assert (tmp_path / "out.zarr").exists() and (tmp_path / "my data.bcf").exists()
+    assert shlex.quote(str(bcf)) in command
+
+
+def _sheet(tmp_path, vcf, panel="p.panel"):
+    sheet = tmp_path / "cohorts.tsv"
+    sheet.write_text(f"name\tvcf\tpanel\tcontigs\nc1\t{vcf}\t{panel}\tchr1\n")
+    return sheet
+
+
+@pytest.mark.parametrize(
+    "vcf, panel, words",
+    [
+        (
+            "data/c.{contig}.bcf",
+            "p.panel",
+            ["cohort c1", "is a BCF", "for each contig", "bcftools view -Oz -o"],
+        ),
+        ("$HOME/c.{contig}.vcf.gz", "p.panel", ["cohort c1: vcf", "holds '$'", "no $HOME"]),
+        ("${HOME}/c.{contig}.vcf.gz", "p.panel", ["holds '$'"]),
+        ("data/{sample}.vcf.gz", "p.panel", ["holds '{sample}'", "only {contig}"]),
+        ("data/c.{contig}.vcf.gz", "panels/{contig}.panel", ["cohort c1: panel", "holds '{contig}'"]),
+        ("data/c.vcf.gz}", "p.panel", ["holds '}'"]),
+    ],
+)
+def test_cohort_sheet_paths_with_bcf_dollar_or_braces_are_refused(tmp_path, vcf, panel, words):
+    from popcen.cohorts import read_cohort_table
+
+    sheet = _sheet(tmp_path, vcf, panel)
+    with pytest.raises(PopcenInputError) as e:
+        read_cohort_table(sheet)
+    assert_clean_failure(e, sheet, words)
+
+
+def test_cohort_sheet_with_plain_paths_and_contig_pattern_is_read(tmp_path):
+    from popcen.cohorts import read_cohort_table
+
+    table = read_cohort_table(_sheet(tmp_path, "my data/c.{contig}.vcf.gz", "/abs/p q.panel"))
+    assert table["vcf"].tolist() == ["my data/c.{contig}.vcf.gz"]
+
+
+@pytest.mark.parametrize(
+    "config, words",
+    [
+        ({"downloads": {"dir": "dl $(touch x)"}}, ["config key downloads.dir:", "holds '$'"]),
+        ({"results": "out/{run}"}, ["config key results:", "holds '{run}'", "none is filled in"]),
+        ({"downloads": {"files": {"a": {"file": "${X}.bed"}}}}, ["config key downloads.files.a.file"]),
+        ({"introgression": {"map": "$HOME/map.bed"}}, ["config key introgression.map"]),
+    ],
+)
+def test_config_paths_with_dollar_or_braces_are_refused(config, words):
+    from snakemake.exceptions import WorkflowError
+
+    from popcen.configcheck import check_config_paths
+
+    with pytest.raises(WorkflowError) as e:
+        check_config_paths({"results": "results", "cohorts": "config/cohorts.tsv", **config})
+    msg = str(e.value)
+    assert "\n" not in msg and all(w in msg for w in words), msg
+    check_config_paths({"results": "my results", "downloads": {"dir": "public files", "files": {}}})

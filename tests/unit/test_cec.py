@@ -150,6 +150,34 @@ def test_interrupted_cec_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     np.testing.assert_allclose(resumed.q, reference.q, rtol=1e-6)
 
 
+def test_cec_checkpoint_is_not_resumed_onto_other_images(tmp_path, monkeypatch, caplog):
+    # Killed, then the features change (another LD seed gives other variants): train from scratch.
+    images, _ = _blobs()
+    changed = images[:, :, ::-1].copy()  # the same samples, the variants in another arrangement
+
+    import popcen.clustering.deep as deep
+
+    real_fit = deep.fit
+
+    def fit_with_interrupt(*args, callbacks=(), **kw):
+        return real_fit(*args, callbacks=[*callbacks, _Interrupt()], **kw)
+
+    monkeypatch.setattr(deep, "fit", fit_with_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        train_cec(
+            _cae(), images, 3, SETTINGS, CLUSTERING, device="cpu", progress=False, checkpoint_dir=tmp_path
+        )
+    monkeypatch.setattr(deep, "fit", real_fit)
+    with caplog.at_level("WARNING", logger="popcen"):
+        rerun = train_cec(
+            _cae(), changed, 3, SETTINGS, CLUSTERING, device="cpu", progress=False, checkpoint_dir=tmp_path
+        )
+    assert rerun.result.resumed_from is None and rerun.result.epochs_run == 4
+    assert "other training data" in caplog.text and "from scratch" in caplog.text
+    fresh = train_cec(_cae(), changed, 3, SETTINGS, CLUSTERING, device="cpu", progress=False)
+    np.testing.assert_allclose(rerun.q, fresh.q, rtol=1e-6)
+
+
 def test_frozen_batchnorm_makes_a_training_step_see_the_eval_mode_latent():
     images, _ = _blobs()
     x = torch.tensor(images[:8])  # one population only: its batch statistics differ from the running ones

@@ -567,7 +567,18 @@ def test_schema_defaults_are_the_train_settings_defaults():
     properties = schema["properties"]["classification"]["properties"]
     # the keys of the folds (classification_folds) and of predict, which rules/classification.smk keeps out
     # of the classifier's training settings
-    not_training = {"n_folds", "fold_seed", "min_overlap", "strand_ambiguous"}
+    not_training = {
+        "n_folds",
+        "fold_seed",
+        "min_overlap",
+        "strand_ambiguous",
+        "min_af_correlation",
+        "af_mismatch",
+        "assign_threshold",
+        "population_thresholds",
+        "outlier_quantile",
+        "outlier_covariance",
+    }
     names = {f.name for f in dataclasses.fields(TrainSettings)}
     assert set(properties) - not_training <= names  # every training key is a setting from_config reads
     assert names - set(properties) == {"device", "coarse_of"}  # set by the rules' code, not the config

@@ -198,3 +198,166 @@ def test_calibrated_calls_distance_and_missing_fraction(trained):
             "new",
             calibration={"labels": ["a", "b", "c"], "temperature": 1.0},
         )
+
+
+# ------------------------------------------------------------------ allele frequencies against the model's
+def test_af_concordance_by_hand():
+    from popcen.variant_matching import af_concordance
+
+    counts = np.array([[0, 2, -1, 1], [1, 2, 0, -1], [2, 0, 1, -1]], dtype=np.int8)  # samples x new records
+    match = pd.DataFrame(
+        {
+            "new_index": [2, 0, -1, 1, 3],
+            "status": ["exact", "swapped", "missing", "exact", "exact"],
+            "flip": [False, True, False, False, False],
+        }
+    )
+    train_af = np.array([0.1, 0.2, 0.3, 0.4, 0.5])
+    # new AFs over called samples: record 2: (0 + 1) / 4; record 0: (0 + 1 + 2) / 6, flipped: 1 - 1/2;
+    # the third training variant is missing; record 1: (2 + 2 + 0) / 6; record 3: 1 / 2
+    x, y = np.array([0.1, 0.2, 0.4, 0.5]), np.array([0.25, 0.5, 2 / 3, 0.5])
+    dx, dy = x - x.mean(), y - y.mean()
+    r = (dx * dy).sum() / np.sqrt((dx**2).sum() * (dy**2).sum())
+    report = af_concordance(counts, match, train_af, min_variants=4)
+    assert report["af_compared"] == 4 and report["af_correlation"] == pytest.approx(r, abs=1e-6)
+    assert af_concordance(counts, match, train_af)["af_correlation"] is None  # fewer than 20: not judged
+
+
+def _swapped_in_text_only(variants):
+    """The new cohort's table with REF and ALT exchanged, its genotypes not recoded."""
+    new = variants[["chrom", "pos", "ref", "alt"]].copy()
+    new[["ref", "alt"]] = new[["alt", "ref"]].to_numpy()
+    return new
+
+
+def test_reencoded_cohort_reports_a_full_af_correlation(trained):
+    model, meta, gn, variants, samples, _ = trained
+    _, _, report = predict_new_cohort(
+        model,
+        meta,
+        variants,
+        gn,
+        variants[["chrom", "pos", "ref", "alt"]],
+        samples,
+        0.5,
+        "exact",
+        "new",
+        min_af_correlation=0.2,
+    )
+    assert report["af_correlation"] == pytest.approx(1.0) and report["af_compared"] == 49
+    assert "af_warning" not in report
+
+
+def test_alleles_swapped_without_recoding_stop_predict(trained):
+    model, meta, gn, variants, samples, _ = trained
+    with pytest.raises(PopcenInputError) as e:
+        predict_new_cohort(
+            model,
+            meta,
+            variants,
+            gn,
+            _swapped_in_text_only(variants),
+            samples,
+            0.5,
+            "exact",
+            "new.vcf.gz",
+            min_af_correlation=0.2,
+        )
+    msg = str(e.value)  # the new AF of each variant is 1 - its training AF: r = -1
+    assert msg.startswith(
+        "new.vcf.gz: the allele frequencies of the 49 matched variants correlate at r = -1.00"
+    )
+    assert "REF/ALT swapped" in msg and "min_af_correlation = 0.2" in msg and "\n" not in msg
+
+
+def test_alleles_swapped_without_recoding_warn_when_so_configured(trained, caplog):
+    model, meta, gn, variants, samples, _ = trained
+    with caplog.at_level("WARNING", logger="popcen"):
+        pred, _, report = predict_new_cohort(
+            model,
+            meta,
+            variants,
+            gn,
+            _swapped_in_text_only(variants),
+            samples,
+            0.5,
+            "exact",
+            "new",
+            min_af_correlation=0.2,
+            af_mismatch="warn",
+        )
+    assert report["af_correlation"] == pytest.approx(-1.0) and "REF/ALT swapped" in report["af_warning"]
+    assert "correlate at r = -1.00" in caplog.text and len(pred) == len(samples)
+
+
+def test_other_variants_at_the_positions_stop_predict(trained):
+    # Another build: each position holds another variant's genotypes (the columns permuted).
+    model, meta, gn, variants, samples, _ = trained
+    perm = np.random.default_rng(1).permutation(len(variants))
+    af = variants["af"].to_numpy()
+    expected = np.corrcoef(af, af[perm])[0, 1]
+    assert abs(expected) < 0.2  # the data of this test: near zero
+    with pytest.raises(
+        PopcenInputError, match=rf"correlate at r = {expected:.2f} .* another reference build"
+    ):
+        predict_new_cohort(
+            model,
+            meta,
+            variants,
+            gn[:, perm],
+            variants[["chrom", "pos", "ref", "alt"]],
+            samples,
+            0.5,
+            "exact",
+            "new",
+            min_af_correlation=0.2,
+        )
+    _, _, report = predict_new_cohort(
+        model,
+        meta,
+        variants,
+        gn[:, perm],
+        variants[["chrom", "pos", "ref", "alt"]],
+        samples,
+        0.5,
+        "exact",
+        "new",
+        min_af_correlation=None,
+    )  # no threshold: reported only
+    assert report["af_correlation"] == pytest.approx(expected, abs=1e-6)
+
+
+def test_predict_rule_stops_on_swapped_alleles_and_leaves_no_output(trained, tmp_path, monkeypatch):
+    from popcen.pipeline import call
+    from popcen.pipeline import predict as rule
+
+    model, meta, gn, variants, samples, _ = trained
+    monkeypatch.setattr(rule, "load_classifier", lambda *a: (model, meta))
+    monkeypatch.setattr(rule, "load_cae", lambda *a: (None, {}))
+    monkeypatch.setattr(
+        rule, "read_json", lambda p: {"temperature": 1.0, "labels": meta["labels"], "cutoff": 1}
+    )
+    monkeypatch.setattr(rule, "read_variants", lambda p: variants)
+    monkeypatch.setattr(rule, "_kept_samples", lambda p: samples)
+    monkeypatch.setattr(rule, "_usable_records", lambda *a: (gn, _swapped_in_text_only(variants)))
+    out = tmp_path / "predict"
+    params = dict(
+        model_cohort="m",
+        min_overlap=0.5,
+        strand_ambiguous="exact",
+        assign_threshold=0.75,
+        population_thresholds={},
+        device="cpu",
+        min_af_correlation=0.2,
+        af_mismatch="stop",
+    )
+    names = ("weights", "meta", "model_variants", "calibration", "reference", "cae_weights", "cae_json")
+    with pytest.raises(PopcenInputError, match="REF/ALT swapped"):
+        call(
+            rule.predict,
+            input={**{k: f"{k}.x" for k in names}, "zarr": ["a.zarr"], "qc": ["a.tsv.gz"], "samples": ["s"]},
+            output={k: out / f"{k}.out" for k in ("predictions", "matching", "overlap")},
+            params=params,
+            wildcards={"cohort": "new"},
+        )
+    assert out.exists() and not any(out.iterdir())  # the folder Snakemake makes, nothing in it

@@ -64,6 +64,11 @@ def test_predicted_cohort_sections():
     pred = pd.DataFrame({"sample": ["a", "b", "c"], "predicted": ["YRI", "YRI", "CEU"]})
     ((title, text),) = predicted_cohort_sections(overlap, pred)
     assert title == "Predictions" and "overlap 90.0%" in text and "pop 1.000" in text
+    assert "Pearson r" not in text  # a report without the comparison (too few variants, older runs)
+    overlap.update(af_correlation=-0.98, af_compared=9, af_warning="r = -0.98 <  0.2: REF/ALT swapped?")
+    ((_, text),) = predicted_cohort_sections(overlap, pred)
+    assert "9 matched variants against the model cohort's: Pearson r = -0.980" in text
+    assert "<b>Warning:</b> r = -0.98 &lt;  0.2: REF/ALT swapped?" in text
 
 
 def test_clustering_section_states_k_and_where_it_came_from():

@@ -13,6 +13,7 @@ from popcen.training import (
     FitOptions,
     TrainContext,
     TrainState,
+    data_digest,
     fit,
     make_loader,
     make_optimizer,
@@ -43,8 +44,8 @@ def _loss(model, batch):
     return torch.nn.functional.cross_entropy(model(x), y)
 
 
-def _run(tmp_path, callbacks=(), max_epochs=6, patience=None, seed=3, **kw):
-    x, y = _data()
+def _run(tmp_path, callbacks=(), max_epochs=6, patience=None, seed=3, data_seed=0, **kw):
+    x, y = _data(seed=data_seed)
     train = make_loader(x[:80], y[:80], batch_size=16, shuffle=True, seed=seed)
     val = make_loader(x[80:], y[80:], batch_size=32)
     model = _model(seed)
@@ -296,3 +297,58 @@ def test_train_state_save_and_restore_round_trip(tmp_path):
     other.fingerprint = "another run"
     assert not other.restore(tmp_path / "a" / "last.pt")
     assert not other.restore(tmp_path / "missing.pt")
+
+
+def test_checkpoint_of_other_training_data_trains_from_scratch(tmp_path, caplog):
+    # A killed run, then the features change (e.g. another LD seed): the rerun must not resume onto them.
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path / "cut", callbacks=[_Interrupt(at=4)], max_epochs=6)
+    assert (tmp_path / "cut" / "ckpt" / "last.pt").exists()
+    with caplog.at_level("WARNING", logger="popcen"):
+        rerun, result = _run(tmp_path / "cut", max_epochs=6, data_seed=1)
+    assert result.resumed_from is None and result.epochs_run == 6
+    assert "other training data" in caplog.text and "training starts from scratch" in caplog.text
+    fresh, _ = _run(tmp_path / "fresh", max_epochs=6, data_seed=1)  # what training from scratch gives
+    assert torch.equal(_weights(rerun), _weights(fresh))
+    assert not (tmp_path / "cut" / "ckpt" / "last.pt").exists()  # no stale checkpoint left behind
+
+
+def test_checkpoint_without_a_data_digest_is_not_resumed(tmp_path, caplog):
+    path, state = _interrupted_checkpoint(tmp_path)
+    del state["data_digest"]  # written before the digest existed: its data cannot be checked
+    torch.save(state, path)
+    with caplog.at_level("WARNING", logger="popcen"):
+        _, result = _run(tmp_path, max_epochs=6)
+    assert result.resumed_from is None and result.epochs_run == 6
+    assert "data digest absent" in caplog.text
+
+
+def test_data_digest_sees_every_change_and_reads_stores_in_blocks(monkeypatch):
+    import zarr
+
+    from popcen import training
+    from popcen.batches import GenotypeBatches
+
+    rng = np.random.default_rng(0)
+    g = rng.integers(-1, 3, size=(12, 40)).astype(np.int8)
+    means = np.full(40, 0.5, np.float32)
+
+    def digest(a, rows=None, m=means):
+        return data_digest(GenotypeBatches(a, rows, batch_size=4, means=m))
+
+    base = digest(g)
+    assert digest(g.copy()) == base
+    flipped = g.copy()
+    flipped[7, 31] = (flipped[7, 31] + 1) % 3  # one call
+    assert digest(flipped) != base
+    assert digest(g[::-1].copy()) != base  # the samples in another order
+    assert digest(g, rows=np.arange(10)) != base  # another split
+    assert digest(g, m=means + 0.1) != base
+    monkeypatch.setattr(training, "DIGEST_BLOCK_BYTES", 50)  # a store is read a block of rows at a time
+    store = zarr.array(g, chunks=(5, 40))
+    assert digest(store) == base
+    # a loader over tensors, and a loader of an unknown kind (not checked)
+    x = rng.normal(size=(8, 3)).astype(np.float32)
+    assert data_digest(make_loader(x, batch_size=4)) != data_digest(make_loader(x + 1, batch_size=4))
+    assert data_digest(make_loader(x, batch_size=4), None) != data_digest(make_loader(x, batch_size=4))
+    assert data_digest([x]) is None

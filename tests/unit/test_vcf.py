@@ -176,7 +176,10 @@ def test_records_the_fast_path_does_not_handle_go_through_scikit_allel(tmp_path,
         assert gt_only_to_zarr(fh, tmp_path / "f.zarr", 16, ZARR_FIELDS[1:], template) is False
     assert not (tmp_path / "f.zarr").exists()
     vcf_to_zarr(vcf, tmp_path / "odd.zarr")
-    assert_same_store(allel_reference(vcf, tmp_path / "ref.zarr"), tmp_path / "odd.zarr")
+    # scikit-allel's own store, but for haploid calls: read as hemizygous diploid ones (PloidyStream)
+    reference = tmp_path / "reference.vcf"
+    reference.write_text(text.replace("GT\t0\t1\n", "GT\t0/0\t1/1\n"))
+    assert_same_store(allel_reference(reference, tmp_path / "ref.zarr"), tmp_path / "odd.zarr")
 
 
 @pytest.mark.parametrize("block", [64, 5000])
@@ -337,3 +340,104 @@ def test_the_rule_checks_the_jobs_contig_and_a_region_numbers_its_records(tmp_pa
     with pytest.raises(PopcenInputError, match=r"c\.vcf\.gz \(record 2 of region chr1\): 10 columns where"):
         vcf_to_zarr(f"{vcf}.gz", tmp_path / "out.zarr", region="chr1")
     assert not list(tmp_path.glob("out.zarr*"))
+
+
+# ------------------------------------------------------------------------------------------ ploidy
+_X_HEADER = (
+    "##fileformat=VCFv4.2\n##contig=<ID=chrX,length=1000000>\n"
+    '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+    '##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Depth">\n'
+    "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tM1\tM2\tF1\tF2\n"
+)
+
+
+def _x_vcf(path, rows, fmt="GT"):
+    body = "".join(
+        f"chrX\t{pos}\tv{pos}\tA\tG\t.\tPASS\t.\t{fmt}\t" + "\t".join(calls) + "\n" for pos, calls in rows
+    )
+    path.write_text(_X_HEADER + body)
+    subprocess.run(["bgzip", "-f", str(path)], check=True)
+    return path.with_name(path.name + ".gz")
+
+
+def _alt_counts(store_path):
+    from popcen.zarrio import alt_counts
+
+    return alt_counts(zarr.open_group(str(store_path), mode="r")["calldata/GT"][:]).tolist()
+
+
+# Males haploid, females diploid (mixed ploidy in every record), and the PAR where males are diploid. By the
+# hemizygous convention a haploid alt counts 2 and a haploid ref 0; '.' and a half-missing '1/.' are missing.
+CHRX = [
+    (100, ["1", "0", "0/1", "1/1"]),
+    (200, ["0", "1", "0|0", "0|1"]),
+    (300, [".", "1", "1/.", "0/0"]),
+    (400, ["0/1", "1|1", "0/0", "./."]),  # PAR: all diploid (the fast path's kind of record)
+]
+EXPECTED = [[2, 0, 1, 2], [0, 2, 0, 1], [-1, 2, -1, 0], [1, 2, 0, -1]]
+
+
+def test_haploid_calls_are_read_as_hemizygous_calls(tmp_path):
+    vcf = _x_vcf(tmp_path / "x.vcf", CHRX)
+    vcf_to_zarr(vcf, tmp_path / "x.zarr")
+    assert _alt_counts(tmp_path / "x.zarr") == EXPECTED
+
+
+def test_haploid_calls_with_other_format_fields(tmp_path):
+    rows = [(pos, [f"{c}:7" for c in calls]) for pos, calls in CHRX]
+    vcf = _x_vcf(tmp_path / "x.vcf", rows, fmt="GT:DP")
+    vcf_to_zarr(vcf, tmp_path / "x.zarr")
+    assert _alt_counts(tmp_path / "x.zarr") == EXPECTED
+
+
+def test_diploid_records_read_the_same_by_both_parsers_beside_haploid_ones(tmp_path):
+    # The all-diploid record is read by the fast path in a file of such records, by scikit-allel's after a
+    # haploid record sends the file there: the same counts.
+    fast = _x_vcf(tmp_path / "fast.vcf", CHRX[3:])
+    vcf_to_zarr(fast, tmp_path / "fast.zarr")
+    assert _alt_counts(tmp_path / "fast.zarr") == EXPECTED[3:]
+
+
+def test_a_call_with_three_alleles_is_refused_with_its_line(tmp_path):
+    vcf = _x_vcf(tmp_path / "x.vcf", [*CHRX[:2], (300, ["0/1/1", "1", "0/0", "0/1"])])
+    with pytest.raises(PopcenInputError) as e:
+        vcf_to_zarr(vcf, tmp_path / "x.zarr")
+    msg = str(e.value)
+    assert msg.startswith(f"{vcf}:8: a call with more than 2 alleles") and "\n" not in msg
+    assert not (tmp_path / "x.zarr").exists() and not (tmp_path / "x.zarr.tmp").exists()
+
+
+def test_chrx_cohort_keeps_its_variants_through_qc(tmp_path):
+    from popcen.qc import variant_qc
+
+    vcf = _x_vcf(tmp_path / "x.vcf", CHRX[:2])
+    vcf_to_zarr(vcf, tmp_path / "x.zarr")
+    store = zarr.open_group(str(tmp_path / "x.zarr"), mode="r")
+    table = variant_qc(store, np.arange(4), min_call_rate=0.9, min_mac=1, min_maf=0.0)
+    assert table["status"].tolist() == ["kept", "kept"]
+
+
+@pytest.mark.parametrize("block", [7, 64, 1 << 20])
+def test_ploidy_stream_rewrites_across_read_boundaries(block):
+    import io
+
+    from popcen.vcfcheck import PloidyStream, RecordChecks
+
+    def text(rows):
+        return "".join(
+            f"chrX\t{pos}\t.\tA\tG\t.\tPASS\t.\tGT\t" + "\t".join(calls) + "\n" for pos, calls in rows
+        )
+
+    records = text(CHRX)
+    diploid = {"1": "1/1", "0": "0/0", ".": "./."}
+    expected = text([(pos, [diploid.get(c, c) for c in calls]) for pos, calls in CHRX])
+    stream = PloidyStream(io.BytesIO((_X_HEADER + records).encode()), RecordChecks("x.vcf", 4), block=block)
+    out, buffer = b"", bytearray(5)
+    while n := stream.readinto(buffer):
+        out += bytes(buffer[:n])
+    assert out.decode() == _X_HEADER + expected
+    bad = _X_HEADER + records + "chrX\t500\t.\tA\tG\t.\tPASS\t.\tGT\t0/0\t0|1|1\t0/0\t1\n"
+    stream = PloidyStream(io.BytesIO(bad.encode()), RecordChecks("x.vcf", 4), block=block)
+    with pytest.raises(PopcenInputError, match=r"^x\.vcf:10: a call with more than 2 alleles"):
+        while stream.readinto(buffer):
+            pass

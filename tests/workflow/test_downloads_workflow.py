@@ -107,3 +107,32 @@ def test_1kg_config_dry_run_downloads_then_runs_per_contig(tmp_path):
     assert stats["vcf_to_zarr"] == stats["variant_qc"] == stats["ld_prune"] == "22"
     assert stats["assemble_features"] == "1" and "simulate_demo_contig" not in stats
     assert "wildcards: entry=kg_phase3_panel, filename=integrated_call_samples_v3.20130502.ALL.panel" in out
+
+
+def test_sgdp_vcf_runs_in_a_folder_with_a_space_and_a_dollar(tmp_path):
+    """Shell hygiene through Snakemake: the BCF -> VCF rule in a working folder and a downloads folder whose
+    names hold a space and ``$`` (paths are quoted with :q, so nothing in them is expanded or run)."""
+    from tests.unit.test_shell_quoting import _tiny_bcf
+
+    wd = tmp_path / "work dir $HOME $(touch PWNED)"
+    wd.mkdir()
+    make_workdir(
+        wd,
+        {
+            "downloads": {
+                "dir": "public files",
+                "files": {"sgdp_bcf": {"url": "http://127.0.0.1:9/chr.{contig}.bcf", "contigs": ["1"]}},
+            }
+        },
+        [TINY_DEMO_COHORT],
+    )
+    bcf = wd / "public files/sgdp_bcf/chr.1.bcf"
+    bcf.parent.mkdir(parents=True)
+    _tiny_bcf(bcf)  # as if downloaded: the file and its checksum line
+    (bcf.parent / "chr.1.bcf.sha256").write_text(
+        f"{hashlib.sha256(bcf.read_bytes()).hexdigest()}  chr.1.bcf\n"
+    )
+    run_snakemake(["--directory", wd, "--cores", "1", "public files/sgdp/sgdp.1.vcf.gz"])
+    out = wd / "public files/sgdp"
+    assert (out / "sgdp.1.vcf.gz").read_bytes()[:2] == b"\x1f\x8b" and (out / "sgdp.1.vcf.gz.tbi").exists()
+    assert not list(tmp_path.rglob("PWNED"))

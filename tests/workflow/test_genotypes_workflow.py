@@ -106,6 +106,23 @@ def test_demo_is_deterministic(demo_run, tmp_path):
     assert a == b
 
 
+@pytest.mark.parametrize(
+    "vcf, dl, words",
+    [
+        ("${HOME}/demo.{contig}.vcf.gz", "resources/public", ["cohort demo: vcf", "holds '$'"]),
+        ("resources/demo/demo.{contig}.bcf", "resources/public", ["is a BCF", "bcftools view -Oz -o"]),
+        (TINY_DEMO_COHORT["vcf"], "dl {x}", ["config key downloads.dir:", "holds '{x}'"]),
+    ],
+)
+def test_dollar_braces_or_bcf_in_a_path_stop_before_snakemake_reads_it(tmp_path, vcf, dl, words):
+    """Before this check: Snakemake's `WildcardError ... 'HOME'` for ${HOME}, and 'not a VCF' for a BCF."""
+    wd = make_workdir(tmp_path, {**TINY_DEMO, "downloads": {"dir": dl}}, [{**TINY_DEMO_COHORT, "vcf": vcf}])
+    proc = run_snakemake(["--directory", wd, "-n", "--cores", "1"], check=False)
+    out = proc.stderr + proc.stdout
+    assert proc.returncode != 0 and all(w in out for w in words), out[-3000:]
+    assert "WildcardError" not in out and not (wd / "results").exists()
+
+
 def test_bad_config_stops_before_any_job(tmp_path):
     wd = make_workdir(tmp_path, {**TINY_DEMO, "qc": {"min_call_rate": 1.5}}, [TINY_DEMO_COHORT])
     proc = run_snakemake(["--directory", wd, "-n", "--cores", "1"], check=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,53 @@ def read_cohort_table(path: str | Path) -> pd.DataFrame:
     dup = table["name"][table["name"].duplicated()].tolist()
     if dup:
         raise PopcenInputError(path, f"cohort name(s) listed twice: {', '.join(dup)}")
+    for row in table.itertuples(index=False):
+        for column, wildcards in (("vcf", ("contig",)), ("panel", ())):
+            problem = path_problem(getattr(row, column), wildcards)
+            if problem:
+                raise PopcenInputError(
+                    path, f"cohort {row.name}: {column} {getattr(row, column)!r} {problem}"
+                )
+        if row.vcf.lower().endswith(".bcf"):
+            raise PopcenInputError(path, f"cohort {row.name}: vcf {row.vcf!r} {bcf_problem(row.vcf)}")
     return table
+
+
+def path_problem(path: str, wildcards: tuple[str, ...] = ()) -> str | None:
+    """Why a configured path cannot be used as written, or None: a ``$`` (paths are taken literally: no
+    ``$HOME`` or ``${VAR}`` expansion, and Snakemake would read ``{VAR}`` as a wildcard and fail with a
+    WildcardError), or braces other than the ``{wildcard}`` s the field is filled with."""
+    if "$" in path:
+        return (
+            "holds '$': paths are taken literally (no $HOME or ${VAR} expansion); "
+            "write the path out (an absolute path, or one relative to the working directory)"
+        )
+    allowed = {"{" + w + "}" for w in wildcards}
+    bad = [b for b in re.findall(r"\{[^{}]*\}|[{}]", path) if b not in allowed]
+    if bad:
+        filled = (
+            f"only {', '.join(sorted(allowed))} is filled in here" if allowed else "none is filled in here"
+        )
+        return f"holds {bad[0]!r}: braces are Snakemake wildcards and {filled}; rename the file or folder"
+    return None
+
+
+def bcf_problem(vcf: str) -> str:
+    """The refusal of a BCF, with the command that converts it (one per contig for a {contig} pattern). A
+    ``.bcf`` converts to a ``.vcf.gz`` beside it; a BCF under a VCF's name is renamed first."""
+    each = " for each contig" if "{contig}" in vcf else ""
+    if vcf.lower().endswith(".bcf"):
+        out, steps, then = f"{vcf[: -len('.bcf')]}.vcf.gz", [], " and point the cohort sheet at it"
+        bcf = vcf
+    else:
+        stem = re.sub(r"(\.vcf)?(\.b?gz)?$", "", vcf)
+        out, bcf, then = vcf, f"{stem}.bcf", ""
+        steps = [f"mv {shlex.quote(vcf)} {shlex.quote(bcf)}"]
+    steps += [
+        f"bcftools view -Oz -o {shlex.quote(out)} {shlex.quote(bcf)}",
+        f"tabix -p vcf {shlex.quote(out)}",
+    ]
+    return f"is a BCF: popcen reads VCF (BGZF); convert it{each} with `{' && '.join(steps)}`{then}"
 
 
 def expand_contigs(spec: str) -> list[str]:

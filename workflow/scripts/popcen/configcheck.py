@@ -53,3 +53,42 @@ def validate_config(data, schema_path: str | Path) -> None:
         raise WorkflowError(
             first_error(records, schema_path) or f"invalid config (schema {schema_path})"
         ) from None
+
+
+# Config keys that name files or folders (dotted; ``*`` stands for every entry of a mapping).
+PATH_KEYS = (
+    "cohorts",
+    "results",
+    "downloads.dir",
+    "downloads.files.*.file",
+    "introgression.map",
+    "introgression.fasta",
+    "introgression.genes",
+)
+
+
+def _values(config, dotted: str):
+    """(key, value) of every string at a dotted key of ``config`` (``*``: every entry)."""
+    head, _, rest = dotted.partition(".")
+    if not isinstance(config, dict):
+        return
+    items = config.items() if head == "*" else [(head, config.get(head))]
+    for key, value in items:
+        if rest:
+            yield from ((f"{key}.{k}", v) for k, v in _values(value, rest))
+        elif isinstance(value, str):
+            yield key, value
+
+
+def check_config_paths(config: dict) -> None:
+    """Refuse a configured path with ``$`` or braces (:func:`popcen.cohorts.path_problem`) in one line,
+    before Snakemake meets it (as a literal ``$HOME`` folder, or as a wildcard: ``WildcardError 'HOME'``)."""
+    from snakemake.exceptions import WorkflowError
+
+    from popcen.cohorts import path_problem
+
+    for dotted in PATH_KEYS:
+        for key, value in _values(config, dotted):
+            problem = path_problem(value)
+            if problem:
+                raise WorkflowError(f"config key {key}: {value!r} {problem}")

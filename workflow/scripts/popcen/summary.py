@@ -122,6 +122,13 @@ def predicted_cohort_sections(overlap: dict, pred: pd.DataFrame) -> list[tuple[s
         f"{overlap['strand'] + overlap['strand_swapped']} strand-flipped, {overlap['missing']} missing, "
         f"set to the training mean).</p>"
     )
+    if overlap.get("af_correlation") is not None:
+        text += (
+            f"<p>Allele frequencies of the {overlap['af_compared']} matched variants against the model "
+            f"cohort's: Pearson r = {overlap['af_correlation']:.3f}.</p>"
+        )
+    if overlap.get("af_warning"):
+        text += f"<p><b>Warning:</b> {html.escape(overlap['af_warning'])}</p>"
     acc = overlap.get("accuracy_where_labelled") or {}
     if acc:
         text += (

@@ -39,7 +39,12 @@ What ``fit`` does
   interruption resumes after the last finished epoch, and on the CPU ends with the same weights as an
   uninterrupted run. A checkpoint written with other hyper-parameters or another architecture
   (``fingerprint``), or in another layout (:data:`CHECKPOINT_FORMAT`; checkpoints written before the
-  number existed have the layout of format 1), is ignored with a warning. The checkpoint is deleted when
+  number existed have the layout of format 1), is ignored with a warning. So is one written on other
+  training data: the checkpoint holds a digest of the loaders' data (:func:`data_digest`: the arrays of
+  a :func:`make_loader`, or the alt counts, rows and means of a :class:`popcen.batches.GenotypeBatches`),
+  and a run whose data differ (other variants after a changed LD seed, other samples, another split)
+  trains from scratch and says so in the log; a checkpoint without a digest (written before it
+  existed) is ignored too, as its data cannot be checked. The checkpoint is deleted when
   ``fit`` returns normally (``keep_checkpoint=False``), so that a later run with a changed config never
   resumes a finished one.
 * **early stopping** on the validation loss (the training loss when ``val_loader`` is None): stop after
@@ -542,6 +547,7 @@ class TrainState:
     ctx: TrainContext
     scaler: torch.amp.GradScaler
     fingerprint: str  # of the model's parameter shapes and the settings a resume must share
+    data_digest: str | None = None  # of the training data (data_digest); None: not checked
     callbacks: Sequence[Callback] = ()
     generator: torch.Generator | None = None
     history: list[dict] = field(default_factory=list)
@@ -577,6 +583,7 @@ class TrainState:
         return {
             "format": CHECKPOINT_FORMAT,
             "fingerprint": self.fingerprint,
+            "data_digest": self.data_digest,
             "model": _cpu_state(self.ctx.model.state_dict()),
             "optimizer": self.ctx.optimizer.state_dict(),
             "scaler": self.scaler.state_dict(),
@@ -661,9 +668,60 @@ class TrainState:
         if state.get("fingerprint") != self.fingerprint:
             log.warning("%s: ignoring checkpoint %s written with other settings", desc, path)
             return False
+        if self.data_digest is not None and state.get("data_digest") != self.data_digest:
+            log.warning(
+                "%s: ignoring checkpoint %s: it was written on other training data (data digest %s, now %s: "
+                "other variants, samples or split); training starts from scratch",
+                desc,
+                path,
+                state.get("data_digest") or "absent",
+                self.data_digest,
+            )
+            return False
         self.load_state_dict(state)
         log.info("%s: resumed from %s after epoch %d", desc, path, len(self.history))
         return True
+
+
+# ----------------------------------------------------------------------------------------- data digest
+DIGEST_BLOCK_BYTES = 1 << 26  # rows of a store (Zarr) array are read and hashed in blocks of about 64 MiB
+
+
+def _hash_array(h, array) -> None:
+    """Feed an array's dtype, shape and content to ``h``: a numpy array or tensor at once, any other array
+    (a Zarr store) in blocks of rows, so that nothing larger than a block is held."""
+    if isinstance(array, torch.Tensor):
+        array = array.detach().cpu().contiguous().numpy()
+    h.update(f"{np.dtype(array.dtype).str}{tuple(array.shape)}".encode())
+    if isinstance(array, np.ndarray):
+        h.update(np.ascontiguousarray(array).data)
+        return
+    row_bytes = max(int(np.prod(array.shape[1:], dtype=np.int64)) * np.dtype(array.dtype).itemsize, 1)
+    step = max(DIGEST_BLOCK_BYTES // row_bytes, 1)
+    for i in range(0, int(array.shape[0]), step):
+        h.update(np.ascontiguousarray(array[i : i + step]).data)
+
+
+def data_digest(*loaders) -> str | None:
+    """A digest of what the loaders read, without iterating them (their sampler state is left alone):
+    the tensors of a DataLoader over a TensorDataset (:func:`make_loader`), the alt counts, rows and means
+    of a :class:`popcen.batches.GenotypeBatches`; None (a loader) hashes as absent. Returns None when a
+    loader is of another kind (its data cannot be checked). One pass over the data: about a second per
+    GiB, paid only by a run that checkpoints."""
+    h = hashlib.blake2b(digest_size=12)
+    for loader in loaders:
+        h.update(b"|loader|")
+        if loader is None:
+            h.update(b"none")
+        elif isinstance(loader, DataLoader) and isinstance(loader.dataset, TensorDataset):
+            for tensor in loader.dataset.tensors:
+                _hash_array(h, tensor)
+        elif all(hasattr(loader, key) for key in ("alt_count", "rows", "means")):
+            for array in (loader.rows, loader.means, loader.alt_count):
+                _hash_array(h, array)
+        else:
+            return None
+    return h.hexdigest()
 
 
 # ------------------------------------------------------------------------------------------------ loop
@@ -855,6 +913,8 @@ def fit(
         generator=_sampler_generator(train_loader),
     )
     ckpt = Path(options.checkpoint_dir) / CHECKPOINT_NAME if options.checkpoint_dir else None
+    if ckpt is not None:  # only a run that checkpoints pays for the pass over the data
+        state.data_digest = data_digest(train_loader, val_loader)
     resumed_from = len(state.history) if ckpt is not None and state.restore(ckpt, options.desc) else None
 
     state.ctx.epoch = len(state.history)

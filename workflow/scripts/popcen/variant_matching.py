@@ -25,6 +25,10 @@ import pandas as pd
 
 from popcen.errors import PopcenInputError
 
+# Fewer matched variants with a frequency in both cohorts than this: no allele-frequency correlation is
+# judged (too few to tell a swap or another build from sampling noise).
+AF_MIN_VARIANTS = 20
+
 COMPLEMENT = str.maketrans("ACGTacgt", "TGCAtgca")
 STATUSES = ("exact", "swapped", "strand", "strand_swapped", "missing")
 FLIPPED = ("swapped", "strand_swapped")
@@ -173,3 +177,58 @@ def align_counts(
     called = new_counts[:, cols] >= 0
     out[:, found] = np.where(called, values, out[:, found])
     return out
+
+
+def af_concordance(
+    new_counts: np.ndarray, match: pd.DataFrame, train_af: np.ndarray, min_variants: int = AF_MIN_VARIANTS
+) -> dict:
+    """How the new cohort's allele frequencies of the matched variants follow the model cohort's.
+
+    The new cohort's alt-allele frequency of each matched variant (over its called samples), in the
+    training orientation (1 − AF where the alleles are swapped), against the training ``af``: their Pearson
+    correlation. Cohorts of the same species on the same build correlate strongly (different populations
+    too: most variants are common or rare everywhere); a correlation near zero says the positions hold
+    other variants (another reference build), a negative one that the alleles are swapped without the
+    genotypes being recoded (REF/ALT exchanged in the text only).
+
+    Returns
+    -------
+    dict: ``af_correlation`` (None with fewer than ``min_variants`` variants having a frequency in both
+    cohorts, or a constant frequency), ``af_compared`` (that number of variants)
+    """
+    found = match["new_index"].to_numpy() >= 0
+    cols = match["new_index"].to_numpy()[found]
+    counts = new_counts[:, cols]
+    called = counts >= 0
+    an = 2 * called.sum(axis=0)
+    ac = np.where(called, counts, 0).sum(axis=0, dtype=np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        new_af = np.where(an > 0, ac / np.maximum(an, 1), np.nan)
+    flip = match["flip"].to_numpy()[found]
+    new_af[flip] = 1.0 - new_af[flip]
+    old_af = np.asarray(train_af, dtype=np.float64)[found]
+    both = np.isfinite(new_af) & np.isfinite(old_af)
+    n = int(both.sum())
+    r = None
+    if n >= min_variants and new_af[both].std() > 0 and old_af[both].std() > 0:
+        r = round(float(np.corrcoef(old_af[both], new_af[both])[0, 1]), 6)
+    return {"af_correlation": r, "af_compared": n}
+
+
+def check_af(report: dict, min_correlation: float | None, action: str, source) -> str | None:
+    """The verdict on :func:`af_concordance`'s ``report``: None when the correlation reaches
+    ``min_correlation`` (or could not be judged, or no threshold is set); else the one-line problem, raised
+    as :class:`PopcenInputError` (``action`` ``stop``) or returned (``warn``)."""
+    r = report.get("af_correlation")
+    if min_correlation is None or r is None or r >= min_correlation:
+        return None
+    problem = (
+        f"the allele frequencies of the {report['af_compared']} matched variants correlate at r = {r:.2f} "
+        f"with the model cohort's (below classification.min_af_correlation = {min_correlation:g}): "
+        + ("REF/ALT swapped without recoding the genotypes?" if r < 0 else "another reference build?")
+        + " check the VCF's alleles and build against the model's features/variants.tsv"
+        " (classification.af_mismatch: warn goes on)"
+    )
+    if action == "stop":
+        raise PopcenInputError(source, problem)
+    return problem

@@ -10,8 +10,9 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from popcen.cohorts import bcf_problem
 from popcen.errors import PopcenInputError
-from popcen.vcfcheck import CheckedStream, RecordChecks, check_bgzf_eof
+from popcen.vcfcheck import CheckedStream, PloidyStream, RecordChecks, check_bgzf_eof
 from popcen.vcffast import gt_only_to_zarr
 
 log = logging.getLogger("popcen")
@@ -70,6 +71,8 @@ def read_header(path: str | Path) -> VcfHeader:
     try:
         with _open_text(path) as fh:
             first = fh.readline()
+            if first.startswith("BCF"):  # a BCF under another name (BGZF-compressed, magic "BCF\\2")
+                raise PopcenInputError(path, bcf_problem(str(path)))
             if not first.startswith("##fileformat=VCF"):
                 raise PopcenInputError(path, "not a VCF (first line is not ##fileformat=VCF...)")
             for line in fh:
@@ -141,6 +144,8 @@ def vcf_to_zarr(
     the store is the same either way. It is written to ``<out>.tmp`` and renamed when complete, so an
     interrupted conversion never leaves a store that looks finished. Both parsers check every record as
     they read it (:mod:`popcen.vcfcheck`); a bad one raises :class:`PopcenInputError` and leaves nothing.
+    Haploid calls (chrX in males) are stored as hemizygous diploid ones (``1`` as ``[1, 1]``: an alt count
+    of 2), call by call; a call with more than two alleles is refused (:class:`popcen.vcfcheck.PloidyStream`).
     """
     vcf, out = Path(vcf), Path(out)
     header = read_header(vcf)
@@ -229,7 +234,10 @@ def _stream_to_zarr(open_stream, tmp: Path, chunk_length: int, checks=None) -> N
     if not done:
         log.info("records other than GT-only a|b calls: converting with scikit-allel's parser")
         with open_stream() as stream:
-            _allel_to_zarr(CheckedStream(stream, checks()) if checks else stream, tmp, None, chunk_length)
+            if checks:
+                record_checks = checks()
+                stream = CheckedStream(PloidyStream(stream, record_checks), record_checks)
+            _allel_to_zarr(stream, tmp, None, chunk_length)
 
 
 def _open_vcf(vcf: Path):

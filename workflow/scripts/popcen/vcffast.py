@@ -6,7 +6,9 @@ decoded in one compiled (numba) pass over the text, such calls sitting at fixed 
 is taken from scikit-allel itself, which converts the header and first record into a template store; the
 arrays are then filled with exactly what scikit-allel would have written. Any record that does not fit
 (another FORMAT field, a two-digit allele, a haploid call, CRLF line ends, ...) makes :func:`gt_only_to_zarr`
-give up and remove its output, and the caller converts the input with scikit-allel instead. A record that
+give up and remove its output, and the caller converts the input with scikit-allel instead (haploid
+calls then pass through :class:`popcen.vcfcheck.PloidyStream`, which writes them as hemizygous diploid
+ones: both parsers store the same calls). A record that
 breaks the checks of :mod:`popcen.vcfcheck` (CHROM, POS, order, column count) stops the conversion instead.
 """
 

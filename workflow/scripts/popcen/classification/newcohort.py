@@ -9,6 +9,8 @@ are better evidence than the training mean they would otherwise get.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 
@@ -20,7 +22,9 @@ from popcen.classification.train import predict_proba
 from popcen.errors import PopcenInputError
 from popcen.images import to_images
 from popcen.representation import encode
-from popcen.variant_matching import align_counts, check_overlap, match_variants
+from popcen.variant_matching import af_concordance, align_counts, check_af, check_overlap, match_variants
+
+log = logging.getLogger("popcen")
 
 USABLE_STATUSES = ("kept", "low_mac", "low_maf")
 
@@ -48,6 +52,8 @@ def predict_new_cohort(
     population_thresholds: dict | None = None,
     cae=None,
     reference: dict | None = None,
+    min_af_correlation: float | None = None,
+    af_mismatch: str = "stop",
 ):
     """Align a new cohort to the model's variants and predict it.
 
@@ -65,6 +71,10 @@ def predict_new_cohort(
     cae, reference : the model cohort's CAE and its out-of-reference model (``reference.json`` of rule
         reference_distances); both given: each sample's distance to the nearest reference population in
         the CAE's latent space, and ``outlier`` beyond the reference's cutoff
+    min_af_correlation, af_mismatch : the matched variants' allele frequencies must correlate with the
+        model cohort's at least this much (:func:`popcen.variant_matching.af_concordance`), else the
+        prediction stops (``stop``: :class:`PopcenInputError`, before anything is predicted) or goes on with
+        a warning in the log and ``af_warning`` in the report (``warn``); None: not checked
 
     Returns
     -------
@@ -72,11 +82,17 @@ def predict_new_cohort(
         [most_similar_<coarse>, top_probability_<coarse>, call_<coarse>], [distance, nearest_reference,
         outlier], missing_fraction, p_<label>... (calibrated when ``calibration`` is given)
     matching : one row per model variant: id, chrom, pos, ref, alt, status, new_index
-    report : overlap counts (see :func:`popcen.variant_matching.overlap_report`)
+    report : overlap counts (see :func:`popcen.variant_matching.overlap_report`), ``af_correlation`` and
+        ``af_compared``, and ``af_warning`` when the correlation was below its threshold under ``warn``
     """
     model_variants = train_variants.iloc[meta["variant_index"]].reset_index(drop=True)
     match = match_variants(model_variants, new_variants, strand_ambiguous)
     report = check_overlap(match, min_overlap, source)
+    report.update(af_concordance(new_gn, match, model_variants["af"].to_numpy(dtype=np.float64)))
+    warning = check_af(report, min_af_correlation, af_mismatch, source)
+    if warning:
+        log.warning("%s: %s", source, warning)
+        report["af_warning"] = warning
     # A variant or call the new cohort lacks takes the training mean alt count (2 · AF over the model
     # cohort's called samples), the value the CAE's images give a missing training call.
     train_mean = 2 * model_variants["af"].fillna(0).to_numpy(dtype=np.float32)

@@ -48,6 +48,8 @@ def predict(input, output, params, wildcards, threads, log):
         population_thresholds=dict(params.population_thresholds),
         cae=cae,
         reference=reference,
+        min_af_correlation=params.min_af_correlation,
+        af_mismatch=params.af_mismatch,
     )
     report.update(
         model_cohort=params.model_cohort,
