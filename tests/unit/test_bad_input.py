@@ -83,8 +83,10 @@ def test_no_sample_left_after_selection(tmp_path):
     with pytest.raises(PopcenInputError) as e:
         select_samples(["S1", "S2"], p, "pop", ["ZZZ"], vcf_path="cohort.vcf.gz")
     assert_clean_failure(e, "cohort.vcf.gz", ["no sample left", "ZZZ"])
-    with pytest.raises(PopcenInputError):
-        select_samples(["X1", "X2"], p, "pop", None, vcf_path="cohort.vcf.gz")
+    # the panel is named as the file to look at, with the VCF's sample IDs beside it
+    with pytest.raises(PopcenInputError) as e:
+        select_samples(["X1", "X2"], p, "pop", None, vcf_path="chr1.zarr", panel_path=str(panel))
+    assert_clean_failure(e, str(panel), ["no sample left", "(X1, X2, in chr1.zarr)", "sample IDs"])
 
 
 # Panels: any run of spaces or tabs separates cells, but two tabs in a row are an empty cell; rows must

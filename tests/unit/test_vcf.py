@@ -70,8 +70,24 @@ def test_truncated_gzip_through_bgzip_is_a_clean_error(tmp_path):
 
 def test_an_empty_region_is_an_error(tmp_path):
     vcf = write_vcf(tmp_path / "sparse.vcf.gz", [(5, "A", "C"), (5_000_000, "G", "T")])
-    with pytest.raises(PopcenInputError, match="no variant records"):
+    with pytest.raises(
+        PopcenInputError, match=r"contig chr9 has no record in this file \(its index lists chr1\)"
+    ):
         vcf_to_zarr(vcf, tmp_path / "none.zarr", region="chr9", threads=2)
+    assert not list(tmp_path.glob("none.zarr*"))
+
+
+def test_a_region_without_contig_lines_takes_the_index_names(tmp_path):
+    """Records named '1' and no ##contig line: contig chr1 is read through the index's own name."""
+    vcf = write_vcf(tmp_path / "named.vcf.gz", [(100, "A", "C"), (200, "G", "T")], n_samples=4)
+    plain = tmp_path / "bare.vcf"
+    text = subprocess.run(["bgzip", "-dc", str(vcf)], capture_output=True, text=True, check=True).stdout
+    lines = [ln.replace("chr1\t", "1\t", 1) for ln in text.splitlines() if not ln.startswith("##contig")]
+    plain.write_text("\n".join(lines) + "\n")
+    subprocess.run(["bgzip", "-f", str(plain)], check=True)
+    subprocess.run(["tabix", "-f", "-p", "vcf", f"{plain}.gz"], check=True)
+    vcf_to_zarr(f"{plain}.gz", tmp_path / "bare.zarr", region="chr1")
+    np.testing.assert_array_equal(read_store(tmp_path / "bare.zarr")["variants/POS"], [100, 200])
 
 
 def allel_reference(vcf, out):

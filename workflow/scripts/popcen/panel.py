@@ -111,9 +111,15 @@ class SampleSelection:
 
 
 def select_samples(
-    vcf_samples, panel: pd.DataFrame, label_column: str, populations: list[str] | None, vcf_path=None
+    vcf_samples,
+    panel: pd.DataFrame,
+    label_column: str,
+    populations: list[str] | None,
+    vcf_path=None,
+    panel_path=None,
 ) -> SampleSelection:
-    """Samples kept = VCF ∩ panel ∩ selected populations (values of ``label_column``), in VCF order."""
+    """Samples kept = VCF ∩ panel ∩ selected populations (values of ``label_column``), in VCF order.
+    ``vcf_path`` / ``panel_path`` name the inputs in the error when nothing is left."""
     vcf_samples = [str(s) for s in vcf_samples]
     in_panel = np.array([s in panel.index for s in vcf_samples], dtype=bool)
     if populations is not None:
@@ -129,10 +135,13 @@ def select_samples(
         selected = in_panel.copy()
     index = np.flatnonzero(selected)
     if index.size == 0:
-        what = f"populations {', '.join(populations)}" if populations else "the panel"
+        what = f"populations {', '.join(populations)} of the panel" if populations else "the panel"
+        example = ", ".join(vcf_samples[:3]) + (", ..." if len(vcf_samples) > 3 else "")
         raise PopcenInputError(
-            vcf_path,
-            f"no sample left after selection: none of the VCF's {len(vcf_samples)} samples is in {what}",
+            panel_path if panel_path is not None else vcf_path,
+            f"no sample left after selection: none of the VCF's {len(vcf_samples)} samples "
+            f"({example}{', in ' + str(vcf_path) if vcf_path else ''}) is in {what}; check the sample IDs against the panel's "
+            "and the cohort sheet's populations",
         )
     kept = panel.loc[[vcf_samples[i] for i in index]].reset_index(drop=True)
     return SampleSelection(

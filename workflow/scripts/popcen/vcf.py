@@ -112,6 +112,12 @@ def region_name(contig: str, header_contigs: list[str]) -> str:
     return alt if alt in header_contigs else contig
 
 
+def _indexed_contigs(vcf: Path) -> list[str]:
+    """The contigs a tabix index lists (``tabix -l``); empty when tabix cannot tell."""
+    done = subprocess.run(["tabix", "-l", str(vcf)], capture_output=True, text=True)
+    return done.stdout.split() if done.returncode == 0 else []
+
+
 def _has_index(vcf: Path) -> bool:
     return Path(str(vcf) + ".tbi").exists() or Path(str(vcf) + ".csi").exists()
 
@@ -154,12 +160,21 @@ def vcf_to_zarr(
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     if region is not None:
-        region = region_name(region, header.contigs)
         if not header.bgzf or not _has_index(vcf):
             raise PopcenInputError(
                 vcf,
                 f"selecting contig {region} needs a BGZF VCF with a tabix index; "
                 "use one file per contig ({contig} in the cohort sheet) or bgzip + tabix it",
+            )
+        # Without ##contig lines the index still knows the file's contig names ('20' or 'chr20').
+        indexed = _indexed_contigs(vcf)
+        region = region_name(region, header.contigs or indexed)
+        if indexed and region not in indexed:
+            shown = ", ".join(indexed[:8]) + (", ..." if len(indexed) > 8 else "")
+            raise PopcenInputError(
+                vcf,
+                f"contig {region} has no record in this file (its index lists {shown}); "
+                "check the cohort sheet's contigs",
             )
     pipe = None
     if region is not None:

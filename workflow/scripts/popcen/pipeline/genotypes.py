@@ -46,7 +46,12 @@ def variant_qc(input, output, params, wildcards, threads, log):
     panel = read_panel(input.panel, labels)
     store = zarr.open_group(str(input.zarr), mode="r")
     selection = select_samples(
-        store["samples"][:], panel, fine_level(labels), params.populations, vcf_path=input.zarr
+        store["samples"][:],
+        panel,
+        fine_level(labels),
+        params.populations,
+        vcf_path=input.zarr,
+        panel_path=input.panel,
     )
     log.info("samples: %s", selection.describe())
     kept = KeptAltCounts(output.alt_counts, selection.samples["sample"].tolist())
