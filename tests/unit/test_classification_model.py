@@ -586,3 +586,15 @@ def test_schema_defaults_are_the_train_settings_defaults():
     for key in set(properties) - not_training:
         assert "default" in properties[key], key
         assert properties[key]["default"] == getattr(defaults, key), key
+
+
+def test_inference_batches_shrink_with_the_encoder_width():
+    """A (batch, F) float32 activation stays within INFER_ACTIVATION_BYTES: 1 M features -> 64 samples."""
+    from types import SimpleNamespace
+
+    from popcen.classification.train import INFER_BATCH, infer_batch
+
+    assert infer_batch(SimpleNamespace(width=1_048_576)) == 2**28 // (4 * 1_048_576) == 64
+    assert infer_batch(SimpleNamespace(width=20)) == INFER_BATCH
+    assert infer_batch(SimpleNamespace(width=2**30)) == 8
+    assert infer_batch(SimpleNamespace(members=[SimpleNamespace(width=1_048_576)])) == 64

@@ -37,6 +37,9 @@ from popcen.training import FitOptions, fit, infer, make_optimizer, resolve_devi
 log = logging.getLogger("popcen")
 
 INFER_BATCH = 256  # samples per batch when nothing is trained (features, probabilities, validation loss)
+# ... fewer when the encoder's map is wide: one (batch, F) float32 activation stays within this size (the
+# stem of a 1 M-variant sequence CAE, F = 1 M: batches of 64, 256 MB per activation).
+INFER_ACTIVATION_BYTES = 2**28
 # Frozen encoder features are computed once and held for every sample up to this size (float32); wider
 # ones (the stem's map of a whole-genome sequence CAE: one or more features per variant) are computed
 # from the int8 store batch by batch, every epoch.
@@ -174,7 +177,9 @@ def fit_classifier(
         source, fit_index, batch_size=settings.batch_size, shuffle=True, seed=settings.seed, with_index=True
     )
     val_loader = (
-        sample_loader(source, val_index, batch_size=INFER_BATCH, with_index=True) if len(val_index) else None
+        sample_loader(source, val_index, batch_size=infer_batch(model), with_index=True)
+        if len(val_index)
+        else None
     )
     weight_decay = 1.0 / (settings.l2_c * len(fit_index)) if settings.l2_c > 0 else settings.weight_decay
     options = FitOptions(
@@ -238,12 +243,19 @@ def make_classifier_optimizer(model: AncestryClassifier, settings: TrainSettings
     return make_optimizer(groups, settings.optimizer, lr=settings.lr, weight_decay=settings.weight_decay)
 
 
-def infer_rows(model, data, rows, forward, device: str = "auto", batch_size: int = INFER_BATCH) -> np.ndarray:
+def infer_batch(model) -> int:
+    """Samples per inference batch for ``model`` (a classifier or an ensemble of them): :data:`INFER_BATCH`,
+    fewer for a wide encoder map (:data:`INFER_ACTIVATION_BYTES`)."""
+    width = getattr(model, "width", None) or model.members[0].width
+    return int(np.clip(INFER_ACTIVATION_BYTES // (4 * width), 8, INFER_BATCH))
+
+
+def infer_rows(model, data, rows, forward, device: str = "auto", batch_size: int | None = None) -> np.ndarray:
     """``forward(model, x)`` over the samples ``rows`` of ``data`` (images, features or GenotypeData) in
     eval mode: (len(rows), ...) float32 in the order of ``rows`` (a loader of the store reads its rows in
     increasing order)."""
     rows = np.asarray(rows, dtype=np.int64)
-    loader = sample_loader(data, rows, batch_size=batch_size, with_index=True)
+    loader = sample_loader(data, rows, batch_size=batch_size or infer_batch(model), with_index=True)
     # infer returns float32: the row indices are exact up to 2**24 samples
     out, index = infer(model, loader, lambda m, batch: (forward(m, batch[0]), batch[1]), device=device)
     order = np.argsort(rows, kind="stable")
@@ -269,9 +281,10 @@ def feature_moments(
     was_training = model.training
     model.to(device).eval()
     total = squares = 0.0
-    for x, _ in sample_loader(data, rows, batch_size=INFER_BATCH, with_index=True):
-        f = model.encode(x.to(device)).flatten(1).double()
-        total, squares = total + f.sum(0), squares + (f * f).sum(0)
+    for x, _ in sample_loader(data, rows, batch_size=infer_batch(model), with_index=True):
+        f = model.encode(x.to(device)).flatten(1)
+        total = total + f.sum(0, dtype=torch.float64)
+        squares = squares + (f * f).sum(0, dtype=torch.float64)
     model.train(was_training).cpu()
     mean = total.cpu() / len(rows)
     return mean, (squares.cpu() / len(rows) - mean**2).clamp(min=0).sqrt()
