@@ -22,9 +22,9 @@ else
   names=()
   for f in benchmarks/[!_]*.py; do
     n=$(basename "$f" .py)
-    case $n in scaling|demo_walltime|genome_scale) ;; *) names+=("$n") ;; esac
+    case $n in scaling|demo_walltime|genome_scale|pipeline_1kg) ;; *) names+=("$n") ;; esac
   done
-  names+=(scaling demo_walltime genome_scale)
+  names+=(scaling demo_walltime genome_scale pipeline_1kg)
 fi
 
 results=$OUT/RESULTS.md
