@@ -592,9 +592,15 @@ def test_inference_batches_shrink_with_the_encoder_width():
     """A (batch, F) float32 activation stays within INFER_ACTIVATION_BYTES: 1 M features -> 64 samples."""
     from types import SimpleNamespace
 
-    from popcen.classification.train import INFER_BATCH, infer_batch
+    from popcen.batches import INFER_BATCH, GenotypeData, sample_width
+    from popcen.classification.train import infer_batch
 
     assert infer_batch(SimpleNamespace(width=1_048_576)) == 2**28 // (4 * 1_048_576) == 64
     assert infer_batch(SimpleNamespace(width=20)) == INFER_BATCH
     assert infer_batch(SimpleNamespace(width=2**30)) == 8
     assert infer_batch(SimpleNamespace(members=[SimpleNamespace(width=1_048_576)])) == 64
+    # the width of a model's input: an image's pixels, a GenotypeData's variants
+    assert sample_width(np.zeros((3, 1, 64, 64), dtype=np.float32)) == 4096
+    assert (
+        sample_width(GenotypeData(np.zeros((3, 1_000_000), dtype=np.int8), np.zeros(1_000_000))) == 1_000_000
+    )

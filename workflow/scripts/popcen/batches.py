@@ -35,6 +35,24 @@ import torch
 
 from popcen.features import iter_variant_blocks
 
+# Samples per batch when nothing is trained (latent codes, features, probabilities), fewer when a sample is
+# wide: one float32 activation of (batch, values per sample) stays within INFER_ACTIVATION_BYTES (a sample
+# of 1 M variants: batches of 64, 256 MB per activation; 256 of them took the classifier to 10.9 GB).
+INFER_BATCH = 256
+INFER_ACTIVATION_BYTES = 2**28
+
+
+def infer_batch_size(values_per_sample: int, largest: int = INFER_BATCH) -> int:
+    """Samples per inference batch for samples of ``values_per_sample`` values (input or activation)."""
+    return int(np.clip(INFER_ACTIVATION_BYTES // (4 * max(int(values_per_sample), 1)), 8, largest))
+
+
+def sample_width(data) -> int:
+    """Values per sample of a model's input: the variants of a GenotypeData, an image's pixels."""
+    if isinstance(data, GenotypeData):
+        return data.n_variants
+    return int(np.prod(np.shape(data)[1:]))
+
 
 def variant_means(alt_count, block: int | None = None) -> np.ndarray:
     """Mean alt count of each variant over its called samples (0 for a variant with no call), computed in

@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from popcen.batches import sample_loader
+from popcen.batches import infer_batch_size, sample_loader
 from popcen.classification.cv import evaluate_level, inner_split, out_of_fold_proba
 from popcen.classification.metrics import coarse_groups, label_map, summary_metrics
 from popcen.classification.model import (
@@ -36,10 +36,6 @@ from popcen.training import FitOptions, fit, infer, make_optimizer, resolve_devi
 
 log = logging.getLogger("popcen")
 
-INFER_BATCH = 256  # samples per batch when nothing is trained (features, probabilities, validation loss)
-# ... fewer when the encoder's map is wide: one (batch, F) float32 activation stays within this size (the
-# stem of a 1 M-variant sequence CAE, F = 1 M: batches of 64, 256 MB per activation).
-INFER_ACTIVATION_BYTES = 2**28
 # Frozen encoder features are computed once and held for every sample up to this size (float32); wider
 # ones (the stem's map of a whole-genome sequence CAE: one or more features per variant) are computed
 # from the int8 store batch by batch, every epoch.
@@ -244,10 +240,9 @@ def make_classifier_optimizer(model: AncestryClassifier, settings: TrainSettings
 
 
 def infer_batch(model) -> int:
-    """Samples per inference batch for ``model`` (a classifier or an ensemble of them): :data:`INFER_BATCH`,
-    fewer for a wide encoder map (:data:`INFER_ACTIVATION_BYTES`)."""
-    width = getattr(model, "width", None) or model.members[0].width
-    return int(np.clip(INFER_ACTIVATION_BYTES // (4 * width), 8, INFER_BATCH))
+    """Samples per inference batch for ``model`` (a classifier or an ensemble of them), by the width of its
+    encoder's map (:func:`popcen.batches.infer_batch_size`)."""
+    return infer_batch_size(getattr(model, "width", None) or model.members[0].width)
 
 
 def infer_rows(model, data, rows, forward, device: str = "auto", batch_size: int | None = None) -> np.ndarray:
