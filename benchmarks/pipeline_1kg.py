@@ -22,7 +22,10 @@ phase 3 panel), one cohort ``kg`` with label columns pop and super_pop, contigs 
    ``representation.architecture=sequence,representation.max_variants=0,representation.patch=1``); a seed
    sets ``training.seed`` (CAE, CEC, the baselines' k-means) and ``classification.seed`` (the classifier),
    never ``classification.fold_seed``. An arm may not change what the shared stage used (qc, ld_prune, the
-   folds' keys).
+   folds' keys). Named arms run only when ``--arms`` names them: ``transductive`` and ``inductive`` set
+   ``classification.cv_representation`` (issue 18: the CV's classifiers read the cohort's CAE, or one CAE
+   per fold trained on the fold's training samples). ``--targets classification`` asks for the
+   classification targets only (train_cae and evaluate_classifier run; no clustering, no fastmixture).
 3. **The peers, on the base's feature store and folds**: logistic regression (benchmarks/classification.py's
    ``logistic_fit_predict``: StandardScaler, C = 0.001, on ``mean_impute``'d genotypes of every feature
    variant), pooled out-of-fold macro F1 and MCC at pop and the super_pop F1 of its pop predictions, scored
@@ -42,6 +45,10 @@ Usage::
         [--contigs 1-22] [--cores 2] [--configfile config/1kg.yaml] [--set KEY=VALUE]
         [--out benchmarks/out/pipeline_1kg] [--tabulate-only]
 
+    # transductive vs inductive CV (issue 18), classification only:
+    nice -n 10 .venv/bin/python benchmarks/pipeline_1kg.py --arms transductive,inductive --seeds 1 \
+        --targets classification
+
     # smoke test (~7 min on 2 busy cores):
     .venv/bin/python benchmarks/pipeline_1kg.py --seeds 1 --contigs 21,22 --set training.max_epochs=1 \\
         --set classification.max_epochs=1 --set clustering.training.max_epochs=1 --out /tmp/p1kg
@@ -49,7 +56,8 @@ Usage::
 Writes, under ``--out``: ``runs/<arm>_s<seed>.json`` per run, ``runs/lr.json``,
 ``runs/fastmixture_s<seed>.json`` and ``runs/base.json`` (``--tabulate-only`` rebuilds the tables from
 them, for the arms and seeds of its arguments), ``pipeline_1kg.tsv`` (one row per arm and seed) and
-``pipeline_1kg.md`` (printed), the Snakemake logs under ``logs/``.
+``pipeline_1kg.md`` (printed; the issue-16 tables from the runs with clustering, and a transductive vs
+inductive CV table when an inductive run is among them), the Snakemake logs under ``logs/``.
 """
 
 from __future__ import annotations
@@ -95,6 +103,11 @@ DEFAULT_ARMS = {
         "representation.patch=1",
     ],
 }
+# Arms run only when --arms names them.
+NAMED_ARMS = {
+    "transductive": ["classification.cv_representation=transductive"],
+    "inductive": ["classification.cv_representation=inductive"],
+}
 BASE_RULES = ["vcf_to_zarr", "variant_qc", "ld_prune", "assemble_features", "classification_folds"]
 RUN_RULES = ["train_cae", "train_cec", "cluster_baselines", "evaluate_classifier"]
 RESULTS = f"results/{COHORT}"
@@ -103,6 +116,9 @@ RUN_TARGETS = [
     for kind in ("clustering", "classification/cv")
     for level in LEVELS
 ]
+# --targets classification: the CV only (an inductive CV does not need train_cae, a transductive one does)
+CLASSIFICATION_RULES = ["train_cae", "evaluate_classifier"]
+CLASSIFICATION_TARGETS = [f"{RESULTS}/classification/cv/{level}/metrics.tsv" for level in LEVELS]
 
 
 # ------------------------------------------------------------------------------------------ arguments
@@ -143,7 +159,19 @@ def parse_args(argv=None):
         help="add an arm, or replace the default arm of that name (image, sequence); 'NAME:' = the config "
         "as is (repeatable)",
     )
-    p.add_argument("--arms", default=None, help="comma-separated arms to run (default: every arm defined)")
+    p.add_argument(
+        "--arms",
+        default=None,
+        help="comma-separated arms to run (default: image, sequence and every --arm); also the named arms "
+        f"{', '.join(NAMED_ARMS)}",
+    )
+    p.add_argument(
+        "--targets",
+        choices=["all", "classification"],
+        default="all",
+        help="all: clustering and classification (issue 16); classification: the CV's metrics only, no "
+        "clustering and no fastmixture",
+    )
     p.add_argument("--seeds", type=int_list, default=[1, 2, 3], help="training.seed and classification.seed")
     p.add_argument("--contigs", default="1-22", help="the cohort sheet's contigs (default 1-22), e.g. 21,22")
     p.add_argument(
@@ -153,10 +181,11 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     args.arm_overrides = {**DEFAULT_ARMS, **dict(args.arm)}
     if args.arms is not None:
+        known = {**DEFAULT_ARMS, **NAMED_ARMS, **dict(args.arm)}
         names = [a.strip() for a in args.arms.split(",") if a.strip()]
-        if unknown := [a for a in names if a not in args.arm_overrides]:
-            p.error(f"--arms: unknown {', '.join(unknown)}; defined: {', '.join(args.arm_overrides)}")
-        args.arm_overrides = {a: args.arm_overrides[a] for a in names}
+        if unknown := [a for a in names if a not in known]:
+            p.error(f"--arms: unknown {', '.join(unknown)}; defined: {', '.join(known)}")
+        args.arm_overrides = {a: known[a] for a in names}
     if not args.seeds:
         p.error("--seeds: give at least one seed")
     if args.cores < 1:
@@ -246,23 +275,36 @@ def run_arm(args, arm: str, seed: int) -> dict:
     name = f"{arm}_s{seed}"
     work = args.out / "work" / name
     shutil.rmtree(work, ignore_errors=True)  # a fresh measurement
-    make_work(work, run_config(args, arm, seed), args)
+    config = run_config(args, arm, seed)
+    make_work(work, config, args)
     results = work / RESULTS
     (results / "classification").mkdir(parents=True)
     (results / "features").symlink_to(args.out / "base" / RESULTS / "features", target_is_directory=True)
     shutil.copy2(args.out / "base" / RESULTS / "classification" / "folds.tsv", results / "classification")
+    rules, targets = (
+        (CLASSIFICATION_RULES, CLASSIFICATION_TARGETS)
+        if args.targets == "classification"
+        else (RUN_RULES, RUN_TARGETS)
+    )
     cmd = [
         "--cores",
         args.cores,
         "--allowed-rules",
-        *RUN_RULES,
+        *rules,
         "--set-threads",
-        *[f"{r}={args.cores}" for r in RUN_RULES],
+        *[f"{r}={args.cores}" for r in rules],
         "--",
-        *RUN_TARGETS,
+        *targets,
     ]
     log.info("%s: snakemake in %s", name, work)
-    record = {"arm": arm, "seed": seed, "overrides": args.arm_overrides[arm], "set": args.overrides}
+    record = {
+        "arm": arm,
+        "seed": seed,
+        "overrides": args.arm_overrides[arm],
+        "set": args.overrides,
+        "targets": args.targets,
+        "cv_representation": config["classification"]["cv_representation"],
+    }
     try:
         record["snakemake_s"] = run_snakemake(work, cmd, args.out / "logs" / f"{name}.log")
     except SystemExit as error:  # one failed run is a result; the others still run
@@ -274,14 +316,18 @@ def run_arm(args, arm: str, seed: int) -> dict:
 
 
 def read_run(work: Path) -> dict:
-    """The numbers of one run folder: every clustering row, the classifier's CV scores, the rules' times."""
+    """The numbers of one run folder: every clustering row (absent with ``--targets classification``), the
+    classifier's CV scores, the rules' times, the cohort's CAE (absent from an inductive CV of classification
+    alone) and the fold CAEs of an inductive CV."""
     results = work / RESULTS
-    clustering = {
-        level: read_table(results / "clustering" / level / "metrics.tsv")[["method", "ARI", "NMI"]].to_dict(
-            "records"
-        )
-        for level in LEVELS
-    }
+    record = {}
+    if all((results / "clustering" / level / "metrics.tsv").exists() for level in LEVELS):
+        record["clustering"] = {
+            level: read_table(results / "clustering" / level / "metrics.tsv")[
+                ["method", "ARI", "NMI"]
+            ].to_dict("records")
+            for level in LEVELS
+        }
     cls = {}
     for level in LEVELS:
         m = read_table(results / "classification" / "cv" / level / "metrics.tsv")
@@ -293,17 +339,22 @@ def read_run(work: Path) -> dict:
         (r.rule if Path(r.file).parent.name == "benchmarks" else f"{r.rule}.{Path(r.file).stem}"): r.s
         for r in bench.itertuples()
     }
-    cae = read_json(results / "representation" / "cae.json")
-    return {
-        "clustering": clustering,
-        "classification": cls,
-        "times": times,
-        "cae": {
+    record |= {"classification": cls, "times": times}
+    if (results / "representation" / "cae.json").exists():
+        cae = read_json(results / "representation" / "cae.json")
+        record["cae"] = {
             "variants": len(cae["variant_index"]),
             "epochs": cae["epochs_run"],
             "architecture": cae["cae"].get("architecture", "image"),
-        },
-    }
+        }
+    cv = {}
+    for level in LEVELS:
+        path = results / "classification" / "cv" / level / "representation.json"
+        if path.exists():
+            cv[level] = read_json(path)
+    if cv:
+        record["cv_representation_detail"] = cv
+    return record
 
 
 # ------------------------------------------------------------------------------------------- the peers
@@ -332,6 +383,8 @@ def run_peers(args) -> None:
     }
     write_json(lr, args.out / "runs" / "lr.json")
     log.info("logistic regression: pop F1 %.3f MCC %.3f (%.0f s)", lr["f1_pop"], lr["mcc_pop"], seconds)
+    if args.targets == "classification":
+        return  # fastmixture is a clustering peer
 
     prefix = base / "plink" / COHORT
     prefix.parent.mkdir(exist_ok=True)
@@ -366,10 +419,22 @@ def is_baseline(method: str) -> bool:
 def run_row(run: dict, lr: dict, fm: dict | None) -> dict:
     """One arm and seed as one table row (``fm``: fastmixture's run of that seed, None if missing)."""
     fm = fm or {"ARI_pop": np.nan, "NMI_pop": np.nan, "seconds": np.nan}
-    row = {"arm": run["arm"], "seed": run["seed"], "status": run["status"]}
+    row = {
+        "arm": run["arm"],
+        "seed": run["seed"],
+        "status": run["status"],
+        # runs from before issue 18 ran the one CV there was
+        "cv_representation": run.get("cv_representation", "transductive"),
+        # the arm's overrides but the CV mode: the runs an inductive one is compared with
+        "other_overrides": ",".join(
+            o for o in run["overrides"] if not o.startswith("classification.cv_representation=")
+        ),
+    }
     if run["status"] != "ok":
         return row
     for level in LEVELS:
+        if "clustering" not in run:  # --targets classification
+            break
         t = pd.DataFrame(run["clustering"][level])
         cec = t[t["method"] == "cec"].iloc[0]
         best = t[t["method"].map(is_baseline)].sort_values("ARI", ascending=False).iloc[0]
@@ -381,11 +446,14 @@ def run_row(run: dict, lr: dict, fm: dict | None) -> dict:
         }
     c, t = run["classification"], run["times"]
     cae_cec = t.get("train_cae", np.nan) + sum(t.get(f"train_cec.{level}", np.nan) for level in LEVELS)
+    cae = run.get("cae", {"variants": np.nan, "epochs": np.nan})
     return row | {
         "cls_f1_pop": c.get("pop:cae_classifier.f1", np.nan),
         "cls_mcc_pop": c.get("pop:cae_classifier.mcc", np.nan),
         "cls_f1_super_pop": c.get("super_pop:cae_classifier.f1", np.nan),
+        "cls_mcc_super_pop": c.get("super_pop:cae_classifier.mcc", np.nan),
         "cls_f1_super_pop_from_pop": c.get("super_pop:cae_classifier_from_pop.f1", np.nan),
+        "cls_mcc_super_pop_from_pop": c.get("super_pop:cae_classifier_from_pop.mcc", np.nan),
         "lr_f1_pop": lr["f1_pop"],
         "lr_mcc_pop": lr["mcc_pop"],
         "lr_f1_super_pop_from_pop": lr["f1_super_pop_from_pop"],
@@ -400,8 +468,8 @@ def run_row(run: dict, lr: dict, fm: dict | None) -> dict:
         "cae_cec_s": cae_cec,
         "fastmixture_s": fm["seconds"],
         "time_ratio": cae_cec / fm["seconds"],
-        "cae_variants": run["cae"]["variants"],
-        "cae_epochs": run["cae"]["epochs"],
+        "cae_variants": cae["variants"],
+        "cae_epochs": cae["epochs"],
         "snakemake_s": run["snakemake_s"],
     }
 
@@ -456,6 +524,17 @@ def targets(arm: str, part: pd.DataFrame, runs: list[dict], lr: dict) -> list[st
 
 
 def markdown(table: pd.DataFrame, runs: dict[str, list[dict]], base: dict, lr: dict, fms: list[dict]) -> str:
+    """The tables of the runs: issue 16's from the arms whose runs clustered, and the transductive vs
+    inductive CV comparison (:func:`cv_lines`) when an inductive run is among them."""
+    clustered = {arm: rs for arm, rs in runs.items() if all("clustering" in r for r in rs)}
+    lines = header_lines(runs, base, lr, fms)
+    if clustered:
+        lines += issue16_lines(table[table["arm"].isin(list(clustered))], clustered, lr)
+    lines += cv_lines(table)
+    return "\n".join(lines) + "\n"
+
+
+def header_lines(runs: dict[str, list[dict]], base: dict, lr: dict, fms: list[dict]) -> list[str]:
     sets = ", ".join(f"`--set {o}`" for o in base["set"])
     lines = [
         f"Commit `{base['commit']}`, {base['date']} UTC, {base['machine']}, `--cores {base['cores']}`. "
@@ -477,13 +556,24 @@ def markdown(table: pd.DataFrame, runs: dict[str, list[dict]], base: dict, lr: d
         f"Logistic regression (C = {lr['C']}, standardised, mean-imputed, all {lr['variants']:,} feature "
         f"variants, the same folds; deterministic, one run): pop macro F1 {lr['f1_pop']:.3f}, MCC "
         f"{lr['mcc_pop']:.3f}, super_pop F1 of its pop predictions {lr['f1_super_pop_from_pop']:.3f} "
-        f"({lr['seconds']:.0f} s). fastmixture at K = {base['populations']} on the same genotypes, per seed: "
-        + ", ".join(
-            f"s{f['seed']} {f['seconds']:.0f} s{'' if f['converged'] else ' (not converged in 1,000 EM iterations)'}, "
-            f"ARI {f['ARI_pop']:.3f}, NMI {f['NMI_pop']:.3f}"
-            for f in fms
-        )
-        + ".",
+        f"({lr['seconds']:.0f} s)."
+        + (
+            f" fastmixture at K = {base['populations']} on the same genotypes, per seed: "
+            + ", ".join(
+                f"s{f['seed']} {f['seconds']:.0f} s{'' if f['converged'] else ' (not converged in 1,000 EM iterations)'}, "
+                f"ARI {f['ARI_pop']:.3f}, NMI {f['NMI_pop']:.3f}"
+                for f in fms
+            )
+            + "."
+            if fms
+            else ""
+        ),
+    ]
+    return lines
+
+
+def issue16_lines(table: pd.DataFrame, runs: dict[str, list[dict]], lr: dict) -> list[str]:
+    lines = [
         "",
         "### Targets (issue 16)",
         "",
@@ -613,7 +703,78 @@ def markdown(table: pd.DataFrame, runs: dict[str, list[dict]], base: dict, lr: d
         ],
         rows,
     )
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+CV_METRICS = [
+    ("cls_f1_pop", "F1 pop"),
+    ("cls_mcc_pop", "MCC pop"),
+    ("cls_f1_super_pop", "F1 super_pop"),
+    ("cls_mcc_super_pop", "MCC super_pop"),
+    ("cls_f1_super_pop_from_pop", "F1 super_pop from pop"),
+    ("cls_mcc_super_pop_from_pop", "MCC super_pop from pop"),
+]
+
+
+def cv_lines(table: pd.DataFrame) -> list[str]:
+    """Issue 18: each run's CV scores with its ``classification.cv_representation``, and inductive minus
+    transductive for every pair of runs of the same seed whose arms differ in that key only."""
+    ok = table[table["status"] == "ok"]
+    if not (ok["cv_representation"] == "inductive").any():
+        return []
+    lines = ["", "### Transductive vs inductive CV (issue 18)", ""]
+    rows = [
+        [r.arm, r.seed, r.cv_representation]
+        + [fmt(getattr(r, c)) for c, _ in CV_METRICS]
+        + [
+            fmt(getattr(r, c), ".0f")
+            for c in ("evaluate_classifier_pop_s", "evaluate_classifier_super_pop_s")
+        ]
+        + [fmt(r.train_cae_s, ".0f") if r.cv_representation == "transductive" else "–"]
+        for r in ok.itertuples()
+    ]
+    for mode, part in ok.groupby("cv_representation", sort=False):
+        if part["seed"].nunique() > 1:
+            rows.append(
+                ["mean ± sd", f"{part['seed'].nunique()} seeds", mode]
+                + [mean_sd(part[c]) for c, _ in CV_METRICS]
+                + ["", "", ""]
+            )
+    lines += md_table(
+        ["arm", "seed", "CV"]
+        + [name for _, name in CV_METRICS]
+        + ["evaluate_classifier s pop", "evaluate_classifier s super_pop", "train_cae s"],
+        rows,
+    )
+    rows, diffs = [], []
+    for ind in ok[ok["cv_representation"] == "inductive"].itertuples():
+        same = ok[
+            (ok["cv_representation"] == "transductive")
+            & (ok["seed"] == ind.seed)
+            & (ok["other_overrides"] == ind.other_overrides)
+        ]
+        for tr in same.itertuples():
+            diffs.append({c: getattr(ind, c) - getattr(tr, c) for c, _ in CV_METRICS})
+            rows.append(
+                [f"{ind.arm} − {tr.arm}", ind.seed] + [fmt(diffs[-1][c], "+.3f") for c, _ in CV_METRICS]
+            )
+    if len(diffs) > 1:
+        d = pd.DataFrame(diffs)
+        rows.append(
+            ["mean ± sd", f"{len(d)} pairs"]
+            + [f"{d[c].mean():+.3f} ± {d[c].std():.3f}" for c, _ in CV_METRICS]
+        )
+    lines += ["", "Inductive minus transductive, same seed and config but the CV mode:", ""]
+    lines += md_table(["runs", "seed"] + [name for _, name in CV_METRICS], rows)
+    lines += [
+        "",
+        "transductive: every fold's classifier reads the cohort's CAE (rule train_cae: variants chosen and "
+        "weights fitted on all samples, test folds included, no labels). inductive: each fold trains its own "
+        "CAE on its training samples (variants, imputation, PCA start, weights), inside evaluate_classifier, "
+        "at each level. F1 and MCC macro over the out-of-fold predictions; from pop: the super_pop of the "
+        "pop classifier's predictions. Seconds: the jobs' `benchmark:` TSVs.",
+    ]
+    return lines
 
 
 def tabulate(args) -> str:

@@ -1,8 +1,9 @@
 # Ancestry classification: the CAE encoder (frozen unless fine-tuned) + a softmax head, trained on all
 # labelled samples (train_classifier) and evaluated by stratified k-fold CV at each label level
 # (evaluate_classifier), whose out-of-fold probabilities calibrate it (calibrate_classifier: temperature
-# scaling, reliability diagram, calls at the thresholds); the training cohort's out-of-fold distances to its
-# populations in the CAE latent space set the outlier cutoff (reference_distances). Predict reads both.
+# scaling, reliability diagram, calls at the thresholds); the training cohort's leave-one-out genotype
+# likelihoods under its populations' allele frequencies set the outlier cutoff (reference_distances).
+# Predict reads both.
 # Code: workflow/scripts/popcen/pipeline/classification.py.
 # The training settings are the classification keys other than the fold, prediction, calibration and
 # outlier keys, so that a change of those does not retrain the classifier.
@@ -50,13 +51,21 @@ rule train_classifier:
         "../workflow/scripts/train_classifier.py"
 
 
+# classification.cv_representation: a transductive CV reads the cohort's CAE (train_cae's outputs carry its
+# keys); an inductive one trains a CAE per fold with the sections train_cae reads, its params here only then,
+# so that a transductive CV neither waits for nor reruns on anything but the cohort's CAE.
+CV_INDUCTIVE = CLASSIFICATION["cv_representation"] == "inductive"
+FOLD_CAE = {"training": TRAINING, "representation": REPRESENTATION} if CV_INDUCTIVE else None
+
+
 rule evaluate_classifier:
     input:
         **FEATURES,
-        **CAE,
+        **({} if CV_INDUCTIVE else CAE),
         folds=rules.classification_folds.output.folds,
         fine_predictions=fine_predictions,
     output:
+        representation=f"{CLS_DIR}/cv/{{level}}/representation.json",
         predictions=f"{CLS_DIR}/cv/{{level}}/predictions.tsv",
         metrics=f"{CLS_DIR}/cv/{{level}}/metrics.tsv",
         per_class=f"{CLS_DIR}/cv/{{level}}/per_class.tsv",
@@ -95,6 +104,8 @@ rule evaluate_classifier:
         label_columns=lambda wc: label_levels(wc.cohort),
         training=CLASSIFIER_TRAINING,
         device=config["device"],
+        cv_representation=CLASSIFICATION["cv_representation"],
+        fold_cae=FOLD_CAE,
     script:
         "../workflow/scripts/evaluate_classifier.py"
 
@@ -129,20 +140,22 @@ rule calibrate_classifier:
 
 rule reference_distances:
     input:
-        latent=f"{RESULTS}/{{cohort}}/representation/latent.tsv",
+        genotypes=FEATURES["genotypes"],
         samples=FEATURES["samples"],
-        folds=rules.classification_folds.output.folds,
+        cae_json=CAE["cae_json"],
+        oof_predictions=fine_calibrated_predictions,
     output:
         reference=f"{CLS_DIR}/reference.json",
+        counts=f"{CLS_DIR}/reference.npz",
         distances=f"{CLS_DIR}/cv/reference_distances.tsv",
     log:
         f"{RESULTS}/{{cohort}}/logs/reference_distances.log",
+    benchmark:
+        f"{RESULTS}/{{cohort}}/benchmarks/reference_distances.tsv"
     conda:
         "../envs/torch.yaml"
     params:
         label_column=lambda wc: fine_level(label_levels(wc.cohort)),
         quantile=CLASSIFICATION["outlier_quantile"],
-        covariance=CLASSIFICATION["outlier_covariance"],
-        seed=CLASSIFICATION["fold_seed"],
     script:
         "../workflow/scripts/reference_distances.py"

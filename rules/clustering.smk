@@ -1,6 +1,7 @@
 # Clustering on the CAE latent space: CEC (deep embedded clustering) per label level and baselines on the
 # same samples, at K = clustering.k (labels: the level's number of labels; auto: k_sweep's choice, then an
-# input of train_cec and cluster_baselines; or a number); the choice of K; figures.
+# input of train_cec and cluster_baselines; or a number); the choice of K; figures; CEC's soft assignments as
+# an admixture-style Q matrix with its STRUCTURE plot.
 # Code: workflow/scripts/popcen/pipeline/clustering.py; library: popcen/clustering/, models/cec.py,
 # plots/clustering.py. Each rule passes only the clustering keys it reads (a change reruns those rules).
 CLU_DIR = f"{RESULTS}/{{cohort}}/clustering"
@@ -137,3 +138,25 @@ rule clustering_figures:
         k=lambda wc: k_setting(wc.level),  # for the captions; the figures read K from cec.json
     script:
         "../workflow/scripts/clustering_figures.py"
+
+
+rule admixture_proportions:
+    input:
+        assignments=rules.train_cec.output.assignments,
+        cec_json=rules.train_cec.output.config,
+    output:
+        q=f"{RESULTS}/{{cohort}}/admixture/{{level}}/Q.tsv",
+        plot=report(
+            f"{RESULTS}/{{cohort}}/admixture/{{level}}/structure.png",
+            category="Ancestry proportions",
+            subcategory="{cohort}",
+            caption="../workflow/report/admixture_structure.rst",
+        ),
+    log:
+        f"{RESULTS}/{{cohort}}/logs/admixture_proportions/{{level}}.log",
+    conda:
+        "../envs/torch.yaml"
+    params:
+        k=lambda wc: k_setting(wc.level),  # for the caption; the Q matrix reads K from cec_assignments.tsv
+    script:
+        "../workflow/scripts/admixture_proportions.py"

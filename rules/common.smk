@@ -1,6 +1,7 @@
 # Shared pieces of every stage: config validation, the cohort sheet, paths and names that several rule
 # files use, input functions, the config keys each rule reads, and the list of final targets.
 # Rule files hold rules only (snakemake --lint); their code is workflow/scripts/popcen/pipeline/<stage>.py.
+import os
 import re
 
 from snakemake.exceptions import WorkflowError
@@ -66,7 +67,21 @@ def label_levels(cohort):
 
 
 def vcf_of(wildcards):
+    """The cohort × contig's VCF: the sheet's, or rule plink_to_vcf's conversion of its PLINK file set."""
+    if COHORTS.plink(wildcards.cohort, wildcards.contig) is not None:
+        return f"{RESULTS}/{wildcards.cohort}/plink/{wildcards.contig}.vcf.gz"
     return COHORTS.vcf(wildcards.cohort, wildcards.contig)
+
+
+def plink_of(wildcards):
+    """The members of the cohort × contig's PLINK file set that exist: plink_to_vcf names a missing one in
+    one line (popcen.plink.check_file_set)."""
+    file_set = COHORTS.plink(wildcards.cohort, wildcards.contig)
+    if file_set is None:
+        raise WorkflowError(
+            f"cohort {wildcards.cohort}: vcf {COHORTS.row(wildcards.cohort)['vcf']!r} names no PLINK file set"
+        )
+    return [path for path in file_set.members if os.path.exists(path)]
 
 
 def panel_of(wildcards):
@@ -115,6 +130,7 @@ def k_choice_input(wildcards):
 NOT_TRAINING_KEYS = (
     "n_folds",
     "fold_seed",
+    "cv_representation",
     "min_overlap",
     "strand_ambiguous",
     "min_af_correlation",
@@ -122,8 +138,14 @@ NOT_TRAINING_KEYS = (
     "assign_threshold",
     "population_thresholds",
     "outlier_quantile",
-    "outlier_covariance",
 )
+
+
+def fine_calibrated_predictions(wildcards):
+    """The fine level's calibrated out-of-fold predictions: the outlier score of a reference sample is
+    computed under its out-of-fold most similar population, as a new sample's under its predicted one."""
+    fine = fine_level(label_levels(wildcards.cohort))
+    return f"{RESULTS}/{wildcards.cohort}/classification/cv/{fine}/calibrated_predictions.tsv"
 
 
 def fine_predictions(wildcards):
@@ -246,16 +268,28 @@ def cohort_targets(cohort):
     """What `rule all` builds for one cohort."""
     d = f"{RESULTS}/{cohort}"
     if COHORTS.predict_with(cohort):
-        # A predicted cohort only goes through QC; it is aligned to the model cohort's variants.
-        return [f"{d}/predict/predictions.tsv", f"{d}/summary.html"] + expand(
-            f"{d}/qc/{{contig}}.variants.tsv.gz", contig=contigs_of(cohort)
+        # A predicted cohort only goes through QC; it is aligned to the model cohort's variants, drawn over
+        # its reference and given Q through its CEC at each of its label levels.
+        model_levels = label_levels(COHORTS.predict_with(cohort))
+        return (
+            [f"{d}/predict/predictions.tsv", f"{d}/predict/over_reference.png", f"{d}/summary.html"]
+            + expand(f"{d}/qc/{{contig}}.variants.tsv.gz", contig=contigs_of(cohort))
+            + expand(
+                [f"{d}/predict/admixture/{{level}}/Q.tsv", f"{d}/predict/admixture/{{level}}/structure.png"],
+                level=model_levels,
+            )
         )
     levels = label_levels(cohort)
     targets = [f"{d}/features/variants.tsv", f"{d}/qc/summary.tsv", f"{d}/summary.html"]
     if cohort in COHORTS.trained():
         targets += [f"{d}/representation/latent.tsv", f"{d}/clustering/k_choice.json"]
         targets += expand(
-            [f"{d}/clustering/{{level}}/metrics.tsv", f"{d}/clustering/{{level}}/tsne.png"],
+            [
+                f"{d}/clustering/{{level}}/metrics.tsv",
+                f"{d}/clustering/{{level}}/tsne.png",
+                f"{d}/admixture/{{level}}/Q.tsv",
+                f"{d}/admixture/{{level}}/structure.png",
+            ],
             level=levels,
         )
     targets += [f"{d}/classification/model.pt", f"{d}/explain/top_variants.tsv"]

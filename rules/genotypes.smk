@@ -1,5 +1,28 @@
-# Genotypes: VCF -> Zarr -> variant QC -> LD pruning (per cohort × contig) -> features (per cohort).
-# Code: workflow/scripts/popcen/pipeline/genotypes.py; library: popcen/{vcf,qc,ld,zarrio,features}.py.
+# Genotypes: [PLINK ->] VCF -> Zarr -> variant QC -> LD pruning (per cohort × contig) -> features (per cohort).
+# Code: workflow/scripts/popcen/pipeline/genotypes.py; library: popcen/{plink,vcf,qc,ld,zarrio,features}.py.
+
+
+rule plink_to_vcf:
+    input:
+        plink=plink_of,
+    output:
+        vcf=temp(f"{RESULTS}/{{cohort}}/plink/{{contig}}.vcf.gz"),
+    log:
+        f"{RESULTS}/{{cohort}}/logs/plink_to_vcf/{{contig}}.log",
+    benchmark:
+        f"{RESULTS}/{{cohort}}/benchmarks/plink_to_vcf/{{contig}}.tsv"
+    conda:
+        "../envs/genotypes.yaml"
+    threads: 2
+    params:
+        kind=lambda wc: COHORTS.plink(wc.cohort, wc.contig).kind,
+        prefix=lambda wc: COHORTS.plink(wc.cohort, wc.contig).prefix,
+        # One file set for all contigs, or one per contig ({contig} in the sheet's path).
+        whole=lambda wc: not COHORTS.vcf_is_per_contig(wc.cohort),
+        # plink2 --memory follows the job's memory (the profile's mem_mb).
+        mem_mb=lambda wc, resources: resources.get("mem_mb"),
+    script:
+        "../workflow/scripts/plink_to_vcf.py"
 
 
 rule vcf_to_zarr:
@@ -17,7 +40,7 @@ rule vcf_to_zarr:
     threads: 2
     params:
         # One VCF for all contigs: read this contig's region through the tabix index.
-        region=lambda wc: None if COHORTS.vcf_is_per_contig(wc.cohort) else wc.contig,
+        region=lambda wc: COHORTS.region(wc.cohort, wc.contig),
     script:
         "../workflow/scripts/vcf_to_zarr.py"
 

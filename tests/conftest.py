@@ -134,7 +134,9 @@ TINY_PIPELINE = deep_merge(
             "k_max": 4,
             "k_sweep_epochs": 1,
             "training": {"max_epochs": 3},
-            # a per-level override (as config/1kg.yaml's pop), so that the workflow tests run its wiring
+            # the mixture preset (auto picks DEC at this size), and a per-level override of its keys, so that
+            # the workflow tests run both CEC kernels and the override's wiring
+            "preset": "mixture",
             "levels": {"pop": {"init": "kmeans", "kernel": "isotropic", "training": {"max_epochs": 2}}},
         },
         # the opt-in super_pop loss and a 2-member seed ensemble, so that the workflow tests run the rules'

@@ -9,7 +9,6 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.spatial.distance import mahalanobis
 
 from popcen.classification.calibration import (
     UNASSIGNED,
@@ -22,14 +21,6 @@ from popcen.classification.calibration import (
     negative_log_likelihood,
     proba_logits,
     reliability_table,
-)
-from popcen.classification.reference import (
-    ReferenceModel,
-    fit_reference,
-    nearest_population,
-    out_of_fold_distances,
-    outlier_cutoff,
-    population_distances,
 )
 from popcen.io import read_json, read_table, write_table
 from popcen.pipeline import classification
@@ -193,75 +184,6 @@ def test_calibrate_classifier_rule(tmp_path):
 
 
 # ------------------------------------------------------------------------------- out-of-reference
-def planted(rng, n_per_pop=150):
-    """Three reference populations and one absent population in 6 dimensions, with an anisotropic shared
-    covariance: the absent one sits 5 SD from population A along a narrow axis, closer in Euclidean terms
-    to A than A's own spread along its wide axes."""
-    sd = np.array([3.0, 3.0, 1.0, 1.0, 0.5, 0.5])
-    means = {"A": np.zeros(6), "B": np.array([12.0, 0, 0, 0, 0, 0]), "C": np.array([0, 12.0, 0, 0, 0, 0])}
-    absent = np.array([0, 0, 0, 0, 2.5, 0])
-
-    def population(mean, n):
-        return mean + rng.normal(size=(n, 6)) * sd
-
-    x = np.concatenate([population(m, n_per_pop) for m in means.values()])
-    labels = np.repeat(list(means), n_per_pop)
-    held_out = np.concatenate([population(m, 100) for m in means.values()])
-    return x, labels, held_out, population(absent, 100), sd
-
-
-def test_mahalanobis_distances_by_hand():
-    rng = np.random.default_rng(5)
-    x, labels, *_ = planted(rng, 60)
-    model = fit_reference(x, labels, "ledoit_wolf")
-    vi = np.linalg.inv(model.covariance)
-    points = rng.normal(size=(5, 6))
-    dist = population_distances(model, points)
-    for i in range(5):
-        for k in range(3):
-            assert dist[i, k] == pytest.approx(mahalanobis(points[i], model.means[k], vi), rel=1e-6)
-    d, nearest = nearest_population(model, points)
-    assert d.tolist() == pytest.approx(dist.min(1).tolist())
-    assert nearest.tolist() == np.asarray(model.labels)[dist.argmin(1)].tolist()
-    # the JSON round trip keeps it
-    again = ReferenceModel.from_dict(model.to_dict())
-    np.testing.assert_allclose(population_distances(again, points), dist)
-
-
-@pytest.mark.parametrize("covariance", ["mcd", "ledoit_wolf"])
-def test_an_absent_population_is_flagged_and_held_out_samples_are_not(covariance):
-    rng = np.random.default_rng(7)
-    x, labels, held_out, absent, sd = planted(rng)
-    folds = np.arange(len(x)) % 5
-    oof, nearest = out_of_fold_distances(x, labels, folds, covariance)
-    assert np.isfinite(oof).all() and (nearest == labels).mean() > 0.95
-    cutoff = outlier_cutoff(oof, 0.99)
-    assert (oof > cutoff).mean() == pytest.approx(0.01, abs=0.005)
-    model = fit_reference(x, labels, covariance)
-    d_in, _ = nearest_population(model, held_out)
-    d_out, near_out = nearest_population(model, absent)
-    assert np.median(d_out) > 2 * np.median(d_in)
-    assert (d_in > cutoff).mean() <= 0.05  # held-out in-reference samples: mostly not flagged
-    assert (d_out > cutoff).mean() >= 0.9  # the absent population: flagged
-    assert (near_out == "A").mean() > 0.9  # ... though its nearest population is A
-    # a Euclidean distance would not see it: the absent samples are no farther from A than A's own
-    euclid_in = np.linalg.norm(held_out[:100] - model.means[0], axis=1)
-    euclid_out = np.linalg.norm(absent - model.means[0], axis=1)
-    assert np.median(euclid_out) < np.quantile(euclid_in, 0.99)
-
-
-def test_a_few_gross_outliers_in_the_reference_do_not_widen_the_robust_covariance():
-    rng = np.random.default_rng(11)
-    x, labels, held_out, absent, _ = planted(rng)
-    x = x.copy()
-    x[:8] += rng.normal(0, 40, size=(8, 6))  # 8 mislabelled or broken reference samples in A
-    robust = fit_reference(x, labels, "mcd")
-    shrunk = fit_reference(x, labels, "ledoit_wolf")
-    # the narrow axes keep their variance (0.25) under MCD; the outliers blow it up for a plain estimate
-    assert robust.covariance[4, 4] == pytest.approx(0.25, rel=0.35)
-    assert shrunk.covariance[4, 4] > 3 * robust.covariance[4, 4]
-
-
 def test_separable_predictions_do_not_sharpen_without_limit():
     """Every out-of-fold prediction right: the likelihood keeps growing as T -> 0; the fit stops at the
     lower bound instead of turning every probability into 1."""

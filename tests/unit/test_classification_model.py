@@ -47,6 +47,7 @@ def test_separable_classes_give_f1_one(encoder_output):
         hidden=16,
         noise_std=0.05,
         dropout=0.1,
+        l2_c=0.0,  # the default's L2 stands for C = 0.001: far too strong for 20 training samples
         device="cpu",
         # the untrained CAE's encoder must learn here: full-size steps for it too
         fine_tune=encoder_output == "latent",
@@ -107,7 +108,7 @@ def test_l2_c_is_one_over_c_n_of_each_fit(monkeypatch):
         3,
         cfg,
         state,
-        TrainSettings(max_epochs=1, device="cpu", weight_decay=9.0),
+        TrainSettings(max_epochs=1, device="cpu", weight_decay=9.0, l2_c=0.0),
         np.arange(18),
         np.arange(0),
     )
@@ -211,6 +212,9 @@ def test_linear_head_learns_separable_classes():
         dropout=0.0,
         optimizer="adam",
         lr=0.01,
+        l2_c=0.0,  # the defaults are logistic regression's C = 0.001 and a cosine decay on an unpooled map;
+        lr_schedule="constant",  # these tests were sized for no L2, a constant step and the pooled map
+        encoder_pool=True,
         max_epochs=15,
         patience=15,
         batch_size=8,
@@ -313,6 +317,9 @@ def test_coarse_loss_trains_and_separable_classes_are_still_learnt():
     settings = TrainSettings(
         optimizer="adam",
         lr=0.01,
+        l2_c=0.0,  # the defaults are logistic regression's C = 0.001 and a cosine decay on an unpooled map;
+        lr_schedule="constant",  # these tests were sized for no L2, a constant step and the pooled map
+        encoder_pool=True,
         max_epochs=10,
         patience=10,
         batch_size=8,
@@ -398,7 +405,9 @@ def test_lr_schedule_reaches_the_shared_loop():
     images, y = separable()
     cfg, state = cae_for(images, 64)
     idx = np.arange(len(y))
-    settings = TrainSettings(hidden=0, lr=0.02, max_epochs=4, patience=0, batch_size=8, device="cpu")
+    settings = TrainSettings(
+        hidden=0, lr=0.02, lr_schedule="constant", max_epochs=4, patience=0, batch_size=8, device="cpu"
+    )
     _, constant = fit_classifier(images, y, 3, cfg, state, settings, idx, idx[:0])
     _, cosine = fit_classifier(
         images, y, 3, cfg, state, TrainSettings(**{**vars(settings), "lr_schedule": "cosine"}), idx, idx[:0]
@@ -539,12 +548,13 @@ def test_the_rules_train_and_cross_validate_on_a_feature_set(tmp_path):
         out = {n: c / "cv" / level / f"{n}.tsv" for n in names} | {
             n: c / "cv" / level / f"{n}.png" for n in figures
         }
+        out["representation"] = c / "cv" / level / "representation.json"
         fine = [] if level == "pop" else c / "cv" / "pop" / "predictions.tsv"
         call(
             evaluate_classifier,
             input={**features, "folds": c / "folds.tsv", "fine_predictions": fine},
             output=out,
-            params=params,
+            params={**params, "cv_representation": "transductive"},
             wildcards={"cohort": "toy", "level": level},
         )
     metrics = read_table(c / "cv" / "super_pop" / "metrics.tsv")
@@ -570,6 +580,7 @@ def test_schema_defaults_are_the_train_settings_defaults():
     not_training = {
         "n_folds",
         "fold_seed",
+        "cv_representation",
         "min_overlap",
         "strand_ambiguous",
         "min_af_correlation",
@@ -577,7 +588,6 @@ def test_schema_defaults_are_the_train_settings_defaults():
         "assign_threshold",
         "population_thresholds",
         "outlier_quantile",
-        "outlier_covariance",
     }
     names = {f.name for f in dataclasses.fields(TrainSettings)}
     assert set(properties) - not_training <= names  # every training key is a setting from_config reads

@@ -111,7 +111,7 @@ def test_k_sweep_records_g_from_the_cec_runs():
 
 
 def test_level_sections_put_a_levels_override_over_the_section_and_the_shared_training():
-    from popcen.clustering.deep import level_sections
+    from popcen.clustering.deep import cec_sections, level_sections
 
     shared = {"optimizer": "adam", "lr": 2e-3, "max_epochs": 20, "seed": 1}
     clustering = {
@@ -121,16 +121,41 @@ def test_level_sections_put_a_levels_override_over_the_section_and_the_shared_tr
         "training": {"lr": 3e-5, "max_epochs": 15},
         "levels": {"pop": {"init": "kmeans", "kernel": "isotropic", "training": {"lr": 1e-4}}},
     }
-    settings, keys = level_sections(shared, clustering, "pop")
+    settings, keys = cec_sections(shared, level_sections(clustering, "pop"), 100, 4, 2)
     # the level's lr over the section's over the shared one; the section's max_epochs over the shared one
     assert settings == {"optimizer": "adam", "lr": 1e-4, "max_epochs": 15, "seed": 1}
     assert (keys["init"], keys["kernel"], keys["sigma"]) == ("kmeans", "isotropic", 0.9)
     # a level without an override runs with the section's keys
-    settings, keys = level_sections(shared, clustering, "super_pop")
+    settings, keys = cec_sections(shared, level_sections(clustering, "super_pop"), 100, 4, 2)
     assert settings == {"optimizer": "adam", "lr": 3e-5, "max_epochs": 15, "seed": 1}
     assert (keys["init"], keys["kernel"]) == ("gmm", "full")
     # nothing is changed in place: the config dicts are shared by every rule
     assert clustering["levels"]["pop"]["training"] == {"lr": 1e-4} and clustering["init"] == "gmm"
+
+
+def test_auto_preset_follows_the_samples_per_cluster_against_the_covariance_parameters():
+    from popcen.clustering.deep import PRESETS, cec_sections, choose_preset
+
+    # a full covariance of a 20-dimensional latent space has 20 * 21 / 2 = 210 parameters
+    assert choose_preset(1126, 5, 20)[0] == "mixture"  # 225 per cluster (the 1000 Genomes subset's super_pop)
+    assert choose_preset(1126, 12, 20)[0] == "dec"  # 94 (its pop level)
+    assert choose_preset(160, 3, 20)[0] == "dec"  # 53 (the demo's super_pop)
+    assert choose_preset(210, 1, 20)[0] == "mixture" and choose_preset(209, 1, 20)[0] == "dec"
+    shared = {"lr": 2e-3, "seed": 1}
+    # unset keys come from the preset, lr included; a key set in the config wins over it
+    settings, keys = cec_sections(shared, {"sigma": 0.9, "alpha": None, "training": {}}, 160, 3, 20)
+    assert (keys["preset"], keys["init"], keys["kernel"], keys["alpha"]) == (
+        "dec",
+        "kmeans",
+        "isotropic",
+        1.0,
+    )
+    assert settings["lr"] == PRESETS["dec"]["lr"] and "53 samples per cluster < 210" in keys["preset_reason"]
+    settings, keys = cec_sections(
+        shared, {"preset": "mixture", "kernel": "diagonal", "training": {}}, 160, 3, 20
+    )
+    assert (keys["init"], keys["kernel"], keys["alpha"], settings["lr"]) == ("gmm", "diagonal", 5.0, 3e-5)
+    assert keys["preset_reason"] == "set in clustering.preset"
 
 
 def test_score_methods_puts_clusterings_side_by_side():

@@ -126,14 +126,14 @@ def test_usable_records_include_the_frequency_filtered_ones():
 
 
 def test_calibrated_calls_distance_and_missing_fraction(trained):
-    """predict_new_cohort with a temperature, thresholds, the CAE and a reference: calibrated probabilities,
-    calls, the Mahalanobis distance of the CAE code to the nearest reference population, outlier beyond the
-    cutoff, and each sample's fraction of model variants that took the training mean."""
+    """predict_new_cohort with a temperature, thresholds and an out-of-reference model: calibrated
+    probabilities, calls, the distance of the sample's genotypes to the population they fit best, outlier
+    beyond the cutoff, and each sample's fraction of model variants that took the training mean."""
     from scipy.special import softmax
 
-    from popcen.classification.reference import fit_reference
+    from popcen.classification.exclusion import array_blocks, fit_exclusion
     from popcen.images import to_images
-    from popcen.representation import cae_from_config, encode
+    from popcen.representation import cae_from_config
 
     model, meta, gn, variants, samples, expected = trained
     torch.manual_seed(3)
@@ -145,8 +145,7 @@ def test_calibrated_calls_distance_and_missing_fraction(trained):
     filled[:, :7] = 2 * variants["af"].to_numpy()[:7]
     filled[0, 7:12] = 2 * variants["af"].to_numpy()[7:12]
     filled[gn < 0] = (2 * variants["af"].to_numpy())[np.nonzero(gn < 0)[1]]
-    latent = encode(cae, to_images(filled / 2), device="cpu")
-    reference = {**fit_reference(latent[6:], samples["pop"][6:], "ledoit_wolf").to_dict(), "cutoff": 1.0}
+    excluder, _ = fit_exclusion(lambda: array_blocks(gn[6:]), samples["pop"][6:])
     raw = predict_proba(model, to_images(filled / 2), "cpu")
     pred, _, _ = predict_new_cohort(
         model,
@@ -163,7 +162,7 @@ def test_calibrated_calls_distance_and_missing_fraction(trained):
         assign_threshold=0.9,
         population_thresholds={"YRI": 0.2},
         cae=cae,
-        reference=reference,
+        reference=(excluder, 1.0),
     )
     calibrated = softmax(np.log(np.clip(raw, 1e-6, 1)) / 0.5, axis=1)
     np.testing.assert_allclose(pred[[f"p_{p}" for p in meta["labels"]]].to_numpy(), calibrated, atol=1e-5)
@@ -178,12 +177,29 @@ def test_calibrated_calls_distance_and_missing_fraction(trained):
     want = np.full(len(samples), 7 / 49)
     want[0] += 5 / 49
     np.testing.assert_allclose(pred["missing_fraction"], want, atol=1e-6)
-    # the distance: Mahalanobis of the CAE code to the nearest population mean, computed here
-    means = np.array(reference["means"])
-    vi = np.linalg.inv(np.array(reference["covariance"]))
-    diff = latent[:, None, :] - means[None]
-    dist = np.sqrt(np.einsum("ncd,de,nce->nc", diff, vi, diff)).min(1)
+    # the distance, computed here variant by variant from the reference's allele counts: the called
+    # genotypes' log-likelihood under each population less its expectation, over the root of its variance,
+    # standardised by the population's members; the distance is minus that of the most similar population
+    aligned = gn.copy()
+    aligned[:, :7] = -1
+    aligned[0, 7:12] = -1
+    dist, best = [], []
+    for g, similar in zip(aligned, pred["most_similar"], strict=True):
+        z = []
+        for k in range(len(excluder.labels)):
+            dev = var = 0.0
+            for m in np.flatnonzero(g >= 0):
+                p = (excluder.alt[k, m] + 0.5) / (excluder.called[k, m] + 1.0)
+                probs = np.array([(1 - p) ** 2, 2 * p * (1 - p), p**2])
+                mean = (probs * np.log(probs)).sum()
+                dev += np.log(probs[g[m]]) - mean
+                var += (probs * (np.log(probs) - mean) ** 2).sum()
+            z.append((dev / np.sqrt(var) - excluder.mean[k]) / excluder.sd[k])
+        dist.append(-z[excluder.labels.index(similar)])
+        best.append(excluder.labels[int(np.argmax(z))])
+    dist = np.array(dist)
     np.testing.assert_allclose(pred["distance"], dist, rtol=1e-4, atol=1e-5)
+    assert pred["nearest_reference"].tolist() == best
     assert pred["outlier"].tolist() == (dist > 1.0).tolist()
     with pytest.raises(PopcenInputError, match="re-run calibrate_classifier"):
         predict_new_cohort(
@@ -334,9 +350,14 @@ def test_predict_rule_stops_on_swapped_alleles_and_leaves_no_output(trained, tmp
     model, meta, gn, variants, samples, _ = trained
     monkeypatch.setattr(rule, "load_classifier", lambda *a: (model, meta))
     monkeypatch.setattr(rule, "load_cae", lambda *a: (None, {}))
+    labels = meta["labels"]
     monkeypatch.setattr(
-        rule, "read_json", lambda p: {"temperature": 1.0, "labels": meta["labels"], "cutoff": 1}
+        rule,
+        "read_json",
+        lambda p: {"temperature": 1.0, "labels": labels, "cutoff": 1, "mean": [0] * 3, "sd": [1] * 3},
     )
+    counts = tmp_path / "reference.npz"
+    np.savez(counts, alt=np.zeros((3, gn.shape[1])), called=np.zeros((3, gn.shape[1])))
     monkeypatch.setattr(rule, "read_variants", lambda p: variants)
     monkeypatch.setattr(rule, "_kept_samples", lambda p: samples)
     monkeypatch.setattr(rule, "_usable_records", lambda *a: (gn, _swapped_in_text_only(variants)))
@@ -355,7 +376,13 @@ def test_predict_rule_stops_on_swapped_alleles_and_leaves_no_output(trained, tmp
     with pytest.raises(PopcenInputError, match="REF/ALT swapped"):
         call(
             rule.predict,
-            input={**{k: f"{k}.x" for k in names}, "zarr": ["a.zarr"], "qc": ["a.tsv.gz"], "samples": ["s"]},
+            input={
+                **{k: f"{k}.x" for k in names},
+                "reference_counts": counts,
+                "zarr": ["a.zarr"],
+                "qc": ["a.tsv.gz"],
+                "samples": ["s"],
+            },
             output={k: out / f"{k}.out" for k in ("predictions", "matching", "overlap")},
             params=params,
             wildcards={"cohort": "new"},

@@ -17,8 +17,10 @@ from tests.conftest import counts, deep_merge, dry_run
 
 pytestmark = pytest.mark.workflow
 
-# Everything downstream of train_cec (per level) and the K sweep, which trains CEC at each K.
-AFTER_CEC = {"train_cec", "cluster_baselines", "clustering_figures", "k_sweep", "cohort_summary"}
+# Everything downstream of train_cec (per level) and the K sweep, which trains CEC at each K; the Q matrices
+# (of the cohort and of the cohort it predicts) come from the CEC.
+ADMIXTURE = {"admixture_proportions", "predict_admixture"}
+AFTER_CEC = {"train_cec", "cluster_baselines", "clustering_figures", "k_sweep", "cohort_summary", *ADMIXTURE}
 
 
 @contextmanager
@@ -71,9 +73,13 @@ def test_clustering_k_reruns_cec_and_the_baselines_not_the_sweep(full_demo):
     # the K sweep chooses one K whatever clustering.k; only the rules that cluster at K (and the summary) rerun
     with edited(full_demo, {"clustering": {"k": 3}}):
         jobs = scheduled(full_demo)
-    assert set(counts(jobs)) == {"train_cec", "cluster_baselines", "clustering_figures", "cohort_summary"}, (
-        counts(jobs)
-    )
+    assert set(counts(jobs)) == {
+        "train_cec",
+        "cluster_baselines",
+        "clustering_figures",
+        "cohort_summary",
+        *ADMIXTURE,
+    }, counts(jobs)
     # the rules after train_cec are scheduled for its new outputs (the reason Snakemake names first)
     assert changed_params(jobs) == {"train_cec"}, changed_params(jobs)
 
@@ -93,11 +99,13 @@ def test_a_threshold_reruns_the_calls_not_the_classifier(full_demo):
         full_demo, {"classification": {"assign_threshold": 0.6, "population_thresholds": {"JPT": 0.5}}}
     ):
         jobs = scheduled(full_demo)
-    # the CV's calls at both levels, the new cohort's predictions and its summary
-    assert counts(jobs) == {"calibrate_classifier": 2, "predict": 1, "cohort_summary": 1}, counts(jobs)
+    # the CV's calls at both levels, the new cohort's predictions, what is drawn or grouped by its calls (the
+    # figure over the reference, its STRUCTURE plot at each level) and its summary
+    after_predict = {"predict": 1, "predict_over_reference": 1, "predict_admixture": 2, "cohort_summary": 1}
+    assert counts(jobs) == {"calibrate_classifier": 2, **after_predict}, counts(jobs)
     with edited(full_demo, {"classification": {"outlier_quantile": 0.95}}):
         jobs = scheduled(full_demo)
-    assert counts(jobs) == {"reference_distances": 1, "predict": 1, "cohort_summary": 1}, counts(jobs)
+    assert counts(jobs) == {"reference_distances": 1, **after_predict}, counts(jobs)
 
 
 def test_an_introgression_key_reruns_only_the_rule_that_reads_it(full_demo):

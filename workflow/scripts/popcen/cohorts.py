@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from popcen.errors import PopcenInputError
+from popcen.plink import FileSet, file_set, file_set_at
 
 REQUIRED_COLUMNS = ("name", "vcf", "panel", "contigs")
 
@@ -122,6 +123,35 @@ class Cohorts:
 
     def vcf_is_per_contig(self, cohort: str) -> bool:
         return "{contig}" in self.row(cohort)["vcf"]
+
+    def input_format(self, cohort: str) -> str:
+        """``vcf``, ``plink1`` or ``plink2``: what the sheet's ``vcf`` entry names (:func:`popcen.plink.file_set`;
+        a ``{contig}`` pattern that names a bare prefix is looked up for each contig until one has a PLINK
+        file there: a cohort is all one format)."""
+        pattern = self.row(cohort)["vcf"]
+        paths = (
+            [pattern.replace("{contig}", c) for c in self.contigs(cohort)]
+            if "{contig}" in pattern
+            else [pattern]
+        )
+        for path in paths:
+            found = file_set(path)
+            if found is not None:
+                return found.kind
+        return "vcf"
+
+    def plink(self, cohort: str, contig: str) -> FileSet | None:
+        """The cohort's PLINK file set holding ``contig`` (one for all contigs, or the contig's own); None for
+        a VCF cohort."""
+        kind = self.input_format(cohort)
+        return None if kind == "vcf" else file_set_at(self.vcf(cohort, contig), kind)
+
+    def region(self, cohort: str, contig: str) -> str | None:
+        """The contig to read through the tabix index of a VCF that holds several; None for a VCF per contig
+        and for a PLINK file set (converted one contig at a time)."""
+        if self.vcf_is_per_contig(cohort) or self.input_format(cohort) != "vcf":
+            return None
+        return contig
 
     def panel(self, cohort: str) -> str:
         return self.row(cohort)["panel"]

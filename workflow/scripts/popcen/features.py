@@ -154,6 +154,18 @@ def iter_variant_blocks(alt_count, block: int | None = None):
         yield start, np.asarray(alt_count[:, start : start + block], dtype=np.int8)
 
 
+def variant_subset_blocks(alt_count, index, block: int | None = None):
+    """Yield ``(start, int8 block)`` over the variants ``index`` (in that order) of a (samples, variants)
+    alt-count array, ``start`` counting within ``index``: :func:`iter_variant_blocks` over a subset, each
+    block read by :func:`read_variant_columns`."""
+    index = np.asarray(index, dtype=np.int64).ravel()
+    if block is None:
+        chunks = getattr(alt_count, "chunks", None)
+        block = int(chunks[1]) if chunks else 8192
+    for start in range(0, len(index), max(int(block), 1)):
+        yield start, read_variant_columns(alt_count, index[start : start + block])
+
+
 def read_variant_columns(alt_count, index) -> np.ndarray:
     """The int8 (samples, len(index)) alt counts of the variants ``index`` (in that order), read alone.
 

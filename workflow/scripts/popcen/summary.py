@@ -104,11 +104,42 @@ def trained_cohort_sections(
     )
     both = pd.concat([cls[keep], lgb[[c for c in keep if c in lgb.columns]]], ignore_index=True)
     both.columns.name = None
-    sections.append(("Classification (cross-validated, out-of-fold; macro averages)", _table(both)))
+    sections.append(
+        (
+            "Classification (cross-validated, out-of-fold; macro averages)",
+            _table(both) + cv_representation_note(classification_metrics),
+        )
+    )
 
     top = top_variants[top_variants["scope"] == "overall"].drop(columns=["scope"]).head(10)
     sections.append(("Top variants by mean |SHAP| (LightGBM)", _table(top)))
     return sections
+
+
+# What the CAE classifier's CV read (classification.cv_representation, a column of its metrics tables).
+CV_REPRESENTATION = {
+    "transductive": "every fold's classifier read the cohort's CAE, whose variant choice and weights were "
+    "fitted on all samples, test folds included (without their labels); "
+    "<code>classification.cv_representation: inductive</code> trains a CAE per fold instead",
+    "inductive": "each fold trained its own CAE, variant choice included, on the fold's training samples "
+    "only: a test sample was first seen at prediction",
+}
+
+
+def cv_representation_note(classification_metrics: dict[str, pd.DataFrame]) -> str:
+    """A paragraph naming the CV mode of the CAE classifier's metrics (tables written before the mode
+    existed ran the transductive CV)."""
+    modes = sorted(
+        {
+            str(mode)
+            for m in classification_metrics.values()
+            for mode in (m["cv_representation"] if "cv_representation" in m else ["transductive"])
+        }
+    )
+    return "".join(
+        f"<p>CAE classifier's CV: <b>{html.escape(mode)}</b>: {CV_REPRESENTATION.get(mode, '')}.</p>"
+        for mode in modes
+    )
 
 
 def predicted_cohort_sections(overlap: dict, pred: pd.DataFrame) -> list[tuple[str, str]]:

@@ -16,14 +16,24 @@ match exactly -- VCFs on the same reference build report the forward strand, so 
 same allele -- and treats every other orientation as missing; ``drop`` treats them as missing always
 (for data of unknown strand, e.g. arrays). Chromosome names are compared without a ``chr`` prefix
 (``chr1`` == ``1``, ``chrM`` == ``MT``).
+
+A build check (:func:`build_evidence`, :func:`build_problem`): on the same reference build most of the
+model's positions on the contigs both cohorts hold are in the new cohort, and at a shared position the two
+alleles are the same pair (directly, swapped or strand-flipped). When the positions are shared but their
+alleles mostly are not, or almost no position is shared although the contigs are, the cohort is probably
+on another build; the overlap error says so (or a warning, when the overlap still passes), with the counts.
 """
 
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 import pandas as pd
 
 from popcen.errors import PopcenInputError
+
+log = logging.getLogger("popcen")
 
 # Fewer matched variants with a frequency in both cohorts than this: no allele-frequency correlation is
 # judged (too few to tell a swap or another build from sampling noise).
@@ -34,6 +44,17 @@ STATUSES = ("exact", "swapped", "strand", "strand_swapped", "missing")
 FLIPPED = ("swapped", "strand_swapped")
 # Preference when B holds several records at one position (e.g. a split multi-allelic site).
 _RANK = {s: k for k, s in enumerate(STATUSES)}
+
+# The build check. Fewer shared positions than this: their alleles are not judged (too few to tell).
+BUILD_MIN_POSITIONS = 20
+# Below this fraction of shared positions whose alleles agree: another build? (On one build nearly all do;
+# at positions that coincide by chance between two builds, about a third: a random SNV has 6 allele pairs,
+# 2 of which agree with a given one in some orientation.)
+BUILD_MIN_AGREEMENT = 0.5
+# Fewer of the model's positions on the shared contigs found than this: another build? ...
+BUILD_NEAR_ZERO = 0.05
+# ... unless at least BUILD_MIN_POSITIONS shared positions agree this well (a sparse array on one build).
+BUILD_SAME_AGREEMENT = 0.9
 
 
 def normalise_chrom(name) -> str:
@@ -88,7 +109,11 @@ def match_variants(train: pd.DataFrame, new: pd.DataFrame, strand_ambiguous: str
     -------
     DataFrame
         One row per training variant, in training order: ``new_index`` (row of ``new``, -1 when
-        missing), ``status`` (one of :data:`STATUSES`) and ``flip`` (True when counts flip).
+        missing), ``status`` (one of :data:`STATUSES`) and ``flip`` (True when counts flip); for the build
+        check (:func:`build_evidence`) ``chrom`` (the training contig, normalised), ``contig_found``
+        (``new`` has records on it), ``position_found`` (``new`` has a record at its position) and
+        ``alleles_agree`` (one of those records has the same two alleles in some orientation, strand-ambiguous
+        pairs included, whatever ``strand_ambiguous`` makes of them).
     """
     if strand_ambiguous not in ("exact", "drop"):
         raise ValueError(f"strand_ambiguous must be 'exact' or 'drop', not {strand_ambiguous!r}")
@@ -112,7 +137,21 @@ def match_variants(train: pd.DataFrame, new: pd.DataFrame, strand_ambiguous: str
     )
     pairs = left.merge(right, on=["chrom", "pos"], how="inner")
     result = pd.DataFrame({"new_index": np.full(len(train), -1, dtype=np.int64), "status": "missing"})
+    evidence = pd.DataFrame(
+        {
+            "chrom": left["chrom"].to_numpy(),
+            "contig_found": left["chrom"].isin(set(right["chrom"])).to_numpy(),
+            "position_found": np.zeros(len(train), dtype=bool),
+            "alleles_agree": np.zeros(len(train), dtype=bool),
+        }
+    )
     if len(pairs):
+        evidence.loc[pairs.train_index.unique(), "position_found"] = True
+        agree = [
+            alleles_agree(a, b, c, d)
+            for a, b, c, d in zip(pairs.train_ref, pairs.train_alt, pairs.new_ref, pairs.new_alt, strict=True)
+        ]
+        evidence.loc[pairs.train_index[np.asarray(agree, dtype=bool)].unique(), "alleles_agree"] = True
         pairs["status"] = [
             pair_status(a, b, c, d, strand_ambiguous)
             for a, b, c, d in zip(pairs.train_ref, pairs.train_alt, pairs.new_ref, pairs.new_alt, strict=True)
@@ -123,29 +162,108 @@ def match_variants(train: pd.DataFrame, new: pd.DataFrame, strand_ambiguous: str
         result.loc[best.train_index.to_numpy(), "new_index"] = best.new_index.to_numpy()
         result.loc[best.train_index.to_numpy(), "status"] = best.status.to_numpy()
     result["flip"] = result.status.isin(FLIPPED)
-    return result
+    return pd.concat([result, evidence], axis=1)
+
+
+def alleles_agree(train_ref: str, train_alt: str, new_ref: str, new_alt: str) -> bool:
+    """Whether two records at one position carry the same two alleles, in any order, on either strand."""
+    tr, ta, nr, na = (str(a).upper() for a in (train_ref, train_alt, new_ref, new_alt))
+    return {nr, na} in ({tr, ta}, {complement(tr), complement(ta)})
+
+
+def build_evidence(match: pd.DataFrame) -> dict:
+    """The counts the build check reads, from :func:`match_variants`'s table: the model's contigs
+    (``contigs_model``) and those the new cohort also holds (``contigs_shared``), the model's variants on
+    them (``variants_on_shared_contigs``), of which the new cohort has the position (``positions_shared``),
+    of which with the same two alleles (``alleles_agreeing``). Empty for a table without these columns."""
+    if "position_found" not in match.columns:
+        return {}
+    on_shared = match["contig_found"].to_numpy(dtype=bool)
+    return {
+        "contigs_model": int(match["chrom"].nunique()),
+        "contigs_shared": int(match["chrom"][on_shared].nunique()),
+        "variants_on_shared_contigs": int(on_shared.sum()),
+        "positions_shared": int(match["position_found"].sum()),
+        "alleles_agreeing": int((match["position_found"] & match["alleles_agree"]).sum()),
+    }
+
+
+def build_problem(evidence: dict) -> str | None:
+    """ "different genome build?" with the evidence, when :func:`build_evidence`'s counts point that way;
+    else None. Two signs: at least :data:`BUILD_MIN_POSITIONS` shared positions, fewer than
+    :data:`BUILD_MIN_AGREEMENT` of them with the same alleles; or, on contigs both cohorts hold (at least
+    :data:`BUILD_MIN_POSITIONS` model variants there), fewer than :data:`BUILD_NEAR_ZERO` of the positions
+    shared, unless the shared positions' alleles agree as one build's do (:data:`BUILD_SAME_AGREEMENT`)."""
+    if not evidence:
+        return None
+    shared, agreeing = evidence["positions_shared"], evidence["alleles_agreeing"]
+    on_contigs = evidence["variants_on_shared_contigs"]
+    agreement = agreeing / shared if shared else 0.0
+    alleles_differ = shared >= BUILD_MIN_POSITIONS and agreement < BUILD_MIN_AGREEMENT
+    positions_differ = (
+        on_contigs >= BUILD_MIN_POSITIONS
+        and shared < BUILD_NEAR_ZERO * on_contigs
+        and not (shared >= BUILD_MIN_POSITIONS and agreement >= BUILD_SAME_AGREEMENT)
+    )
+    if not (alleles_differ or positions_differ):
+        return None
+    return (
+        f"different genome build? {build_counts(evidence)}; on one build most positions are shared and "
+        "their alleles match: lift the cohort over to the model cohort's build (e.g. CrossMap, "
+        "bcftools +liftover) or compare the VCF's ##reference and ##contig lengths with the model's"
+    )
+
+
+def build_counts(evidence: dict) -> str:
+    """The build check's counts in words."""
+    shared, agreeing = evidence["positions_shared"], evidence["alleles_agreeing"]
+    on_contigs = evidence["variants_on_shared_contigs"]
+    share = f" ({shared / on_contigs:.1%})" if on_contigs else ""
+    agree = f" ({agreeing / shared:.0%})" if shared else ""
+    return (
+        f"contigs shared: {evidence['contigs_shared']} of the model's {evidence['contigs_model']}; "
+        f"positions shared: {shared} of the model's {on_contigs} variants on them{share}, "
+        f"of which allele-matching (directly, swapped or strand-flipped): {agreeing}{agree}"
+    )
 
 
 def overlap_report(match: pd.DataFrame) -> dict:
-    """Counts per status and the fraction of training variants found (``overlap``)."""
+    """Counts per status and the fraction of training variants found (``overlap``), and the build check's
+    counts (:func:`build_evidence`)."""
     counts = match.status.value_counts()
     report = {s: int(counts.get(s, 0)) for s in STATUSES}
     report["n_training_variants"] = len(match)
     report["matched"] = len(match) - report["missing"]
     report["overlap"] = report["matched"] / len(match) if len(match) else 0.0
+    report.update(build_evidence(match))
     return report
 
 
 def check_overlap(match: pd.DataFrame, min_overlap: float, source) -> dict:
-    """:func:`overlap_report`, raising :class:`PopcenInputError` when the overlap is below ``min_overlap``."""
+    """:func:`overlap_report`, raising :class:`PopcenInputError` when the overlap is below ``min_overlap``.
+
+    The build check (:func:`build_problem`) adds "different genome build?" and its counts to that error;
+    when the overlap passes, the same line is logged as a warning and kept as ``build_warning`` in the
+    report."""
     report = overlap_report(match)
+    problem = build_problem(report)
     if report["overlap"] < min_overlap:
+        if problem is None and report.get("contigs_model") and not report["contigs_shared"]:
+            names = sorted(match["chrom"].unique())
+            shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+            problem = f"no contig in common with the model's ({shown}): check the chromosome names"
+        elif problem is None:
+            counts = f"; {build_counts(report)}" if "positions_shared" in report else ""
+            problem = f"check the reference build and chromosome names{counts}"
         raise PopcenInputError(
             source,
             f"only {report['matched']} of {report['n_training_variants']} training variants "
             f"({report['overlap']:.1%}) are found in this cohort, below classification.min_overlap = "
-            f"{min_overlap:.0%}; check the reference build and chromosome names, or lower min_overlap",
+            f"{min_overlap:.0%}; {problem}; or lower min_overlap",
         )
+    if problem:
+        log.warning("%s: %s", source, problem)
+        report["build_warning"] = problem
     return report
 
 

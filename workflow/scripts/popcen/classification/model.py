@@ -180,14 +180,10 @@ class AncestryClassifier(nn.Module):
             self.sequence = (cae.config.n_variants, cae.config.padded_length)
             self.encoder_conv = cae.blocks(n_blocks)  # the first N blocks (1 = the stem)
         else:
-            if latent and not config.encoder_pool:
-                raise ValueError(
-                    "encoder_pool false needs encoder_output 'conv' (the latent code reads the pooled map)"
-                )
-            # The first N conv blocks, without the N-th block's max-pool when encoder_pool is false.
-            self.encoder_conv = cae.encoder_conv[
-                : BLOCK_MODULES * n_blocks - (0 if config.encoder_pool else 1)
-            ]
+            # The first N conv blocks, without the N-th block's max-pool when encoder_pool is false (conv
+            # output only: the latent code reads the pooled map).
+            pool = config.encoder_pool or latent
+            self.encoder_conv = cae.encoder_conv[: BLOCK_MODULES * n_blocks - (0 if pool else 1)]
         # The CAE's dense code layer (and its PCA path) are only part of the encoder when the head reads the
         # latent code.
         self.encoder_dense = cae.encoder_dense if latent else None

@@ -10,13 +10,14 @@ are better evidence than the training mean they would otherwise get.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from popcen.classification import exclusion
 from popcen.classification.calibration import assign_calls, calibrate_proba, coarse_calls
 from popcen.classification.metrics import coarsen
-from popcen.classification.reference import ReferenceModel, nearest_population
 from popcen.classification.tables import predictions_table
 from popcen.classification.train import predict_proba
 from popcen.errors import PopcenInputError
@@ -51,9 +52,10 @@ def predict_new_cohort(
     assign_threshold: float = 0.75,
     population_thresholds: dict | None = None,
     cae=None,
-    reference: dict | None = None,
+    reference: tuple[exclusion.ExclusionModel, float] | None = None,
     min_af_correlation: float | None = None,
     af_mismatch: str = "stop",
+    return_arrays: bool = False,
 ):
     """Align a new cohort to the model's variants and predict it.
 
@@ -68,13 +70,15 @@ def predict_new_cohort(
         ``labels``); None = the raw probabilities
     assign_threshold, population_thresholds : a sample's call is its most similar label when that label's
         (calibrated) probability reaches the label's threshold, else ``unassigned``
-    cae, reference : the model cohort's CAE and its out-of-reference model (``reference.json`` of rule
-        reference_distances); both given: each sample's distance to the nearest reference population in
-        the CAE's latent space, and ``outlier`` beyond the reference's cutoff
+    cae : the model cohort's CAE: each sample's latent code (``return_arrays``)
+    reference : the model cohort's out-of-reference model (:class:`popcen.classification.exclusion.ExclusionModel`
+        of rule reference_distances) and its cutoff, ``(model, cutoff)``: each sample's distance to its most
+        similar reference population, the population its genotypes fit best, and ``outlier`` beyond the cutoff
     min_af_correlation, af_mismatch : the matched variants' allele frequencies must correlate with the
         model cohort's at least this much (:func:`popcen.variant_matching.af_concordance`), else the
         prediction stops (``stop``: :class:`PopcenInputError`, before anything is predicted) or goes on with
         a warning in the log and ``af_warning`` in the report (``warn``); None: not checked
+    return_arrays : also return a :class:`NewCohortArrays` (the aligned int8 counts, the CAE latent code)
 
     Returns
     -------
@@ -84,6 +88,7 @@ def predict_new_cohort(
     matching : one row per model variant: id, chrom, pos, ref, alt, status, new_index
     report : overlap counts (see :func:`popcen.variant_matching.overlap_report`), ``af_correlation`` and
         ``af_compared``, and ``af_warning`` when the correlation was below its threshold under ``warn``
+    arrays : with ``return_arrays`` only, a fourth item: :class:`NewCohortArrays`
     """
     model_variants = train_variants.iloc[meta["variant_index"]].reset_index(drop=True)
     match = match_variants(model_variants, new_variants, strand_ambiguous)
@@ -93,11 +98,8 @@ def predict_new_cohort(
     if warning:
         log.warning("%s: %s", source, warning)
         report["af_warning"] = warning
-    # A variant or call the new cohort lacks takes the training mean alt count (2 · AF over the model
-    # cohort's called samples), the value the CAE's images give a missing training call.
-    train_mean = 2 * model_variants["af"].fillna(0).to_numpy(dtype=np.float32)
-    aligned = align_counts(new_gn, match, train_mean)
-    images = to_images(aligned / 2.0)  # same scaling as popcen.images.scale_genotypes: count / 2
+    aligned = aligned_counts(new_gn, match)
+    images = aligned_images(aligned, model_variants["af"].to_numpy())
     proba = predict_proba(model, images, device)
     if calibration is not None:
         if list(calibration["labels"]) != list(meta["labels"]):
@@ -123,18 +125,53 @@ def predict_new_cohort(
         )
         for name in calls.columns:
             extra[f"{name}_{coarse}"] = calls[name].to_numpy()
-    if cae is not None and reference is not None:
-        latent = encode(cae, images, device=device)
-        distance, nearest = nearest_population(ReferenceModel.from_dict(reference), latent)
+    latent = encode(cae, images, device=device) if cae is not None else None
+    if reference is not None:
+        model_ref, cutoff = reference
+        if model_ref.alt.shape[1] != aligned.shape[1]:
+            raise PopcenInputError(
+                source,
+                f"the out-of-reference model holds {model_ref.alt.shape[1]} variants, the classifier "
+                f"{aligned.shape[1]}; re-run reference_distances",
+            )
+        d = exclusion.score_samples(model_ref, exclusion.array_blocks(aligned))
+        distance, nearest = exclusion.distances(model_ref, d, against=extra["most_similar"].to_numpy())
         extra["distance"] = distance.round(6)
         extra["nearest_reference"] = nearest
-        extra["outlier"] = distance > float(reference["cutoff"])
+        extra["outlier"] = distance > float(cutoff)
     extra["missing_fraction"] = missing_fraction(new_gn, match).round(6)
     out = pd.concat([out.iloc[:, :first_p], extra, out.iloc[:, first_p:]], axis=1)
     matching = pd.concat(
         [model_variants[["id", "chrom", "pos", "ref", "alt"]], match[["status", "new_index"]]], axis=1
     )
+    if return_arrays:
+        return out, matching, report, NewCohortArrays(aligned, latent)
     return out, matching, report
+
+
+@dataclass
+class NewCohortArrays:
+    """What :func:`predict_new_cohort` computed on the way, for the rules that work on from it."""
+
+    aligned: np.ndarray  # (samples, model variants) int8 from :func:`aligned_counts` (-1 = missing)
+    latent: np.ndarray | None  # (samples, latent_dim) the model cohort's CAE code, when a CAE was given
+
+
+def aligned_counts(new_gn: np.ndarray, match: pd.DataFrame) -> np.ndarray:
+    """The new cohort's alt counts in the model's variant order and orientation (swapped alleles recoded
+    2 − x), int8, -1 where the model variant is absent from the new cohort or its call is missing."""
+    return align_counts(new_gn, match, np.full(len(match), -1, dtype=np.float32)).astype(np.int8)
+
+
+def aligned_images(aligned: np.ndarray, model_af) -> np.ndarray:
+    """The CAE's input for aligned counts (:func:`aligned_counts`): a missing variant or call takes the
+    training mean alt count 2 · AF (AF over the model cohort's called samples, 0 where unknown), the value the
+    CAE's images give a missing training call; counts / 2 as in :func:`popcen.images.scale_genotypes`, laid
+    out as images. (samples, model variants) -> (samples, 1, side, side) float32"""
+    train_mean = 2 * np.nan_to_num(np.asarray(model_af, dtype=np.float32), nan=0.0)
+    aligned = np.asarray(aligned)
+    filled = np.where(aligned < 0, train_mean[None, :], aligned.astype(np.float32))
+    return to_images(filled / 2.0)
 
 
 def missing_fraction(new_gn: np.ndarray, match: pd.DataFrame) -> np.ndarray:

@@ -8,6 +8,11 @@ macro F1 on that same inner validation split, never on the held-out fold.
 Fine-tuning (``fine_tune``) trains encoder and head end to end, the encoder at ``lr · encoder_lr_scale``:
 the head starts from random weights, and full-size steps through it would first wreck the pre-trained
 filters. Early stopping watches the same inner validation split.
+
+Inductive cross-validation (``classification.cv_representation: inductive``): instead of the cohort's CAE,
+whose variant choice and weights saw every sample (test folds included, no labels), each fold trains its own
+CAE on its training samples with :func:`popcen.representation.train_cae` (:func:`train_fold_cae`), and the
+fold's classifier reads that CAE.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from popcen.batches import infer_batch_size, sample_loader
+from popcen import representation as rep
+from popcen.batches import GenotypeData, RowView, infer_batch_size, sample_loader, scale_rows, variant_means
 from popcen.classification.cv import evaluate_level, inner_split, out_of_fold_proba
 from popcen.classification.metrics import coarse_groups, label_map, summary_metrics
 from popcen.classification.model import (
@@ -32,6 +38,8 @@ from popcen.classification.model import (
     class_weights,
 )
 from popcen.classification.tables import encode_labels, predictions_table
+from popcen.features import read_variant_columns
+from popcen.images import select_variants, to_images
 from popcen.training import FitOptions, fit, infer, make_optimizer, resolve_device, seed_everything
 
 log = logging.getLogger("popcen")
@@ -51,26 +59,26 @@ class TrainSettings:
 
     encoder_output: str = "conv"
     encoder_blocks: int = 1
-    encoder_pool: bool = True
+    encoder_pool: bool = False
     fine_tune: bool = False
     encoder_lr_scale: float = 0.1
     standardize: bool = True
-    hidden: int = 64
-    noise_std: float = 0.1
-    dropout: float = 0.5
-    optimizer: str = "adagrad"
-    lr: float = 0.01
+    hidden: int = 0
+    noise_std: float = 0.0
+    dropout: float = 0.0
+    optimizer: str = "adam"
+    lr: float = 0.0001
     # "constant" or "cosine" (popcen.training.fit): a cosine decay lets a strongly regularised head settle
     # at its optimum instead of hovering around it at the last step size.
-    lr_schedule: str = "constant"
+    lr_schedule: str = "cosine"
     weight_decay: float = 0.0
     # Logistic regression's C: when > 0 the head's L2 weight is 1 / (C · n) for the n samples it is fitted
     # on (the penalty of sklearn's objective, per sample), so one C serves a cohort of any size and every
     # fold and refit; ``weight_decay`` is then not used.
-    l2_c: float = 0.0
+    l2_c: float = 0.001
     batch_size: int = 32
-    max_epochs: int = 100
-    patience: int = 10
+    max_epochs: int = 60
+    patience: int = 0
     val_fraction: float = 0.15
     seed: int = 1
     device: str = "auto"
@@ -493,26 +501,39 @@ def cross_validated_proba(
     settings: TrainSettings,
     folds: np.ndarray,
     desc="cv",
+    fold_representation=None,
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """Out-of-fold probabilities of every sample; each fold runs :func:`train_with_search` on its training
-    samples only. Returns (proba, trials table with a ``fold`` column)."""
+    samples only. Returns (proba, trials table with a ``fold`` column).
+
+    ``fold_representation`` (inductive CV): ``fold_representation(train_index, fold)`` -> a
+    :class:`FoldRepresentation` (e.g. :func:`train_fold_cae`), the CAE and the input of one fold, fitted on
+    its training samples; ``data``, ``cae_config`` and ``cae_state`` are then not used (None). Without it
+    (transductive) every fold reads the one CAE given, whose frozen features are computed once."""
     all_trials = []
-    features = frozen_features(data, cae_config, cae_state, settings, n_classes)
+    features = None
+    if fold_representation is None:
+        features = frozen_features(data, cae_config, cae_state, settings, n_classes)
 
     def fit_predict(train, test, fold):
+        fold_data, config, state, fold_features = data, cae_config, cae_state, features
+        if fold_representation is not None:
+            fitted = fold_representation(train, fold)
+            fold_data, config, state = fitted.data, fitted.cae_config, fitted.cae_state
+            fold_features = frozen_features(fold_data, config, state, settings, n_classes)
         model, chosen, trials = train_with_search(
-            data,
+            fold_data,
             y,
             n_classes,
-            cae_config,
-            cae_state,
+            config,
+            state,
             settings,
             train,
             desc=f"{desc} fold {fold}",
-            features=features,
+            features=fold_features,
         )
         all_trials.append(trials.assign(fold=fold))
-        return predict_proba(model, data, chosen.device, rows=test)
+        return predict_proba(model, fold_data, chosen.device, rows=test)
 
     proba = out_of_fold_proba(fit_predict, folds, n_classes, desc=desc)
     return proba, pd.concat(all_trials, ignore_index=True)
@@ -520,6 +541,101 @@ def cross_validated_proba(
 
 def settings_dict(settings: TrainSettings) -> dict:
     return asdict(settings)
+
+
+# ------------------------------------------------------------------------- inductive CV: a CAE per fold
+@dataclass
+class FoldRepresentation:
+    """The CAE of one CV fold, trained on the fold's training samples, and every sample's input to it.
+
+    data : (n_samples, 1, S, S) float32 images of every sample on the fold's variants (image CAE), or a
+        :class:`popcen.batches.GenotypeData` of those variants (sequence CAE); a missing call takes the mean
+        of the fold's training samples
+    cae_config, cae_state : the CAE's hyper-parameters and state dict (what the classifier's encoder loads)
+    variant_index : the fold's variants (indices into the feature set, genome order)
+    train_index : the samples the CAE and the variant choice saw
+    epochs_run, best_epoch, stop_reason : the CAE's training (:class:`popcen.training.FitResult`)
+    """
+
+    data: object
+    cae_config: dict
+    cae_state: dict
+    variant_index: np.ndarray
+    train_index: np.ndarray
+    epochs_run: int
+    best_epoch: int
+    stop_reason: str
+
+    def summary(self) -> dict:
+        """JSON-ready facts of the fold's CAE (no arrays but the sizes)."""
+        return {
+            "n_train": len(self.train_index),
+            "n_variants": len(self.variant_index),
+            "epochs_run": int(self.epochs_run),
+            "best_epoch": int(self.best_epoch),
+            "stop_reason": str(self.stop_reason),
+        }
+
+
+def train_fold_cae(
+    alt_count,
+    train_index,
+    training: dict,
+    representation: dict,
+    *,
+    stratify=None,
+    device: str = "auto",
+    block: int | None = None,
+) -> FoldRepresentation:
+    """The CAE of one fold of an inductive CV, trained as rule train_cae trains the cohort's, on the fold's
+    training samples alone.
+
+    - variants: the ``representation.max_variants`` of highest variance over the training samples
+      (:func:`popcen.images.select_variants`, streamed in variant blocks), all of them without a cap;
+    - a missing call: the variant's mean over the training samples (the cohort's CAE takes the cohort's);
+    - the CAE: :func:`popcen.representation.train_cae` (the shared loop, :func:`popcen.training.fit`) on the
+      training samples' images or genotypes, with the settings train_cae uses (``training`` with
+      ``representation.training`` over it); its own validation split, its PCA start (``pca_init``) or
+      pixel bias are drawn from the training samples too; no checkpoint.
+
+    Parameters
+    ----------
+    alt_count : (n_samples, n_variants) int8 Zarr or numpy array of the cohort, -1 = missing
+    train_index : the fold's training samples (rows of ``alt_count``)
+    training, representation : the config's ``training`` and ``representation`` sections
+    stratify : (n_samples,) labels, optional: the CAE's validation split is stratified by those of the
+        training samples (train_cae stratifies by the fine level)
+    device : auto, cpu or cuda
+    block : variants per block of the variance pass (default: the store's chunk width)
+
+    The int8 columns of the fold's variants are read into memory for every sample (a sequence CAE without
+    a cap: the whole feature store).
+    """
+    train_index = np.sort(np.asarray(train_index, dtype=np.int64))
+    settings = rep.training_settings(training, representation.get("training"))
+    kept = select_variants(RowView(alt_count, train_index), representation["max_variants"] or None, block)
+    columns = read_variant_columns(alt_count, kept)
+    means = variant_means(columns[train_index])
+    if rep.model_architecture(representation) == "sequence":
+        data = GenotypeData(columns, means)
+        train_data = GenotypeData(columns[train_index], means)
+    else:
+        data = to_images(scale_rows(columns, means)[:, 0])
+        train_data = data[train_index]
+    labels = None if stratify is None else np.asarray(stratify)[train_index]
+    model, result = rep.train_cae(
+        train_data, len(kept), settings, representation, device=device, stratify=labels, progress=False
+    )
+    return FoldRepresentation(
+        data=data,
+        cae_config=model.config.to_dict(),
+        cae_state=model.state_dict(),
+        variant_index=kept,
+        train_index=train_index,
+        epochs_run=result.epochs_run,
+        best_epoch=result.best_epoch,
+        stop_reason=result.stop_reason,
+    )
 
 
 # ---------------------------------------------------------------- the rules' classifier, on a samples table
@@ -572,15 +688,32 @@ def train_final(
 
 
 def evaluate_cv(
-    data, samples, level, folds, settings: TrainSettings, cae_config, cae_state, coarse: str | None = None
+    data,
+    samples,
+    level,
+    folds,
+    settings: TrainSettings,
+    cae_config,
+    cae_state,
+    coarse: str | None = None,
+    fold_representation=None,
 ):
     """Cross-validated classifier trained on the ``level`` column: (predictions table, tables of
     :func:`popcen.classification.cv.evaluate_level`, trials). ``coarse``: the next coarser label column, for
-    the optional coarse-level loss."""
+    the optional coarse-level loss. ``fold_representation``: inductive CV, a CAE per fold (see
+    :func:`cross_validated_proba`; ``data``, ``cae_config``, ``cae_state`` None)."""
     y, labels = encode_labels(samples, level)
     settings = with_coarse_loss(settings, samples, level, coarse)
     proba, trials = cross_validated_proba(
-        data, y, len(labels), cae_config, cae_state, settings, folds, desc=f"CV {level}"
+        data,
+        y,
+        len(labels),
+        cae_config,
+        cae_state,
+        settings,
+        folds,
+        desc=f"CV {level}",
+        fold_representation=fold_representation,
     )
     tables = evaluate_level(samples[level].astype(str).to_numpy(), proba, labels, folds)
     return predictions_table(samples, level, labels, proba, folds), tables, trials

@@ -125,11 +125,56 @@ def train_cec(
     return CECOutcome(model, result, q, q.argmax(axis=1), init_labels, latent)
 
 
-def level_sections(training: dict, clustering: dict, level: str) -> tuple[dict, dict]:
-    """(training settings, clustering keys) of CEC at one label level: the clustering section with
-    ``clustering.levels[level]`` on top, its ``training`` keys merged over the section's, those over the
-    top-level ``training`` section."""
-    override = dict(clustering.get("levels", {}).get(level, {}))
+# CEC's two starting points, each a set of keys measured together on 1000 Genomes (benchmarks/RESULTS.md,
+# ## clustering): "dec" is DEC as published (k-means centroids, an isotropic Student t with one degree of
+# freedom) with a step that improves on that start; "mixture" starts from a full-covariance Gaussian mixture
+# and keeps it (a Student t close to that Gaussian, a slow step).
+PRESETS = {
+    "dec": {"init": "kmeans", "kernel": "isotropic", "alpha": 1.0, "lr": 1e-4},
+    "mixture": {"init": "gmm", "kernel": "full", "alpha": 5.0, "lr": 3e-5},
+}
+
+
+def choose_preset(n_samples: int, k: int, latent_dim: int) -> tuple[str, str]:
+    """``clustering.preset: auto``: the mixture where each of the K clusters has, on average, at least as
+    many samples as a full covariance of the latent space has parameters, else DEC. A covariance fitted on
+    fewer samples than it has parameters is singular, and its mixture start is a local optimum."""
+    per_cluster = n_samples / k
+    parameters = latent_dim * (latent_dim + 1) // 2
+    relation = ">=" if per_cluster >= parameters else "<"
+    reason = (
+        f"{per_cluster:.0f} samples per cluster {relation} {parameters} parameters of a full "
+        f"{latent_dim}-dimensional covariance"
+    )
+    return ("mixture" if per_cluster >= parameters else "dec"), reason
+
+
+def level_sections(clustering: dict, level: str | None) -> dict:
+    """The clustering keys of CEC at one label level: the section with ``clustering.levels[level]`` on top,
+    its ``training`` keys merged over the section's (``level=None``: the section's own keys)."""
+    override = dict(clustering.get("levels", {}).get(level, {})) if level is not None else {}
     stage_training = {**clustering.get("training", {}), **override.pop("training", {})}
-    merged = {**clustering, **override, "training": stage_training}
-    return training_settings(training, stage_training), merged
+    return {**clustering, **override, "training": stage_training}
+
+
+def cec_sections(
+    training: dict, clustering: dict, n_samples: int, k: int, latent_dim: int
+) -> tuple[dict, dict]:
+    """(training settings, clustering keys) of one CEC run: the preset's keys (``auto`` chosen by
+    :func:`choose_preset`) fill init, kernel, alpha and the learning rate wherever the config leaves them
+    unset, and the stage's ``training`` keys are merged over the top-level ``training`` section. The keys
+    returned carry the preset and why it was chosen."""
+    preset = clustering.get("preset", "auto")
+    reason = "set in clustering.preset"
+    if preset == "auto":
+        preset, reason = choose_preset(n_samples, k, latent_dim)
+    values = PRESETS[preset]
+    stage_training = {"lr": values["lr"], **clustering.get("training", {})}
+    keys = {
+        **{key: values[key] for key in ("init", "kernel", "alpha")},
+        **{key: value for key, value in clustering.items() if value is not None},
+        "training": stage_training,
+        "preset": preset,
+        "preset_reason": reason,
+    }
+    return training_settings(training, stage_training), keys

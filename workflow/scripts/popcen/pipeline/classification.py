@@ -9,6 +9,7 @@ import pandas as pd
 import torch
 
 from popcen.batches import GenotypeData
+from popcen.classification import exclusion
 from popcen.classification.calibration import (
     MIN_TEMPERATURE,
     PROBA_FLOOR,
@@ -26,14 +27,13 @@ from popcen.classification.cv import from_fine_rows, summary_frame
 from popcen.classification.io import save_classifier
 from popcen.classification.metrics import label_map
 from popcen.classification.model import cae_images
-from popcen.classification.reference import fit_reference, out_of_fold_distances, outlier_cutoff
 from popcen.classification.tables import fold_numbers, make_folds
-from popcen.classification.train import TrainSettings, evaluate_cv, train_final
+from popcen.classification.train import TrainSettings, evaluate_cv, train_final, train_fold_cae
 from popcen.errors import PopcenInputError
-from popcen.features import open_genotypes
-from popcen.io import read_samples, read_table, write_json, write_table
+from popcen.features import open_genotypes, variant_subset_blocks
+from popcen.io import read_json, read_samples, read_table, write_json, write_table
 from popcen.panel import coarse_level, fine_level
-from popcen.pipeline.representation import read_latent
+from popcen.pipeline.representation import fine_labels
 from popcen.plots.classification import plot_confusion, plot_f1_bars, plot_reliability, plot_roc
 from popcen.representation import load_cae
 
@@ -88,16 +88,80 @@ def train_classifier(input, output, params, wildcards, threads, log):
     log.info("classifier over %d %s classes saved to %s", len(meta["labels"]), fine, output.weights)
 
 
+def _fold_representation(input, params, samples, record: list, log):
+    """Inductive CV: ``fold_representation(train_index, fold)`` for :func:`evaluate_cv`, a CAE trained on
+    the fold's training samples with the ``params.fold_cae`` sections (``training``, ``representation``: those
+    train_cae reads); each fold's facts are appended to ``record``."""
+    gn = open_genotypes(input.genotypes)
+    stratify = fine_labels(samples, params.label_columns)
+    sections = params.fold_cae
+
+    def fold_representation(train_index, fold):
+        fitted = train_fold_cae(
+            gn,
+            train_index,
+            sections["training"],
+            sections["representation"],
+            stratify=stratify,
+            device=params.device,
+        )
+        if isinstance(fitted.data, GenotypeData):
+            fitted.data = fitted.data.held(HOLD_INT8_BYTES)
+        record.append({"fold": int(fold), **fitted.summary()})
+        log.info(
+            "fold %d: CAE on its %d training samples, %d variants, %d epochs (%s)",
+            fold,
+            len(fitted.train_index),
+            len(fitted.variant_index),
+            fitted.epochs_run,
+            fitted.stop_reason,
+        )
+        return fitted
+
+    return fold_representation
+
+
 def evaluate_classifier(input, output, params, wildcards, threads, log):
     """Stratified k-fold CV of the classifier trained on the ``level`` column; a coarse level is also scored
-    as the coarse class of the fine level's out-of-fold predictions."""
+    as the coarse class of the fine level's out-of-fold predictions.
+
+    ``params.cv_representation``: ``transductive``, every fold's classifier reads the cohort's CAE (train_cae:
+    variants and weights fitted on every sample, no labels); ``inductive``, each fold trains its own CAE on
+    its training samples (``params.fold_cae``: the ``training`` and ``representation`` sections), so that
+    its test samples are first seen at prediction. The mode is a column of ``metrics.tsv`` and the
+    ``cv_representation`` of ``representation.json`` (with each fold's CAE when inductive)."""
     level, cohort = wildcards.level, wildcards.cohort
-    samples, images, _, cae, settings = _classifier_inputs(input, params, threads)
-    folds = fold_numbers(read_table(input.folds), samples, input.folds)
+    mode = params.cv_representation
+    folds_table = read_table(input.folds)
     fine, coarse = fine_level(params.label_columns), coarse_level(params.label_columns)
-    predictions, tables, trials = evaluate_cv(
-        images, samples, level, folds, settings, cae.config.to_dict(), cae.state_dict(), coarse=coarse
-    )
+    about = {"cv_representation": mode, "level": level}
+    if mode == "inductive":
+        samples = read_samples(input.samples)
+        settings = TrainSettings.from_config(params.training, device=params.device)
+        torch.set_num_threads(max(1, threads))
+        folds = fold_numbers(folds_table, samples, input.folds)
+        fold_caes = []
+        predictions, tables, trials = evaluate_cv(
+            None,
+            samples,
+            level,
+            folds,
+            settings,
+            None,
+            None,
+            coarse=coarse,
+            fold_representation=_fold_representation(input, params, samples, fold_caes, log),
+        )
+        about["folds"] = fold_caes
+    elif mode == "transductive":
+        samples, images, variant_index, cae, settings = _classifier_inputs(input, params, threads)
+        folds = fold_numbers(folds_table, samples, input.folds)
+        predictions, tables, trials = evaluate_cv(
+            images, samples, level, folds, settings, cae.config.to_dict(), cae.state_dict(), coarse=coarse
+        )
+        about["cae"] = {"weights": str(input.cae_weights), "n_variants": len(variant_index)}
+    else:
+        raise ValueError(f"classification.cv_representation must be transductive or inductive, not {mode!r}")
     metrics = summary_frame({level: tables}, "cae_classifier")
     if level != fine:
         fine_predicted = read_table(input.fine_predictions, dtype={"predicted": str})["predicted"].to_numpy()
@@ -105,9 +169,11 @@ def evaluate_classifier(input, output, params, wildcards, threads, log):
             [metrics, from_fine_rows("cae_classifier", samples, fine_predicted, fine, level)],
             ignore_index=True,
         )
+    metrics["cv_representation"] = mode
     for row in metrics.itertuples(index=False):
-        log.info("%s %s %s = %.4f", row.model, row.level, row.metric, row.value)
+        log.info("%s %s %s = %.4f (%s CV)", row.model, row.level, row.metric, row.value, mode)
 
+    write_json(about, output.representation)
     write_table(predictions, output.predictions)
     write_table(metrics, output.metrics)
     write_table(tables["per_class"], output.per_class)
@@ -118,11 +184,18 @@ def evaluate_classifier(input, output, params, wildcards, threads, log):
     plot_confusion(
         tables["confusion"],
         tables["confusion_normalized"],
-        f"{cohort}: CAE classifier, {level}, out-of-fold",
+        f"{cohort}: CAE classifier, {level}, out-of-fold ({mode} CV)",
         output.confusion_png,
     )
-    plot_roc(tables["roc"], tables["auc"], f"{cohort}: one-vs-rest ROC per fold ({level})", output.roc_png)
-    plot_f1_bars({"CAE classifier": tables["per_class"]}, f"{cohort}: F1 per {level}", output.f1_png)
+    plot_roc(
+        tables["roc"],
+        tables["auc"],
+        f"{cohort}: one-vs-rest ROC per fold ({level}, {mode} CV)",
+        output.roc_png,
+    )
+    plot_f1_bars(
+        {"CAE classifier": tables["per_class"]}, f"{cohort}: F1 per {level} ({mode} CV)", output.f1_png
+    )
 
 
 def calibrate_classifier(input, output, params, wildcards, threads, log):
@@ -215,45 +288,55 @@ def calibrate_classifier(input, output, params, wildcards, threads, log):
 
 
 def reference_distances(input, output, params, wildcards, threads, log):
-    """The out-of-reference model of the training cohort (``reference.json``: per-population means and the
-    shared covariance of its CAE latent codes, fitted on every sample, and the outlier cutoff) and the
-    out-of-fold distances the cutoff is the ``params.quantile`` of (each fold scored against the other
-    folds' populations)."""
+    """The out-of-reference model of the training cohort (:mod:`popcen.classification.exclusion`): each
+    population's allele counts at the model's variants (the CAE's, ``reference.npz``), its members'
+    leave-one-out likelihood scores and the outlier cutoff, the ``params.quantile`` of their distances, each
+    under the sample's out-of-fold most similar population (input ``oof_predictions``)
+    (``reference.json``); every sample's leave-one-out distance (``reference_distances.tsv``). Streams the
+    feature store twice, in variant blocks."""
     samples = read_samples(input.samples)
-    latent = read_latent(input.latent, samples)
-    folds = fold_numbers(read_table(input.folds), samples, input.folds)
     labels = samples[params.label_column].astype(str).to_numpy()
-    distance, nearest = out_of_fold_distances(latent, labels, folds, params.covariance, params.seed)
-    cutoff = outlier_cutoff(distance, params.quantile)
-    model = fit_reference(latent, labels, params.covariance, params.seed)
+    variant_index = np.asarray(read_json(input.cae_json)["variant_index"], dtype=np.int64)
+    store = open_genotypes(input.genotypes)
+
+    def blocks():
+        return variant_subset_blocks(store, variant_index)
+
+    model, d = exclusion.fit_exclusion(blocks, labels)
+    oof = read_table(input.oof_predictions).set_index("sample")
+    most_similar = oof.loc[samples["sample"], "most_similar"].astype(str).to_numpy()
+    distance, nearest = exclusion.distances(model, d, against=most_similar)
+    cutoff = float(np.quantile(distance, params.quantile))
     outlier = distance > cutoff
     log.info(
-        "%s: %d samples, out-of-fold distance median %.3f, %.0f%% quantile %.3f (cutoff); %d beyond it",
+        "%s: %d samples, %d variants; leave-one-out distance median %.3f, %.0f%% quantile %.3f (cutoff); "
+        "%d beyond it",
         wildcards.cohort,
         len(samples),
+        len(variant_index),
         float(np.median(distance)),
         100 * params.quantile,
         cutoff,
         int(outlier.sum()),
     )
+    np.savez_compressed(output.counts, **model.arrays())
     write_json(
         {
-            "representation": "cae_latent",
+            "score": "genotype likelihood under each population's allele frequencies (assignment test)",
             "label_column": params.label_column,
-            "covariance_method": params.covariance,
             "quantile": params.quantile,
             "cutoff": cutoff,
             "n_samples": len(samples),
-            "latent_dim": int(latent.shape[1]),
-            **model.to_dict(),
+            "n_variants": len(variant_index),
+            **model.summary(),
         },
         output.reference,
     )
     table = pd.DataFrame(
         {
             "sample": samples["sample"].to_numpy(),
-            "fold": folds,
             params.label_column: labels,
+            "most_similar": most_similar,
             "nearest": nearest,
             "distance": distance.round(6),
             "outlier": outlier,

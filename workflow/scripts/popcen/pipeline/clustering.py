@@ -1,4 +1,5 @@
-"""The rules of ``rules/clustering.smk``: train_cec, cluster_baselines, k_sweep, clustering_figures."""
+"""The rules of ``rules/clustering.smk``: train_cec, cluster_baselines, k_sweep, clustering_figures,
+admixture_proportions."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from popcen import admixture
 from popcen.clustering import deep, ksweep
 from popcen.clustering.baselines import BaselineResult, run_baselines
 from popcen.clustering.metrics import score_clustering, score_methods
@@ -16,8 +18,15 @@ from popcen.features import open_genotypes
 from popcen.io import read_json, read_samples, read_table, write_json, write_table
 from popcen.panel import fine_level
 from popcen.pipeline.representation import fine_labels, read_cae_input, read_latent, set_threads
-from popcen.plots.clustering import plot_composition, plot_k_sweep, plot_losses, plot_tsne, tsne_embedding
-from popcen.representation import load_cae, training_settings
+from popcen.plots.clustering import (
+    plot_composition,
+    plot_k_sweep,
+    plot_losses,
+    plot_structure,
+    plot_tsne,
+    tsne_embedding,
+)
+from popcen.representation import load_cae
 from popcen.streaming import blocked_pca
 from popcen.training import seed_everything
 
@@ -67,13 +76,17 @@ def train_cec(input, output, params, wildcards, threads, log):
     """
     set_threads(threads)
     level = wildcards.level
-    settings, clustering = deep.level_sections(params.training, params.clustering, level)
+    clustering = deep.level_sections(params.clustering, level)
     cae, meta = load_cae(input.cae_weights, input.cae_json)
     _, samples, images, _ = read_cae_input(input, meta)  # images, or the store for a sequence CAE
     if level not in samples:
         raise PopcenInputError(input.samples, f"samples.tsv has no label column {level!r}")
     labels = samples[level].to_numpy()
     k, k_source = cluster_k(input, clustering.get("k", "labels"), labels, level)
+    settings, clustering = deep.cec_sections(
+        params.training, clustering, len(labels), k, meta["cae"]["latent_dim"]
+    )
+    log.info("CEC %s: preset %s (%s)", level, clustering["preset"], clustering["preset_reason"])
     t0 = time.perf_counter()
     outcome = deep.train_cec(
         cae,
@@ -198,13 +211,15 @@ def k_sweep(input, output, params, wildcards, threads, log):
     if clustering["k_sweep_epochs"] > 0:
         cae, meta = load_cae(input.cae_weights, input.cae_json)
         _, _, images, _ = read_cae_input(input, meta)
-        settings = training_settings(training, clustering.get("training"))
-        settings["max_epochs"] = clustering["k_sweep_epochs"]
 
         def cec_fn(k):
+            settings, keys = deep.cec_sections(
+                training, deep.level_sections(clustering, None), len(labels), k, meta["cae"]["latent_dim"]
+            )
+            settings["max_epochs"] = clustering["k_sweep_epochs"]
             seed_everything(settings["seed"])
             return deep.train_cec(
-                cae, images, k, settings, clustering, device=params.device, stratify=labels, progress=False
+                cae, images, k, settings, keys, device=params.device, stratify=labels, progress=False
             )
 
     table = ksweep.k_sweep(latent, range(2, k_max + 1), seed=training["seed"], labels=labels, cec_fn=cec_fn)
@@ -248,3 +263,33 @@ def clustering_figures(input, output, params, wildcards, threads, log):
     }
     plot_tsne(embeddings, labels, clusters, output.tsne, label_name=level, k_note=k_note)
     plot_composition(labels, clusters, output.composition, label_name=level, k_note=k_note)
+
+
+def admixture_proportions(input, output, params, wildcards, threads, log):
+    """The cohort's Q matrix at one label level, CEC's soft assignments (``cec_assignments.tsv``) with each
+    cluster named by its majority label (``CEU``, ``CEU_2`` for a second cluster led by CEU), and the
+    STRUCTURE plot: one bar per sample, grouped by its label; the title gives K and where it came from."""
+    level = wildcards.level
+    assignments = read_table(input.assignments, dtype={level: str}, keep_default_na=False)
+    labels = assignments[level].to_numpy()
+    q = admixture.cec_q(assignments)
+    cec_meta = read_json(input.cec_json)
+    if q.shape[1] != int(cec_meta["k"]):
+        raise PopcenInputError(
+            input.assignments,
+            f"{q.shape[1]} soft assignments for a CEC of K={cec_meta['k']}; re-run train_cec",
+        )
+    names = admixture.cluster_names(labels, q)
+    table = admixture.q_matrix(assignments["sample"], q, names)
+    write_table(table, output.q, float_format="%.6g")
+    order, spans = admixture.structure_order(labels, q, last=())
+    k_note = f"K = {q.shape[1]}, {k_source_text(cec_meta.get('k_source', 'labels'), level)}"
+    plot_structure(
+        table.drop(columns="sample"),
+        order,
+        spans,
+        output.plot,
+        title=f"{wildcards.cohort}: CEC ancestry proportions at {level} ({k_note})",
+        group_name=level,
+    )
+    log.info("%s Q at %s: clusters %s", wildcards.cohort, level, names)

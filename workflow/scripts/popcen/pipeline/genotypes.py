@@ -1,4 +1,5 @@
-"""Rules of rules/genotypes.smk: VCF -> Zarr -> variant QC -> LD pruning (per cohort × contig) -> features."""
+"""Rules of rules/genotypes.smk: [PLINK ->] VCF -> Zarr -> variant QC -> LD pruning (per cohort × contig) ->
+features."""
 
 from __future__ import annotations
 
@@ -13,12 +14,38 @@ from popcen.io import read_samples, read_table, read_variants, write_table
 from popcen.ld import ld_prune as prune
 from popcen.ld import random_subset
 from popcen.panel import fine_level, read_panel, select_samples
+from popcen.plink import FileSet, memory_mb
+from popcen.plink import plink_to_vcf as convert_plink
 from popcen.plots.qc import plot_qc_summary
 from popcen.qc import KEPT, summarise, summary_table, why_none_kept
 from popcen.qc import variant_qc as qc_records
 from popcen.qc import write_table as write_qc_table
 from popcen.vcf import vcf_to_zarr as convert
 from popcen.zarrio import KeptAltCounts, read_kept_alt_counts
+
+
+def plink_to_vcf(input, output, params, wildcards, threads, log):
+    """One contig of a cohort's PLINK file set (``params.kind``, ``params.prefix``; one set for all contigs
+    when ``params.whole``) -> a BGZF VCF for vcf_to_zarr, by plink2 (:mod:`popcen.plink`: the set's checks,
+    REF/ALT and chromosome names)."""
+    file_set = FileSet(params.kind, params.prefix)
+    info = convert_plink(
+        file_set,
+        wildcards.contig,
+        output.vcf,
+        whole=params.whole,
+        threads=threads,
+        memory=memory_mb(params.get("mem_mb")),
+    )
+    log.info(
+        "%s, contig %s -> %s (%d samples; %d variants in the set, on %d contig(s))",
+        file_set.name,
+        wildcards.contig,
+        output.vcf,
+        len(info.samples),
+        info.n_variants,
+        len(info.contigs),
+    )
 
 
 def vcf_to_zarr(input, output, params, wildcards, threads, log):

@@ -131,3 +131,58 @@ def plot_composition(labels, clusters, path, label_name: str = "label", k_note: 
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def cluster_colours(k: int) -> list:
+    """K distinct colours, cluster j always the j-th (tab10 up to 10 clusters, then tab20, tab20b, tab20c):
+    a cluster keeps its colour in every STRUCTURE plot drawn from the same CEC."""
+    if k <= 10:
+        return [plt.get_cmap("tab10")(j) for j in range(k)]
+    pool = [plt.get_cmap(name)(j) for name in ("tab20", "tab20b", "tab20c") for j in range(20)]
+    return [pool[j % len(pool)] for j in range(k)]
+
+
+def plot_structure(
+    q: pd.DataFrame, order, spans, path, title: str = "", group_name: str = "population"
+) -> None:
+    """The STRUCTURE plot: one stacked bar per sample (its Q row: the share of each cluster, coloured by
+    :func:`cluster_colours` in column order), samples in ``order``, the groups of ``spans``
+    (``(name, first, stop)`` in plot positions, from :func:`popcen.admixture.structure_order`) separated by
+    white lines and named along the x axis; the clusters in the legend.
+
+    Parameters
+    ----------
+    q : the Q table without its sample column: (samples, clusters), the columns the cluster names
+    """
+    values = q.to_numpy(dtype=np.float64)[np.asarray(order)]
+    n, k = values.shape
+    colours = cluster_colours(k)
+    fig, ax = plt.subplots(figsize=(min(max(6.0, 0.03 * n + 3.0), 24.0), 3.6))
+    x = np.arange(n)
+    bottom = np.zeros(n)
+    for j, name in enumerate(q.columns):
+        ax.bar(x, values[:, j], bottom=bottom, width=1.0, color=colours[j], linewidth=0, label=str(name))
+        bottom += values[:, j]
+    for _, first, _ in spans[1:]:
+        ax.axvline(first - 0.5, color="white", lw=1.2)
+    ax.set_xticks([(first + stop - 1) / 2 for _, first, stop in spans])
+    ax.set_xticklabels(
+        [str(g) for g, _, _ in spans],
+        rotation=90 if len(spans) > 8 else 0,
+        fontsize=7 if len(spans) > 8 else 8,
+    )
+    ax.tick_params(axis="x", length=0)
+    ax.set_xlim(-0.5, n - 0.5)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("ancestry proportion (Q)")
+    ax.set_xlabel(group_name)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.legend(
+        bbox_to_anchor=(1.01, 1), loc="upper left", fontsize=7, title="CEC cluster", ncol=2 if k > 12 else 1
+    )
+    if title:
+        ax.set_title(title, fontsize=9, loc="left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120, bbox_inches="tight")  # a long title or legend stays inside the image
+    plt.close(fig)

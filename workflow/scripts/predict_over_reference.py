@@ -1,0 +1,3 @@
+from popcen.pipeline import predict, run_rule
+
+run_rule(predict.predict_over_reference, snakemake)
