@@ -109,7 +109,7 @@ def score_block(block: np.ndarray, alt: np.ndarray, called: np.ndarray) -> tuple
 
 
 def population_counts(blocks, labels) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Per-population alt and called allele counts (P, M) int64 from ``(start, int8 block)`` pairs over the
+    """Per-population alt and called allele counts (P, M) int32 from ``(start, int8 block)`` pairs over the
     variants (:func:`popcen.features.iter_variant_blocks`), the rows of every block in ``labels`` order."""
     classes, y = np.unique(np.asarray(labels).astype(str), return_inverse=True)
     onehot = np.eye(len(classes))[y].T  # (P, n)
@@ -117,8 +117,8 @@ def population_counts(blocks, labels) -> tuple[list[str], np.ndarray, np.ndarray
     for _, block in blocks:
         block = np.asarray(block)
         observed = block >= 0
-        alts.append(np.rint(onehot @ np.where(observed, block, 0)).astype(np.int64))
-        calls.append(np.rint(onehot @ (2 * observed)).astype(np.int64))
+        alts.append(np.rint(onehot @ np.where(observed, block, 0)).astype(np.int32))
+        calls.append(np.rint(onehot @ (2 * observed)).astype(np.int32))
     return classes.tolist(), np.concatenate(alts, axis=1), np.concatenate(calls, axis=1)
 
 
