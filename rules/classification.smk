@@ -143,7 +143,7 @@ rule reference_distances:
         genotypes=FEATURES["genotypes"],
         samples=FEATURES["samples"],
         cae_json=CAE["cae_json"],
-        oof_predictions=fine_calibrated_predictions,
+        oof_predictions=fine_oof_predictions,
     output:
         reference=f"{CLS_DIR}/reference.json",
         counts=f"{CLS_DIR}/reference.npz",

@@ -1,7 +1,7 @@
 # Clustering on the CAE latent space: CEC (deep embedded clustering) per label level and baselines on the
 # same samples, at K = clustering.k (labels: the level's number of labels; auto: k_sweep's choice, then an
 # input of train_cec and cluster_baselines; or a number); the choice of K; figures; CEC's soft assignments as
-# an admixture-style Q matrix with its STRUCTURE plot.
+# an admixture-style Q matrix with its STRUCTURE plot, per level and at the K sweep's K.
 # Code: workflow/scripts/popcen/pipeline/clustering.py; library: popcen/clustering/, models/cec.py,
 # plots/clustering.py. Each rule passes only the clustering keys it reads (a change reruns those rules).
 CLU_DIR = f"{RESULTS}/{{cohort}}/clustering"
@@ -78,6 +78,7 @@ rule k_sweep:
     output:
         table=f"{CLU_DIR}/k_sweep.tsv",
         choice=f"{CLU_DIR}/k_choice.json",
+        q=f"{CLU_DIR}/k_sweep_q.tsv",
         plot=report(
             f"{CLU_DIR}/k_sweep.png",
             category="Clustering",
@@ -160,3 +161,31 @@ rule admixture_proportions:
         k=lambda wc: k_setting(wc.level),  # for the caption; the Q matrix reads K from cec_assignments.tsv
     script:
         "../workflow/scripts/admixture_proportions.py"
+
+
+# The Q matrix at the K the sweep chose, from the sweep's own soft assignments at that K; written for every
+# trained cohort, whether or not that K is the number of labels (known only once the sweep has run).
+# admixture/k_sweep is not a label level: this rule, not admixture_proportions, writes it.
+ruleorder: k_sweep_proportions > admixture_proportions
+
+
+rule k_sweep_proportions:
+    input:
+        q=rules.k_sweep.output.q,
+        choice=rules.k_sweep.output.choice,
+    output:
+        q=f"{RESULTS}/{{cohort}}/admixture/k_sweep/Q.tsv",
+        plot=report(
+            f"{RESULTS}/{{cohort}}/admixture/k_sweep/structure.png",
+            category="Ancestry proportions",
+            subcategory="{cohort}",
+            caption="../workflow/report/admixture_k_sweep.rst",
+        ),
+    log:
+        f"{RESULTS}/{{cohort}}/logs/k_sweep_proportions.log",
+    conda:
+        "../envs/torch.yaml"
+    params:
+        k_sweep_epochs=CLUSTERING["k_sweep_epochs"],  # for the caption: CEC's q, or k-means' (0 epochs)
+    script:
+        "../workflow/scripts/k_sweep_proportions.py"

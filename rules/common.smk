@@ -141,11 +141,12 @@ NOT_TRAINING_KEYS = (
 )
 
 
-def fine_calibrated_predictions(wildcards):
-    """The fine level's calibrated out-of-fold predictions: the outlier score of a reference sample is
-    computed under its out-of-fold most similar population, as a new sample's under its predicted one."""
+def fine_oof_predictions(wildcards):
+    """The fine level's out-of-fold predictions: the outlier score of a reference sample is computed under
+    its out-of-fold predicted population, as a new sample's under its most similar one (the same argmax:
+    the calibration's temperature does not move it, so a threshold change does not rerun the reference)."""
     fine = fine_level(label_levels(wildcards.cohort))
-    return f"{RESULTS}/{wildcards.cohort}/classification/cv/{fine}/calibrated_predictions.tsv"
+    return f"{RESULTS}/{wildcards.cohort}/classification/cv/{fine}/predictions.tsv"
 
 
 def fine_predictions(wildcards):
@@ -292,6 +293,8 @@ def cohort_targets(cohort):
             ],
             level=levels,
         )
+        if levels:  # the Q at the K sweep's K, its clusters named by the fine level's labels
+            targets += [f"{d}/admixture/k_sweep/Q.tsv", f"{d}/admixture/k_sweep/structure.png"]
     targets += [f"{d}/classification/model.pt", f"{d}/explain/top_variants.tsv"]
     targets += expand(f"{d}/classification/cv/{{level}}/metrics.tsv", level=levels)
     targets += expand(f"{d}/classification/cv/{{level}}/assignment.tsv", level=levels)

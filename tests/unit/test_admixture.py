@@ -1,7 +1,9 @@
-"""Admixture-style proportions (popcen.admixture, rules admixture_proportions and predict_admixture) and the
-figure of a new cohort over the reference (popcen.plots.predict, rule predict_over_reference).
+"""Admixture-style proportions (popcen.admixture, rules admixture_proportions, k_sweep_proportions and
+predict_admixture) and the figure of a new cohort over the reference (popcen.plots.predict, rule
+predict_over_reference).
 
-The Q matrix is checked against CEC's own soft assignments; a re-encoded copy of the training cohort (other
+The Q matrix is checked against CEC's own soft assignments, the one at the K sweep's K against the sweep's
+(its CEC's, or the Student t on its k-means centroids); a re-encoded copy of the training cohort (other
 chromosome names, swapped alleles, its own record order) put through rule predict's alignment and the
 saved CEC must get the training cohort's Q; cluster names against hand-made tables; the projection
 against an SVD done here."""
@@ -14,6 +16,7 @@ import pytest
 
 from popcen import admixture
 from popcen.classification.newcohort import aligned_counts
+from popcen.clustering import deep, ksweep
 from popcen.errors import PopcenInputError
 from popcen.features import FeatureWriter
 from popcen.io import read_json, read_table, write_table
@@ -214,6 +217,90 @@ def test_a_reencoded_copy_of_the_training_cohort_gets_the_training_q(trained, tm
             params={"model_cohort": "demo", "k": 4, "device": "cpu"},
             wildcards={"cohort": "demo_new", "level": "pop"},
         )
+
+
+def _sweep_then_q(trained, tmp_path, epochs):
+    """Rule k_sweep (K = 2 .. 5) then rule k_sweep_proportions on the fixture's CAE: (choice, sweep's q table,
+    Q table)."""
+    d = trained["dir"]
+    sweep = {
+        name: tmp_path / file
+        for name, file in [
+            ("table", "k_sweep.tsv"),
+            ("choice", "k_choice.json"),
+            ("q", "k_sweep_q.tsv"),
+            ("plot", "k_sweep.png"),
+        ]
+    }
+    call(
+        clustering.k_sweep,
+        input={
+            **trained["features"],
+            "cae_weights": d / "cae.pt",
+            "cae_json": d / "cae.json",
+            "latent": d / "latent.tsv",
+        },
+        output=sweep,
+        params={
+            "label_columns": ["pop", "super_pop"],
+            "training": TRAINING,
+            "clustering": {**CEC_KEYS, "kernel": "isotropic", "k_max": 5, "k_sweep_epochs": epochs},
+            "device": "cpu",
+        },
+    )
+    adm = {"q": tmp_path / "Q.tsv", "plot": tmp_path / "structure.png"}
+    call(
+        clustering.k_sweep_proportions,
+        input={"q": sweep["q"], "choice": sweep["choice"]},
+        output=adm,
+        params={"k_sweep_epochs": epochs},
+        wildcards={"cohort": "demo"},
+    )
+    assert adm["plot"].stat().st_size > 5000
+    return read_json(sweep["choice"]), read_table(sweep["q"]), read_table(adm["q"])
+
+
+def _assert_q_named_by_majority(q_table, expected, pops):
+    """Q's rows sum to one, are ``expected`` (the rounding of the tables aside), and each cluster is named by
+    the population most of the samples whose largest q it is carry."""
+    values = q_table.drop(columns="sample").to_numpy()
+    np.testing.assert_allclose(values.sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(values, expected, atol=5e-5)
+    names = q_table.columns[1:].tolist()
+    assert len(set(names)) == len(names)
+    hard = expected.argmax(axis=1)
+    for j, name in enumerate(names):
+        top = pd.Series(pops[hard == j]).value_counts()
+        if len(top):
+            assert top[name.split("_")[0]] == top.max(), (name, top.to_dict())
+
+
+def test_q_at_the_k_sweeps_k_is_the_q_of_its_cec_named_by_majority(trained, tmp_path, monkeypatch):
+    runs = {}
+    train_cec = deep.train_cec
+
+    def recorded(cae, images, k, *args, **kwargs):
+        runs[k] = train_cec(cae, images, k, *args, **kwargs)
+        return runs[k]
+
+    monkeypatch.setattr(deep, "train_cec", recorded)
+    choice, sweep_q, q = _sweep_then_q(trained, tmp_path, epochs=1)
+    k = choice["k"]
+    assert sorted(runs) == [2, 3, 4, 5] and choice["q_source"] == "cec"
+    assert (choice["label_column"], choice["k_labels"], choice["k_is_labels"]) == ("pop", 3, k == 3)
+    assert sweep_q.columns.tolist() == ["sample", "pop", "cluster", *[f"q{j}" for j in range(k)]]
+    assert q["sample"].tolist() == trained["samples"]["sample"].tolist()
+    assert q.shape == (24, 1 + k)
+    _assert_q_named_by_majority(q, runs[k].q, trained["samples"]["pop"].to_numpy())
+
+
+def test_q_at_the_k_sweeps_k_without_cec_is_the_student_t_on_the_kmeans_centroids(trained, tmp_path):
+    choice, _, q = _sweep_then_q(trained, tmp_path, epochs=0)
+    k = choice["k"]
+    assert choice["q_source"] == "kmeans" and q.shape == (24, 1 + k)
+    latent = read_table(trained["dir"] / "latent.tsv").drop(columns="sample").to_numpy(dtype=np.float32)
+    centroids = ksweep.kmeans(latent, k, seed=TRAINING["seed"]).cluster_centers_
+    _assert_q_named_by_majority(q, ksweep.kmeans_q(latent, centroids), trained["samples"]["pop"].to_numpy())
 
 
 def test_cluster_names_by_majority_with_suffixes():

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from popcen.clustering.baselines import dbscan_eps, k_distances, knee, run_baselines
-from popcen.clustering.ksweep import choose_k, elbow, k_sweep, resolve_k
+from popcen.clustering.ksweep import choose_k, elbow, k_sweep, kmeans, kmeans_q, resolve_k
 from popcen.clustering.metrics import cluster_accuracy, contingency, score_clustering
 
 
@@ -90,8 +90,15 @@ def test_every_baseline_finds_well_separated_blobs():
 
 def test_k_sweep_picks_the_elbow_of_three_blobs():
     x, y = _blobs()
-    table = k_sweep(x, range(2, 8), seed=0, labels=y, progress=False)
+    soft = {}
+    table = k_sweep(x, range(2, 8), seed=0, labels=y, progress=False, soft=soft)
     assert list(table["k"]) == list(range(2, 8))
+    # without CEC runs, each K's soft assignments: the Student t on its k-means centroids
+    assert sorted(soft) == list(range(2, 8)) and soft[3].shape == (90, 3)
+    np.testing.assert_allclose(soft[3].sum(axis=1), 1.0, atol=1e-6)
+    km = kmeans(x, 3, seed=0)
+    np.testing.assert_allclose(soft[3], kmeans_q(x, km.cluster_centers_))
+    assert (soft[3].argmax(axis=1) == km.labels_).all()
     assert (np.diff(table["wcss"]) < 0).all()
     choice = choose_k(table)
     assert choice["k"] == 3 and choice["k_best_nmi_kmeans"] == 3
@@ -103,10 +110,13 @@ def test_k_sweep_records_g_from_the_cec_runs():
     class Outcome:
         def __init__(self, k):
             self.train_loss, self.val_loss, self.labels = 0.5 * k, 1.0 * k, np.arange(90) % k
+            self.q = np.eye(k)[self.labels]
 
     x, y = _blobs()
-    table = k_sweep(x, [2, 3], seed=0, labels=y, cec_fn=Outcome, progress=False)
+    soft = {}
+    table = k_sweep(x, [2, 3], seed=0, labels=y, cec_fn=Outcome, progress=False, soft=soft)
     assert table["g"].tolist() == [0.5, 0.5]
+    np.testing.assert_array_equal(soft[3], Outcome(3).q)  # the CEC runs' own q
     assert isinstance(table, pd.DataFrame) and "nmi_cec" in table
 
 

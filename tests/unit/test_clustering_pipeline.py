@@ -156,6 +156,7 @@ def test_clustering_rules_chain_on_the_cae(features, cae, tmp_path):
     sweep = {
         "table": tmp_path / "k_sweep.tsv",
         "choice": tmp_path / "k_choice.json",
+        "q": tmp_path / "k_sweep_q.tsv",
         "plot": tmp_path / "k.png",
     }
     call(
@@ -172,6 +173,7 @@ def test_clustering_rules_chain_on_the_cae(features, cae, tmp_path):
     assert read_table(sweep["table"])["k"].tolist() == [2, 3, 4]
     choice = read_json(sweep["choice"])
     assert (choice["label_column"], choice["k_labels"]) == ("pop", 3)
+    assert read_table(sweep["q"]).shape == (24, 3 + choice["k"])  # sample, pop, cluster, q0 .. q<K-1>
 
     figures = {name: tmp_path / f"{name}.png" for name in ("losses", "tsne", "composition")}
     call(

@@ -9,7 +9,14 @@ from tests.conftest import ROOT
 from tests.unit.test_envs import RULES
 
 SLURM = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
-GPU_RULES = {"train_cae", "train_cec", "train_classifier", "evaluate_classifier", "predict", "predict_admixture"}
+GPU_RULES = {
+    "train_cae",
+    "train_cec",
+    "train_classifier",
+    "evaluate_classifier",
+    "predict",
+    "predict_admixture",
+}
 
 
 def test_profile_uses_the_slurm_executor_with_conda():

@@ -1,5 +1,6 @@
-"""The tiny demo's ancestry proportions (rules admixture_proportions, predict_admixture) and its new cohort
-over the reference (rule predict_over_reference, from predict's latent.tsv and aligned.zarr)."""
+"""The tiny demo's ancestry proportions (rules admixture_proportions, k_sweep_proportions, predict_admixture)
+and its new cohort over the reference (rule predict_over_reference, from predict's latent.tsv and
+aligned.zarr)."""
 
 import json
 
@@ -44,6 +45,21 @@ def test_training_cohort_q_is_cec_soft_assignments_named_by_majority(full_demo, 
             top = members.value_counts()
             assert top[base] == top.max(), (name, top.to_dict())
     assert (d / f"admixture/{level}/structure.png").stat().st_size > 5000
+
+
+def test_q_at_the_k_sweeps_k(full_demo):
+    d = full_demo / "results/demo"
+    choice = json.loads((d / "clustering/k_choice.json").read_text())
+    q = read(d / "admixture/k_sweep/Q.tsv")
+    samples = read(d / "features/samples.tsv")
+    assert q["sample"].tolist() == samples["sample"].tolist()
+    values = q.drop(columns="sample").to_numpy(dtype=float)
+    assert values.shape[1] == choice["k"] and choice["q_source"] == "cec"  # TINY_PIPELINE: 1 sweep epoch
+    assert choice["k_is_labels"] == (choice["k"] == samples["pop"].nunique() == choice["k_labels"])
+    np.testing.assert_allclose(values.sum(1), 1, atol=1e-5)
+    bases = {name if name in set(samples["pop"]) else name.rsplit("_", 1)[0] for name in q.columns[1:]}
+    assert bases <= set(samples["pop"]), q.columns.tolist()
+    assert (d / "admixture/k_sweep/structure.png").stat().st_size > 5000
 
 
 def test_new_cohort_latent_aligned_counts_and_figure(full_demo):

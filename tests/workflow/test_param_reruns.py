@@ -20,7 +20,15 @@ pytestmark = pytest.mark.workflow
 # Everything downstream of train_cec (per level) and the K sweep, which trains CEC at each K; the Q matrices
 # (of the cohort and of the cohort it predicts) come from the CEC.
 ADMIXTURE = {"admixture_proportions", "predict_admixture"}
-AFTER_CEC = {"train_cec", "cluster_baselines", "clustering_figures", "k_sweep", "cohort_summary", *ADMIXTURE}
+AFTER_CEC = {
+    "train_cec",
+    "cluster_baselines",
+    "clustering_figures",
+    "k_sweep",
+    "k_sweep_proportions",  # the Q at the sweep's K, from the sweep's CEC
+    "cohort_summary",
+    *ADMIXTURE,
+}
 
 
 @contextmanager
@@ -63,10 +71,10 @@ def test_a_cec_key_reruns_cec_and_what_follows_not_the_cae(full_demo):
     assert changed_params(jobs) <= {"train_cec", "k_sweep"}, changed_params(jobs)
 
 
-def test_a_k_sweep_key_reruns_only_the_sweep_and_the_summary(full_demo):
+def test_a_k_sweep_key_reruns_only_the_sweep_its_q_and_the_summary(full_demo):
     with edited(full_demo, {"clustering": {"k_max": 3}}):
         jobs = scheduled(full_demo)
-    assert set(counts(jobs)) == {"k_sweep", "cohort_summary"}, counts(jobs)
+    assert set(counts(jobs)) == {"k_sweep", "k_sweep_proportions", "cohort_summary"}, counts(jobs)
 
 
 def test_clustering_k_reruns_cec_and_the_baselines_not_the_sweep(full_demo):

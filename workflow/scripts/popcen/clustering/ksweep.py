@@ -5,6 +5,9 @@ For each K from 2 to ``k_max``: k-means on the CAE latent features gives the wit
 G = train loss / validation loss (close to 1: the clustering generalises to held-out samples; well below
 1: it fits the training samples only) and the NMI of its clusters. K is picked at the elbow of the WCSS
 curve (the point farthest from the chord joining its ends), which needs no labels.
+
+The sweep also gives each K's soft assignments q (samples x K), for a Q matrix at the chosen K: the short
+CEC's q, or without CEC runs DEC's Student-t kernel (one degree of freedom) on the k-means centroids.
 """
 
 from __future__ import annotations
@@ -13,19 +16,27 @@ import logging
 
 import numpy as np
 import pandas as pd
+import torch
 from sklearn.cluster import KMeans
 from sklearn.metrics import normalized_mutual_info_score
 from tqdm.auto import tqdm
 
 from popcen.clustering.baselines import knee
+from popcen.models.cec import soft_assignment
 
 log = logging.getLogger("popcen")
 
 
-def wcss(latent: np.ndarray, k: int, seed: int, n_init: int = 10) -> tuple[float, np.ndarray]:
-    """Within-cluster sum of squares of k-means with ``k`` clusters, and its labels."""
-    km = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(latent)
-    return float(km.inertia_), km.labels_
+def kmeans(latent: np.ndarray, k: int, seed: int, n_init: int = 10) -> KMeans:
+    """k-means with ``k`` clusters, fitted: its ``inertia_`` is the within-cluster sum of squares (WCSS)."""
+    return KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(latent)
+
+
+def kmeans_q(latent: np.ndarray, centroids: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """Soft assignments (n, K) of the latent features to k-means centroids: the Student-t kernel CEC uses
+    (:func:`popcen.models.cec.soft_assignment`, ``alpha`` = 1 as in DEC); rows sum to one."""
+    q = soft_assignment(torch.as_tensor(latent), torch.as_tensor(centroids), alpha)
+    return q.double().numpy()
 
 
 def elbow(ks, values) -> int:
@@ -35,7 +46,13 @@ def elbow(ks, values) -> int:
 
 
 def k_sweep(
-    latent: np.ndarray, k_values, seed: int, labels=None, cec_fn=None, progress: bool = True
+    latent: np.ndarray,
+    k_values,
+    seed: int,
+    labels=None,
+    cec_fn=None,
+    progress: bool = True,
+    soft: dict | None = None,
 ) -> pd.DataFrame:
     """One row per K: k, wcss, nmi_kmeans, and with ``cec_fn`` g, train_loss, val_loss, nmi_cec.
 
@@ -46,15 +63,21 @@ def k_sweep(
     seed : int
     labels : (n,) known labels, optional (NMI columns are NaN without them)
     cec_fn : callable K -> CECOutcome, optional (a short CEC training per K)
+    soft : dict, optional: filled with {K: (n, K) soft assignments}, the CEC run's q with ``cec_fn``, else
+        :func:`kmeans_q` on the k-means centroids
     """
     rows = []
     for k in tqdm(list(k_values), desc="K sweep", disable=not progress):
-        inertia, km_labels = wcss(latent, k, seed)
-        row = {"k": k, "wcss": inertia, "nmi_kmeans": np.nan}
+        km = kmeans(latent, k, seed)
+        row = {"k": k, "wcss": float(km.inertia_), "nmi_kmeans": np.nan}
         if labels is not None:
-            row["nmi_kmeans"] = normalized_mutual_info_score(labels, km_labels)
+            row["nmi_kmeans"] = normalized_mutual_info_score(labels, km.labels_)
+        if soft is not None and cec_fn is None:
+            soft[k] = kmeans_q(latent, km.cluster_centers_)
         if cec_fn is not None:
             outcome = cec_fn(k)
+            if soft is not None:
+                soft[k] = np.asarray(outcome.q, dtype=np.float64)
             row.update(
                 train_loss=outcome.train_loss,
                 val_loss=outcome.val_loss,

@@ -304,7 +304,7 @@ def reference_distances(input, output, params, wildcards, threads, log):
 
     model, d = exclusion.fit_exclusion(blocks, labels)
     oof = read_table(input.oof_predictions).set_index("sample")
-    most_similar = oof.loc[samples["sample"], "most_similar"].astype(str).to_numpy()
+    most_similar = oof.loc[samples["sample"], "predicted"].astype(str).to_numpy()
     distance, nearest = exclusion.distances(model, d, against=most_similar)
     cutoff = float(np.quantile(distance, params.quantile))
     outlier = distance > cutoff

@@ -1,5 +1,5 @@
 """The rules of ``rules/clustering.smk``: train_cec, cluster_baselines, k_sweep, clustering_figures,
-admixture_proportions."""
+admixture_proportions, k_sweep_proportions."""
 
 from __future__ import annotations
 
@@ -194,7 +194,10 @@ def cluster_baselines(input, output, params, wildcards, threads, log):
 
 
 def k_sweep(input, output, params, wildcards, threads, log):
-    """WCSS, NMI and G for K = 2 .. k_max: the table, the K picked and why (JSON), the figure.
+    """WCSS, NMI and G for K = 2 .. k_max: the table, the K picked and why (JSON), the figure, and the soft
+    assignments at the K picked (``q``: sample, the fine label, cluster, q0 .. q<K-1>, as in
+    ``cec_assignments.tsv``): the q of the sweep's CEC at that K, or with ``k_sweep_epochs: 0`` (no CEC)
+    DEC's Student-t kernel on the k-means centroids (``q_source`` in the JSON: ``cec`` or ``kmeans``).
 
     params: ``label_columns`` (NMI against the fine level), ``training`` (the shared section),
     ``clustering`` (k_max, k_sweep_epochs and the section's CEC keys; no per-level override), ``device``.
@@ -222,11 +225,23 @@ def k_sweep(input, output, params, wildcards, threads, log):
                 cae, images, k, settings, keys, device=params.device, stratify=labels, progress=False
             )
 
-    table = ksweep.k_sweep(latent, range(2, k_max + 1), seed=training["seed"], labels=labels, cec_fn=cec_fn)
+    soft = {}
+    table = ksweep.k_sweep(
+        latent, range(2, k_max + 1), seed=training["seed"], labels=labels, cec_fn=cec_fn, soft=soft
+    )
     choice = ksweep.choose_k(table)
+    choice["q_source"] = "cec" if cec_fn is not None else "kmeans"
+    q = soft[choice["k"]]
+    assignments = {"sample": samples["sample"]}
     if labels is not None:
-        choice["label_column"] = fine_level(params.label_columns)
+        level = fine_level(params.label_columns)
+        choice["label_column"] = level
         choice["k_labels"] = int(len(np.unique(labels)))
+        choice["k_is_labels"] = choice["k"] == choice["k_labels"]
+        assignments[level] = labels
+    assignments["cluster"] = q.argmax(axis=1)
+    q_table = pd.DataFrame(q, columns=[f"q{j}" for j in range(q.shape[1])])
+    write_table(pd.concat([pd.DataFrame(assignments), q_table], axis=1), output.q, float_format="%.5g")
     write_table(table, output.table)
     write_json(choice, output.choice)
     plot_k_sweep(table, choice, output.plot)
@@ -265,13 +280,32 @@ def clustering_figures(input, output, params, wildcards, threads, log):
     plot_composition(labels, clusters, output.composition, label_name=level, k_note=k_note)
 
 
+def write_proportions(samples, labels, q, level, output, title, legend_title="CEC cluster") -> list[str]:
+    """The Q matrix (``output.q``) of soft assignments ``q`` (n, K), each cluster named by its majority
+    ``level`` label (``CEU``, ``CEU_2`` for a second cluster led by CEU), and its STRUCTURE plot
+    (``output.plot``): one bar per sample, grouped by its label. Returns the cluster names."""
+    names = admixture.cluster_names(labels, q)
+    table = admixture.q_matrix(samples, q, names)
+    write_table(table, output.q, float_format="%.6g")
+    order, spans = admixture.structure_order(labels, q, last=())
+    plot_structure(
+        table.drop(columns="sample"),
+        order,
+        spans,
+        output.plot,
+        title=title,
+        group_name=level,
+        legend_title=legend_title,
+    )
+    return names
+
+
 def admixture_proportions(input, output, params, wildcards, threads, log):
     """The cohort's Q matrix at one label level, CEC's soft assignments (``cec_assignments.tsv``) with each
     cluster named by its majority label (``CEU``, ``CEU_2`` for a second cluster led by CEU), and the
     STRUCTURE plot: one bar per sample, grouped by its label; the title gives K and where it came from."""
     level = wildcards.level
     assignments = read_table(input.assignments, dtype={level: str}, keep_default_na=False)
-    labels = assignments[level].to_numpy()
     q = admixture.cec_q(assignments)
     cec_meta = read_json(input.cec_json)
     if q.shape[1] != int(cec_meta["k"]):
@@ -279,17 +313,43 @@ def admixture_proportions(input, output, params, wildcards, threads, log):
             input.assignments,
             f"{q.shape[1]} soft assignments for a CEC of K={cec_meta['k']}; re-run train_cec",
         )
-    names = admixture.cluster_names(labels, q)
-    table = admixture.q_matrix(assignments["sample"], q, names)
-    write_table(table, output.q, float_format="%.6g")
-    order, spans = admixture.structure_order(labels, q, last=())
     k_note = f"K = {q.shape[1]}, {k_source_text(cec_meta.get('k_source', 'labels'), level)}"
-    plot_structure(
-        table.drop(columns="sample"),
-        order,
-        spans,
-        output.plot,
+    names = write_proportions(
+        assignments["sample"],
+        assignments[level].to_numpy(),
+        q,
+        level,
+        output,
         title=f"{wildcards.cohort}: CEC ancestry proportions at {level} ({k_note})",
-        group_name=level,
     )
     log.info("%s Q at %s: clusters %s", wildcards.cohort, level, names)
+
+
+def k_sweep_proportions(input, output, params, wildcards, threads, log):
+    """The cohort's Q matrix and STRUCTURE plot at the K the K sweep chose (``k_choice.json``), from the
+    sweep's soft assignments at that K (``k_sweep_q.tsv``: its short CEC's q, or the Student-t kernel on the
+    k-means centroids), clusters named by the fine level's majority label and samples grouped by that label,
+    as :func:`admixture_proportions`; the title gives K and whether it is the number of labels."""
+    choice = read_json(input.choice)
+    level = choice.get("label_column")
+    if level is None:
+        raise PopcenInputError(input.choice, "the K sweep ran without labels: no clusters to name")
+    assignments = read_table(input.q, dtype={level: str}, keep_default_na=False)
+    q = admixture.cec_q(assignments)
+    k, n_labels = int(choice["k"]), int(choice["k_labels"])
+    if q.shape[1] != k:
+        raise PopcenInputError(
+            input.q, f"{q.shape[1]} soft assignments for the K sweep's K={k}; re-run k_sweep"
+        )
+    source = {"cec": "the sweep's CEC", "kmeans": "Student t on the k-means centroids"}[choice["q_source"]]
+    relation = f"= the number of {level} labels" if k == n_labels else f"≠ the {n_labels} {level} labels"
+    names = write_proportions(
+        assignments["sample"],
+        assignments[level].to_numpy(),
+        q,
+        level,
+        output,
+        title=f"{wildcards.cohort}: ancestry proportions at the K sweep's K = {k} ({relation}; q of {source})",
+        legend_title={"cec": "CEC cluster", "kmeans": "k-means cluster"}[choice["q_source"]],
+    )
+    log.info("%s Q at the K sweep's K=%d: clusters %s", wildcards.cohort, k, names)

@@ -143,7 +143,13 @@ def cluster_colours(k: int) -> list:
 
 
 def plot_structure(
-    q: pd.DataFrame, order, spans, path, title: str = "", group_name: str = "population"
+    q: pd.DataFrame,
+    order,
+    spans,
+    path,
+    title: str = "",
+    group_name: str = "population",
+    legend_title: str = "CEC cluster",
 ) -> None:
     """The STRUCTURE plot: one stacked bar per sample (its Q row: the share of each cluster, coloured by
     :func:`cluster_colours` in column order), samples in ``order``, the groups of ``spans``
@@ -179,7 +185,7 @@ def plot_structure(
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     ax.legend(
-        bbox_to_anchor=(1.01, 1), loc="upper left", fontsize=7, title="CEC cluster", ncol=2 if k > 12 else 1
+        bbox_to_anchor=(1.01, 1), loc="upper left", fontsize=7, title=legend_title, ncol=2 if k > 12 else 1
     )
     if title:
         ax.set_title(title, fontsize=9, loc="left")
