@@ -257,3 +257,15 @@ def test_a_sequence_fold_cae_reads_the_training_rows_with_their_means(monkeypatc
     np.testing.assert_allclose(data.means, np.nanmean(x, axis=0), rtol=1e-6)
     assert fitted.variant_index.tolist() == list(range(N_VARIANTS))
     assert fitted.cae_config["architecture"] == "sequence"
+
+
+def test_the_summary_names_the_cv_mode():
+    from popcen.summary import cv_representation_note
+
+    row = {"model": "cae_classifier", "level": "pop", "metric": "f1", "value": 0.9}
+    inductive = pd.DataFrame([{**row, "cv_representation": "inductive"}])
+    assert "<b>inductive</b>" in cv_representation_note({"pop": inductive})
+    assert "transductive" not in cv_representation_note({"pop": inductive})
+    # tables written before the mode existed ran the transductive CV
+    note = cv_representation_note({"pop": pd.DataFrame([row])})
+    assert "<b>transductive</b>" in note and "test folds included" in note

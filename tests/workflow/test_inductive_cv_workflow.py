@@ -8,6 +8,7 @@ import shutil
 
 import pandas as pd
 import pytest
+import yaml
 
 from popcen.summary import cv_representation_note
 from tests.conftest import counts, dry_run, run_snakemake
@@ -52,6 +53,12 @@ def test_inductive_cv_runs_from_the_command_line_and_reports_its_mode(full_demo,
         assert "inductive CV" in (wd / f"results/demo/logs/evaluate_classifier/{level}.log").read_text()
     assert "<b>inductive</b>" in cv_representation_note(tables)
 
-    # inductive, the fold CAEs read the representation section: a change of it reruns the CV alone
-    jobs = counts(dry_run(wd, *INDUCTIVE, "representation={dropout: 0.2}", "--", *CV_METRICS))
+    # inductive, the fold CAEs read the representation section: a change of it reruns the CV alone (through
+    # the config file: Snakemake passes a nested --config number as a string)
+    path = wd / "config" / "config.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["classification"]["cv_representation"] = "inductive"
+    config.setdefault("representation", {})["dropout"] = 0.2
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    jobs = counts(dry_run(wd, "--", *CV_METRICS))
     assert jobs == {"evaluate_classifier": 2}, jobs
