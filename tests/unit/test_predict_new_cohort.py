@@ -388,3 +388,18 @@ def test_predict_rule_stops_on_swapped_alleles_and_leaves_no_output(trained, tmp
             wildcards={"cohort": "new"},
         )
     assert out.exists() and not any(out.iterdir())  # the folder Snakemake makes, nothing in it
+
+
+def test_a_sequence_cae_reads_the_aligned_counts_in_batches_with_the_image_values():
+    """For a sequence CAE predict hands the int8 counts on (scaled where a batch is read), not a float copy
+    of the whole cohort; the values are those of the image layout: count / 2, a missing one 2 · AF / 2."""
+    from popcen.batches import GenotypeData, scale_rows
+    from popcen.classification.newcohort import aligned_images
+
+    aligned = np.array([[0, 2, -1], [1, -1, 2]], dtype=np.int8)
+    af = np.array([0.1, 0.5, np.nan])  # an unknown AF imputes 0
+    data = aligned_images(aligned, af, "sequence")
+    assert isinstance(data, GenotypeData) and data.alt_count is aligned
+    x = scale_rows(aligned, data.means)[:, 0]
+    np.testing.assert_allclose(x, [[0, 1, 0], [0.5, 0.5, 1]])
+    np.testing.assert_allclose(aligned_images(aligned, af).reshape(2, -1)[:, :3], x)

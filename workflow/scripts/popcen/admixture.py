@@ -15,7 +15,9 @@ import pandas as pd
 
 from popcen.batches import infer_batch_size, sample_loader, sample_width
 from popcen.classification.newcohort import aligned_images
+from popcen.models import seqcae
 from popcen.models.cec import CEC, predict_q
+from popcen.models.seqcae import SeqCAE
 from popcen.representation import cae_from_config
 
 
@@ -129,6 +131,8 @@ def new_cohort_q(
     n = aligned.shape[0]
     if aligned.shape[1] != len(model_af):
         raise ValueError(f"{aligned.shape[1]} aligned variants for {len(model_af)} model variants")
+    if isinstance(model.cae, SeqCAE):  # read and scaled batch by batch
+        return soft_assignments(model, aligned_images(aligned, model_af, seqcae.ARCHITECTURE), device)
     blocks = [
         soft_assignments(model, aligned_images(np.asarray(aligned[s : s + block]), model_af), device)
         for s in range(0, n, block)

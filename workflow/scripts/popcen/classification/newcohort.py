@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from popcen.batches import GenotypeData
 from popcen.classification import exclusion
 from popcen.classification.calibration import assign_calls, calibrate_proba, coarse_calls
 from popcen.classification.metrics import coarsen
@@ -22,6 +23,7 @@ from popcen.classification.tables import predictions_table
 from popcen.classification.train import predict_proba
 from popcen.errors import PopcenInputError
 from popcen.images import to_images
+from popcen.models import seqcae
 from popcen.representation import encode
 from popcen.variant_matching import af_concordance, align_counts, check_af, check_overlap, match_variants
 
@@ -99,7 +101,9 @@ def predict_new_cohort(
         log.warning("%s: %s", source, warning)
         report["af_warning"] = warning
     aligned = aligned_counts(new_gn, match)
-    images = aligned_images(aligned, model_variants["af"].to_numpy())
+    images = aligned_images(
+        aligned, model_variants["af"].to_numpy(), meta["cae"].get("architecture", "image")
+    )
     proba = predict_proba(model, images, device)
     if calibration is not None:
         if list(calibration["labels"]) != list(meta["labels"]):
@@ -163,12 +167,17 @@ def aligned_counts(new_gn: np.ndarray, match: pd.DataFrame) -> np.ndarray:
     return align_counts(new_gn, match, np.full(len(match), -1, dtype=np.float32)).astype(np.int8)
 
 
-def aligned_images(aligned: np.ndarray, model_af) -> np.ndarray:
+def aligned_images(aligned, model_af, architecture: str = "image"):
     """The CAE's input for aligned counts (:func:`aligned_counts`): a missing variant or call takes the
     training mean alt count 2 · AF (AF over the model cohort's called samples, 0 where unknown), the value the
-    CAE's images give a missing training call; counts / 2 as in :func:`popcen.images.scale_genotypes`, laid
-    out as images. (samples, model variants) -> (samples, 1, side, side) float32"""
+    CAE's input gives a missing training call; counts / 2 as in :func:`popcen.images.scale_genotypes`.
+
+    Image layout: (samples, 1, side, side) float32 images. Sequence layout (``architecture: sequence``): a
+    :class:`popcen.batches.GenotypeData` over the int8 counts (numpy or Zarr), scaled batch by batch where it
+    is read, so that no float copy of a whole-genome cohort is held."""
     train_mean = 2 * np.nan_to_num(np.asarray(model_af, dtype=np.float32), nan=0.0)
+    if architecture == seqcae.ARCHITECTURE:
+        return GenotypeData(aligned, train_mean)
     aligned = np.asarray(aligned)
     filled = np.where(aligned < 0, train_mean[None, :], aligned.astype(np.float32))
     return to_images(filled / 2.0)
