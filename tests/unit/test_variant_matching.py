@@ -60,18 +60,19 @@ def test_strand_swapped_flips():
     assert m.status.tolist() == ["strand_swapped"] and m.flip.tolist() == [True]
 
 
-def test_align_counts_flips_and_imputes():
+@pytest.mark.parametrize("block", [1, 2, 1 << 16])
+def test_align_counts_flips_and_marks_the_missing(block):
     counts = np.array([[0, 1, 2, 2, -1, 2], [2, 0, 1, 0, 1, 1]], dtype=np.int8)
-    mean = np.array([0.5, 1.0, 1.5, 0.2, 0.7, 0.9])
-    x = align_counts(counts, match_variants(TRAIN, NEW), mean)
+    x = align_counts(counts, match_variants(TRAIN, NEW), block=block)
     expected = np.array(
         [
-            [0, 2 - 1, 2, 0.2, 0.7, 0.9],  # the missing call at 600 takes the mean
-            [2, 2 - 0, 1, 0.2, 0.7, 1],
+            [0, 2 - 1, 2, -1, -1, -1],  # the missing call at 600 stays missing
+            [2, 2 - 0, 1, -1, -1, 1],
         ],
-        dtype=np.float32,
+        dtype=np.int8,
     )
-    np.testing.assert_allclose(x, expected)
+    assert x.dtype == np.int8
+    np.testing.assert_array_equal(x, expected)
 
 
 def test_multiallelic_split_prefers_matching_record():

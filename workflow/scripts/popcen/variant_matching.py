@@ -267,33 +267,31 @@ def check_overlap(match: pd.DataFrame, min_overlap: float, source) -> dict:
     return report
 
 
-def align_counts(
-    new_counts: np.ndarray, match: pd.DataFrame, train_mean: np.ndarray, ploidy: int = 2
-) -> np.ndarray:
-    """New-cohort alt-allele counts in the training variants' order and orientation.
+def align_counts(new_counts, match: pd.DataFrame, ploidy: int = 2, block: int = 1 << 16) -> np.ndarray:
+    """New-cohort alt-allele counts in the training variants' order and orientation, int8.
 
     Parameters
     ----------
-    new_counts : ndarray of shape (n_samples, n_new_variants)
-        Alt-allele counts of the new cohort, negative = missing call.
-    match : DataFrame
-        From :func:`match_variants`.
-    train_mean : ndarray of shape (n_training_variants,)
-        Mean training alt-allele count of each variant: the value of a missing variant or call.
+    new_counts : (n_samples, n_new_variants) int8 alt counts of the new cohort, negative = missing call
+    match : from :func:`match_variants`
+    ploidy : a flipped (swapped or strand-swapped) variant's count becomes ``ploidy - count``
+    block : training variants done at a time, so that no wider temporary than int8 samples x block is made
 
     Returns
     -------
-    ndarray of shape (n_samples, n_training_variants), float32
+    (n_samples, n_training_variants) int8, -1 where the training variant is absent from the new cohort or its
+    call is missing
     """
-    train_mean = np.asarray(train_mean, dtype=np.float32)
-    out = np.broadcast_to(train_mean, (new_counts.shape[0], len(match))).copy()
-    found = match.new_index.to_numpy() >= 0
-    cols = match.new_index.to_numpy()[found]
-    values = new_counts[:, cols].astype(np.float32)
-    flip = match.flip.to_numpy()[found]
-    values[:, flip] = ploidy - values[:, flip]
-    called = new_counts[:, cols] >= 0
-    out[:, found] = np.where(called, values, out[:, found])
+    index = match.new_index.to_numpy()
+    flips = match.flip.to_numpy().astype(bool)
+    out = np.full((new_counts.shape[0], len(match)), -1, dtype=np.int8)
+    for start in range(0, len(match), block):
+        cols = index[start : start + block]
+        found = np.flatnonzero(cols >= 0)
+        values = np.asarray(new_counts[:, cols[found]], dtype=np.int8)
+        flip = flips[start : start + block][found]
+        values[:, flip] = np.where(values[:, flip] >= 0, ploidy - values[:, flip], -1)
+        out[:, start + found] = np.where(values >= 0, values, -1)
     return out
 
 

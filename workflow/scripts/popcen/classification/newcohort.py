@@ -164,7 +164,7 @@ class NewCohortArrays:
 def aligned_counts(new_gn: np.ndarray, match: pd.DataFrame) -> np.ndarray:
     """The new cohort's alt counts in the model's variant order and orientation (swapped alleles recoded
     2 − x), int8, -1 where the model variant is absent from the new cohort or its call is missing."""
-    return align_counts(new_gn, match, np.full(len(match), -1, dtype=np.float32)).astype(np.int8)
+    return align_counts(new_gn, match)
 
 
 def aligned_images(aligned, model_af, architecture: str = "image"):
