@@ -403,3 +403,58 @@ def test_a_sequence_cae_reads_the_aligned_counts_in_batches_with_the_image_value
     x = scale_rows(aligned, data.means)[:, 0]
     np.testing.assert_allclose(x, [[0, 1, 0], [0.5, 0.5, 1]])
     np.testing.assert_allclose(aligned_images(aligned, af).reshape(2, -1)[:, :3], x)
+
+
+def test_records_read_from_contig_stores_only_where_they_match(trained, tmp_path):
+    """A new cohort whose records are mostly not model variants (a WGS cohort against a pruned model),
+    kept in two per-contig stores: predicting through :class:`ContigRecords` reads only the matched records
+    and gives what the whole int8 matrix in memory gives."""
+    import zarr
+    from numcodecs import VLenUTF8
+
+    from popcen.classification.newcohort import ContigRecords
+
+    model, meta, gn, variants, samples, _ = trained
+    rng = np.random.default_rng(4)
+    n_extra = 3 * len(variants)
+    extra = rng.integers(-1, 3, size=(len(samples), n_extra)).astype(np.int8)
+    table = pd.concat(
+        [
+            variants[["chrom", "pos", "ref", "alt"]],
+            pd.DataFrame({"chrom": "chr7", "pos": np.arange(n_extra) * 10 + 7, "ref": "A", "alt": "C"}),
+        ],
+        ignore_index=True,
+    )
+    counts = np.concatenate([gn, extra], axis=1)
+    order = np.lexsort([table["pos"].to_numpy()])
+    table, counts = table.iloc[order].reset_index(drop=True), counts[:, order]
+    halves = [np.arange(len(table)) < len(table) // 2, np.arange(len(table)) >= len(table) // 2]
+    stores = []
+    for k, part in enumerate(halves):
+        # Every other record of the store is not usable (QC): the reader maps records to store rows.
+        n_rows = 2 * part.sum()
+        gt = np.full((n_rows, len(samples), 2), 0, dtype=np.int8)
+        c = counts[:, part].T  # (records, samples)
+        gt[1::2, :, 0] = np.where(c < 0, -1, (c >= 1).astype(np.int8))
+        gt[1::2, :, 1] = np.where(c < 0, -1, (c == 2).astype(np.int8))
+        root = zarr.open_group(str(tmp_path / f"c{k}.zarr"), mode="w")
+        root.create_dataset("calldata/GT", data=gt, chunks=(7, len(samples), 2))
+        root.create_dataset("samples", data=samples["sample"].to_numpy(dtype=object), object_codec=VLenUTF8())
+        stores.append((zarr.open_group(str(tmp_path / f"c{k}.zarr"), mode="r"), np.arange(1, n_rows, 2)))
+
+    class Counting(ContigRecords):
+        def columns(self, records):
+            self.asked = np.asarray(records)
+            return super().columns(records)
+
+    reader = Counting(stores, samples["sample"][::-1].tolist())  # the stores' columns in another order
+    reversed_samples = samples.iloc[::-1].reset_index(drop=True)
+    assert reader.shape == (len(samples), len(table))
+    np.testing.assert_array_equal(reader.columns(np.arange(len(table))), counts[::-1])
+    args = (variants, None, table, reversed_samples, 0.5, "exact", "new")
+    got = predict_new_cohort(model, meta, *args[:1], reader, *args[2:])
+    want = predict_new_cohort(model, meta, *args[:1], counts[::-1].copy(), *args[2:])
+    assert sorted(table.iloc[reader.asked]["pos"]) == sorted(variants["pos"])  # model variants only
+    pd.testing.assert_frame_equal(got[0], want[0])
+    pd.testing.assert_frame_equal(got[1], want[1])
+    assert got[2] == want[2]

@@ -43,7 +43,7 @@ def predict_new_cohort(
     model,
     meta: dict,
     train_variants: pd.DataFrame,
-    new_gn: np.ndarray,
+    new_gn,
     new_variants: pd.DataFrame,
     new_samples: pd.DataFrame,
     min_overlap: float,
@@ -66,7 +66,9 @@ def predict_new_cohort(
     model, meta : the classifier and its metadata (:func:`popcen.classification.io.load_classifier`)
     train_variants : the model cohort's variant table (``meta["variant_index"]`` indexes its rows)
     new_gn, new_variants : the new cohort's (samples, records) alt counts (-1 missing) and its
-        ``chrom, pos, ref, alt`` table
+        ``chrom, pos, ref, alt`` table. ``new_gn`` is an int8 array, or a reader (``.shape``,
+        ``.columns(records)``, e.g. :class:`ContigRecords`) of which only the records that match a model
+        variant are read: a whole-genome cohort's records are never held, only samples x model variants
     new_samples : ``sample`` and, when labelled, the model's label columns
     calibration : the model's temperature (``calibration.json`` of rule calibrate_classifier: ``temperature``,
         ``labels``); None = the raw probabilities
@@ -95,6 +97,10 @@ def predict_new_cohort(
     model_variants = train_variants.iloc[meta["variant_index"]].reset_index(drop=True)
     match = match_variants(model_variants, new_variants, strand_ambiguous)
     report = check_overlap(match, min_overlap, source)
+    matching = pd.concat(
+        [model_variants[["id", "chrom", "pos", "ref", "alt"]], match[["status", "new_index"]]], axis=1
+    )
+    new_gn, match = matched_records(new_gn, match)
     report.update(af_concordance(new_gn, match, model_variants["af"].to_numpy(dtype=np.float64)))
     warning = check_af(report, min_af_correlation, af_mismatch, source)
     if warning:
@@ -145,12 +151,51 @@ def predict_new_cohort(
         extra["outlier"] = distance > float(cutoff)
     extra["missing_fraction"] = missing_fraction(new_gn, match).round(6)
     out = pd.concat([out.iloc[:, :first_p], extra, out.iloc[:, first_p:]], axis=1)
-    matching = pd.concat(
-        [model_variants[["id", "chrom", "pos", "ref", "alt"]], match[["status", "new_index"]]], axis=1
-    )
     if return_arrays:
         return out, matching, report, NewCohortArrays(aligned, latent)
     return out, matching, report
+
+
+def matched_records(new_gn, match: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """The new cohort's counts of only the records that match a model variant, (samples, matched) int8,
+    and ``match`` with ``new_index`` renumbered into those columns (-1 stays -1). ``new_gn``: an array, or a
+    reader whose ``columns(records)`` reads the given (sorted) records."""
+    index = match["new_index"].to_numpy()
+    found = index >= 0
+    records, position = np.unique(index[found], return_inverse=True)
+    if hasattr(new_gn, "columns") and not isinstance(new_gn, np.ndarray):
+        counts = new_gn.columns(records)
+    else:
+        counts = np.asarray(new_gn)[:, records]
+    local = np.full(len(index), -1, dtype=np.int64)
+    local[found] = position
+    return np.asarray(counts, dtype=np.int8), match.assign(new_index=local)
+
+
+class ContigRecords:
+    """A new cohort's usable records over several per-contig VCF stores, read on demand.
+
+    ``stores``: one (Zarr group of ``vcf_to_zarr``, record rows of that store) per contig, in the order of
+    the records' table; record ``j`` of the whole is row ``rows[j - offset]`` of its contig's store.
+    ``columns(records)`` reads the alt counts (samples, len(records)) int8 of the given sorted records,
+    contig by contig (:func:`popcen.zarrio.read_alt_counts` reads only the blocks that hold them)."""
+
+    def __init__(self, stores: list[tuple[object, np.ndarray]], samples: list[str]):
+        self.stores = stores
+        self.samples = samples
+        self.offsets = np.cumsum([0] + [len(rows) for _, rows in stores])
+        self.shape = (len(samples), int(self.offsets[-1]))
+
+    def columns(self, records: np.ndarray) -> np.ndarray:
+        from popcen.zarrio import read_alt_counts
+
+        records = np.asarray(records, dtype=np.int64)
+        out = np.empty((len(self.samples), records.size), dtype=np.int8)
+        for (store, rows), lo, hi in zip(self.stores, self.offsets[:-1], self.offsets[1:], strict=True):
+            a, b = np.searchsorted(records, [lo, hi])
+            if b > a:
+                out[:, a:b] = read_alt_counts(store, rows[records[a:b] - lo], self.samples).T
+        return out
 
 
 @dataclass

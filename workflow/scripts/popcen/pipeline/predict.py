@@ -14,7 +14,7 @@ import zarr
 from popcen.admixture import load_cec, new_cohort_q, q_matrix, structure_order
 from popcen.classification.exclusion import ExclusionModel
 from popcen.classification.io import load_classifier
-from popcen.classification.newcohort import accuracy_note, predict_new_cohort, usable_rows
+from popcen.classification.newcohort import ContigRecords, accuracy_note, predict_new_cohort, usable_rows
 from popcen.errors import PopcenInputError
 from popcen.features import FeatureWriter, open_genotypes
 from popcen.io import read_json, read_samples, read_table, read_variants, write_json, write_table
@@ -22,7 +22,6 @@ from popcen.pipeline.representation import read_latent
 from popcen.plots.clustering import plot_structure
 from popcen.plots.predict import call_categories, plot_over_reference, reference_projection
 from popcen.representation import latent_table, load_cae
-from popcen.zarrio import read_alt_counts
 
 log = logging.getLogger("popcen")
 
@@ -189,9 +188,10 @@ def _kept_samples(paths: list[str]) -> pd.DataFrame:
 
 
 def _usable_records(zarr_paths: list[str], qc_tables: list[str], samples: list[str]):
-    """Alt counts (samples, records) int8 (-1 missing) and the ``chrom, pos, ref, alt`` table of the usable
-    records (:func:`popcen.classification.newcohort.usable_rows`) of every contig, in the order given."""
-    blocks, tables = [], []
+    """The usable records (:func:`popcen.classification.newcohort.usable_rows`) of every contig, in the order
+    given: a :class:`ContigRecords` reader of their int8 alt counts (only those that match a model variant
+    are ever read) and their ``chrom, pos, ref, alt`` table."""
+    stores, tables = [], []
     for store_path, qc_path in zip(zarr_paths, qc_tables, strict=True):
         qc = read_variants(qc_path)
         rows = usable_rows(qc, qc_path)
@@ -200,8 +200,7 @@ def _usable_records(zarr_paths: list[str], qc_tables: list[str], samples: list[s
             raise PopcenInputError(
                 qc_path, f"{len(qc)} QC rows for {store['variants/POS'].shape[0]} records in {store_path}"
             )
-        blocks.append(read_alt_counts(store, rows, samples).T)
+        stores.append((store, rows))
         tables.append(qc.iloc[rows][["chrom", "pos", "ref", "alt"]])
         log.info("%s: %d usable records of %d", qc_path, len(rows), len(qc))
-    gn = np.concatenate(blocks, axis=1) if blocks else np.zeros((len(samples), 0), np.int8)
-    return gn, pd.concat(tables, ignore_index=True)
+    return ContigRecords(stores, samples), pd.concat(tables, ignore_index=True)
