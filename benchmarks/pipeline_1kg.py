@@ -18,8 +18,9 @@ phase 3 panel), one cohort ``kg`` with label columns pop and super_pop, contigs 
    row and every baseline's, rule cluster_baselines) and ``classification/cv/{pop,super_pop}/metrics.tsv``
    (rule evaluate_classifier). ``--set-threads`` gives every rule all ``--cores``, so the jobs run one at a
    time and each one's time (its ``benchmark:`` TSV) is its own. An arm is a config overlay (``--arm
-   NAME:key=value,key=value``; default ``image``: the config as is, and ``sequence``:
-   ``representation.architecture=sequence,representation.max_variants=0,representation.patch=1``); a seed
+   NAME:key=value,key=value``; default ``default``: the config as is, the sequence CAE over every variant,
+   and ``image``: ``representation.architecture=image,representation.max_variants=4096,``
+   ``representation.max_depth=1``, the paper's images); a seed
    sets ``training.seed`` (CAE, CEC, the baselines' k-means) and ``classification.seed`` (the classifier),
    never ``classification.fold_seed``. An arm may not change what the shared stage used (qc, ld_prune, the
    folds' keys). Named arms run only when ``--arms`` names them: ``transductive`` and ``inductive`` set
@@ -96,11 +97,13 @@ LEVELS = ["pop", "super_pop"]  # fine, coarse
 PANEL = "integrated_call_samples_v3.20130502.ALL.panel"
 LR_C = 0.001  # issue 16's reference: logistic regression's C
 DEFAULT_ARMS = {
-    "image": [],
-    "sequence": [
-        "representation.architecture=sequence",
-        "representation.max_variants=0",
-        "representation.patch=1",
+    # the schema defaults: the sequence CAE over every LD-pruned variant (docs/representation.md)
+    "default": [],
+    # the paper's genotype images, capped at 4,096 variants, as measured before the sequence CAE was the default
+    "image": [
+        "representation.architecture=image",
+        "representation.max_variants=4096",
+        "representation.max_depth=1",
     ],
 }
 # Arms run only when --arms names them.
@@ -156,13 +159,13 @@ def parse_args(argv=None):
         action="append",
         default=[],
         metavar="NAME:KEY=VALUE,...",
-        help="add an arm, or replace the default arm of that name (image, sequence); 'NAME:' = the config "
+        help="add an arm, or replace the default arm of that name (default, image); 'NAME:' = the config "
         "as is (repeatable)",
     )
     p.add_argument(
         "--arms",
         default=None,
-        help="comma-separated arms to run (default: image, sequence and every --arm); also the named arms "
+        help="comma-separated arms to run (default: default, image and every --arm); also the named arms "
         f"{', '.join(NAMED_ARMS)}",
     )
     p.add_argument(

@@ -1,8 +1,10 @@
 """Peak memory of the sequence CAE's training step on the CPU against :func:`popcen.models.seqcae.footprint`.
 
-For each V and setting, a fresh process builds the model (``pca_init``, latent 20, patch 8), takes two Adam
-steps on a random (B, 1, V) batch and prints the growth of its peak RSS next to the counted estimate, and
-the seconds per step. Used for the memory section of docs/representation.md::
+For each V and setting, a fresh process builds the model (``pca_init``, latent 20), takes two Adam steps on a
+random (B, 1, V) batch and prints the growth of its peak RSS next to the counted estimate, and the seconds
+per step. Settings: ``shallow`` and ``deep`` (patch 8, below) and ``pipeline``, the CAE that
+``config/1kg.yaml`` and the schema defaults build (its ``representation`` section). Used for the memory section
+of docs/representation.md::
 
     .venv/bin/python benchmarks/seqcae_memory.py --variants 131072 524288 --batch 32
 """
@@ -20,7 +22,18 @@ from pathlib import Path
 SETTINGS = {
     "shallow": dict(base_channels=8, max_depth=1, patch=8),
     "deep": dict(base_channels=16, max_channels=64, max_depth=12, max_length=256, patch=8),
+    "pipeline": None,  # the representation section of config/1kg.yaml with the schema defaults
 }
+ARCHITECTURE_KEYS = ("base_channels", "max_channels", "max_depth", "max_length", "patch")
+
+
+def setting_kwargs(setting: str) -> dict:
+    if SETTINGS[setting] is not None:
+        return SETTINGS[setting]
+    from _config import load_config
+
+    representation = load_config()["representation"]
+    return {k: representation[k] for k in ARCHITECTURE_KEYS}
 
 
 def one(v: int, batch: int, setting: str) -> dict:
@@ -29,7 +42,7 @@ def one(v: int, batch: int, setting: str) -> dict:
     from popcen.models.seqcae import SeqCAE, architecture, footprint, seqcae_loss
 
     torch.set_num_threads(2)
-    config = architecture(v, 20, pca_init=True, **SETTINGS[setting])
+    config = architecture(v, 20, pca_init=True, **setting_kwargs(setting))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     model = SeqCAE(config)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -76,4 +89,5 @@ def main() -> None:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # _config
     main()

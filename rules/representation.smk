@@ -1,4 +1,5 @@
-# Representation learning: genotype images -> convolutional autoencoder (CAE) -> latent features per sample.
+# Representation learning: every LD-pruned variant in genome order (or genotype images) -> convolutional
+# autoencoder (CAE) -> latent features per sample.
 # Code: workflow/scripts/popcen/pipeline/representation.py; library: popcen/{images,representation}.py,
 # models/cae.py, training.py (shared loop).
 REP_DIR = f"{RESULTS}/{{cohort}}/representation"

@@ -16,6 +16,7 @@ GPU_RULES = {
     "evaluate_classifier",
     "predict",
     "predict_admixture",
+    "k_sweep",
 }
 
 

@@ -272,7 +272,11 @@ def clustering_figures(input, output, params, wildcards, threads, log):
     )
     embeddings = {
         "raw genotypes": tsne_embedding(
-            blocked_pca(gn, TSNE_PCA, seed=params.seed).scores, params.seed, params.perplexity, TSNE_PCA
+            # t-SNE only needs a denoised input, not exact minor components: the range finder's cheap settings
+            blocked_pca(gn, TSNE_PCA, seed=params.seed, n_iter=7, oversamples=10).scores,
+            params.seed,
+            params.perplexity,
+            TSNE_PCA,
         ),
         "CAE latent features": tsne_embedding(latent, params.seed, params.perplexity),
     }
