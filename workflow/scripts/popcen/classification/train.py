@@ -46,8 +46,10 @@ log = logging.getLogger("popcen")
 
 # Frozen encoder features are computed once and held for every sample up to this size (float32); wider
 # ones (the stem's map of a whole-genome sequence CAE: one or more features per variant) are computed
-# from the int8 store batch by batch, every epoch.
-MAX_HELD_FEATURE_BYTES = 2 * 1024**3
+# from the int8 store batch by batch, every epoch. Training on held features peaks at about 4x their size
+# (standardised and per-split copies): 8.7 GB with 2.0 GB held (benchmarks/genome_scale.py, 500 samples x
+# 250 k variants), hence 1 GiB.
+MAX_HELD_FEATURE_BYTES = 1024**3
 
 # Head and optimiser settings a random search may draw (each a list of choices).
 SEARCHABLE = ("lr", "weight_decay", "hidden", "dropout", "noise_std", "batch_size")
