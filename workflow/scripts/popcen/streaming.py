@@ -167,7 +167,7 @@ def blocked_pca(
         resolves only with many iterations and columns: on the 1000 Genomes subset (1,126 x 5,191) sklearn's
         settings for few components (7 iterations, 10 extra columns) recovered principal components 6-20 with
         R² 0.35-0.87 against the exact PCA; 15 and 2 x 20 recover components 1-19 with R² ≥ 0.977
-        (tests/unit/test_streaming.py checks this on real data)
+        (tests/unit/test_streaming.py checks the same on a simulated cohort of 16 close populations)
     block : variants per block (default: the Zarr chunk width)
     dtype : of the block's values and of the products with them (float32: half the memory and time of
         float64; the sums across blocks and the small matrices are float64)
