@@ -130,6 +130,9 @@ TINY_PIPELINE = deep_merge(
     TINY_DEMO,
     {
         "training": {"max_epochs": 4, "patience": 2},
+        # the paper's image layout, as the defaults were before the sequence CAE: the shared tiny run covers
+        # it, test_sequence_workflow.py the sequence CAE and test_demo_defaults.py the schema's defaults
+        "representation": {"architecture": "image", "max_variants": 10000, "max_depth": 1},
         "clustering": {
             "k_max": 4,
             "k_sweep_epochs": 1,
