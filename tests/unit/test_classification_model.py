@@ -68,7 +68,14 @@ def test_streamed_frozen_features_train_the_same_classifier(monkeypatch):
     images, y = separable(seed=3)
     cfg, state = cae_for(images, 64)
     settings = TrainSettings(
-        max_epochs=4, patience=0, batch_size=8, device="cpu", noise_std=0.3, dropout=0.2, l2_c=0.5
+        optimizer="adam",
+        max_epochs=4,
+        patience=0,
+        batch_size=8,
+        device="cpu",
+        noise_std=0.3,
+        dropout=0.2,
+        l2_c=0.5,
     )
     folds = stratified_folds(y, 3, seed=1)
     held, _ = cross_validated_proba(images, y, 3, cfg, state, settings, folds)
@@ -85,6 +92,43 @@ def test_streamed_frozen_features_train_the_same_classifier(monkeypatch):
     np.testing.assert_allclose(
         predict_proba(model, images, "cpu", rows=rows), predict_proba(model, images, "cpu")[rows], atol=1e-6
     )
+
+
+def test_default_head_is_logistic_regression_on_the_standardised_features():
+    """The default (a linear head, optimizer lbfgs, l2_c = C) is sklearn's balanced logistic regression with
+    that C on the frozen encoder's features standardised over the fit samples: the same probabilities."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    import popcen.classification.train as train
+
+    images, y = separable(seed=5)
+    flip = np.random.default_rng(5).random(len(y)) < 0.2  # overlapping classes: no perfect separation
+    y = np.where(flip, (y + 1) % 3, y)
+    cfg, state = cae_for(images, 64)
+    settings = TrainSettings(device="cpu", l2_c=0.05)
+    assert (settings.optimizer, settings.hidden, settings.patience) == ("lbfgs", 0, 0)
+    fit = np.arange(0, 36, 2)
+    y_fit = y.copy()
+    y_fit[fit[:2]] = 1  # every class in the fit samples, unbalanced
+    model, result = fit_classifier(
+        images, y_fit, 3, cfg, state, settings, fit, np.arange(0), restore_best=False
+    )
+    assert result.stop_reason.startswith("L-BFGS converged")
+    features = train.encoder_features(model, images, "cpu").astype(np.float64)
+    scaler = StandardScaler().fit(features[fit])
+    keep = scaler.scale_ > 1e-6  # constant features carry nothing (the head only centres them)
+    reference = LogisticRegression(C=0.05, class_weight="balanced", max_iter=10_000, tol=1e-10)
+    reference.fit(scaler.transform(features[fit])[:, keep], y_fit[fit])
+    expected = reference.predict_proba(scaler.transform(features)[:, keep])
+    np.testing.assert_allclose(predict_proba(model, images, "cpu"), expected, atol=2e-3)
+
+
+def test_lbfgs_needs_a_deterministic_head():
+    for key, value in (("dropout", 0.2), ("noise_std", 0.1), ("fine_tune", True)):
+        with pytest.raises(ValueError, match="lbfgs needs a deterministic objective"):
+            TrainSettings(**{key: value})
+        assert getattr(TrainSettings(optimizer="adam", **{key: value}), key) == value
 
 
 def test_l2_c_is_one_over_c_n_of_each_fit(monkeypatch):
@@ -118,7 +162,9 @@ def test_l2_c_is_one_over_c_n_of_each_fit(monkeypatch):
 def test_frozen_encoder_is_not_changed_and_noise_only_in_training():
     images, y = separable()
     cfg, state = cae_for(images, 64)
-    settings = TrainSettings(max_epochs=3, patience=0, batch_size=8, device="cpu", noise_std=1.0)
+    settings = TrainSettings(
+        optimizer="adam", max_epochs=3, patience=0, batch_size=8, device="cpu", noise_std=1.0
+    )
     model, _ = fit_classifier(images, y, 3, cfg, state, settings, np.arange(0, 36, 2), np.arange(1, 36, 2))
     after = model.state_dict()
     for key, value in state.items():
@@ -132,7 +178,9 @@ def test_frozen_encoder_is_not_changed_and_noise_only_in_training():
 def test_fine_tune_changes_the_encoder():
     images, y = separable()
     cfg, state = cae_for(images, 64)
-    settings = TrainSettings(max_epochs=2, patience=0, batch_size=8, device="cpu", fine_tune=True)
+    settings = TrainSettings(
+        optimizer="adam", max_epochs=2, patience=0, batch_size=8, device="cpu", fine_tune=True
+    )
     model, _ = fit_classifier(images, y, 3, cfg, state, settings, np.arange(36), np.arange(0))
     key = "encoder_conv.0.weight"
     assert not torch.equal(model.state_dict()[key].cpu(), state[key])
@@ -234,14 +282,20 @@ def test_fine_tune_gives_the_encoder_its_own_learning_rate():
 
     images, y = separable()
     cfg, state = cae_for(images, 64)
-    settings = TrainSettings(fine_tune=True, lr=0.02, encoder_lr_scale=0.25, device="cpu")
+    settings = TrainSettings(optimizer="adam", fine_tune=True, lr=0.02, encoder_lr_scale=0.25, device="cpu")
     model = build_classifier(cfg, state, settings.head(3))
     head_group, encoder_group = make_classifier_optimizer(model, settings).param_groups
     assert head_group["lr"] == pytest.approx(0.02) and encoder_group["lr"] == pytest.approx(0.005)
     assert {id(p) for p in encoder_group["params"]} == {id(p) for p in model.encoder_parameters()}
     # encoder lr 0: the encoder's weights stay, the head's move
     settings = TrainSettings(
-        fine_tune=True, encoder_lr_scale=0.0, max_epochs=2, patience=0, batch_size=8, device="cpu"
+        optimizer="adam",
+        fine_tune=True,
+        encoder_lr_scale=0.0,
+        max_epochs=2,
+        patience=0,
+        batch_size=8,
+        device="cpu",
     )
     model, _ = fit_classifier(images, y, 3, cfg, state, settings, np.arange(36), np.arange(0))
     assert torch.equal(model.state_dict()["encoder_conv.0.weight"].cpu(), state["encoder_conv.0.weight"])
@@ -369,6 +423,7 @@ def test_seed_ensemble_averages_separately_trained_seeds_and_round_trips(tmp_pat
     cfg, state = cae_for(images, 64)
     train = np.arange(30)
     settings = TrainSettings(
+        optimizer="adam",
         max_epochs=3,
         patience=3,
         batch_size=8,
@@ -406,7 +461,14 @@ def test_lr_schedule_reaches_the_shared_loop():
     cfg, state = cae_for(images, 64)
     idx = np.arange(len(y))
     settings = TrainSettings(
-        hidden=0, lr=0.02, lr_schedule="constant", max_epochs=4, patience=0, batch_size=8, device="cpu"
+        optimizer="adam",
+        hidden=0,
+        lr=0.02,
+        lr_schedule="constant",
+        max_epochs=4,
+        patience=0,
+        batch_size=8,
+        device="cpu",
     )
     _, constant = fit_classifier(images, y, 3, cfg, state, settings, idx, idx[:0])
     _, cosine = fit_classifier(

@@ -85,7 +85,7 @@ from tqdm.auto import tqdm
 
 log = logging.getLogger("popcen")
 
-OPTIMIZERS = ("adagrad", "adam", "adamw", "sgd")
+OPTIMIZERS = ("adagrad", "adam", "adamw", "sgd", "lbfgs")
 LR_SCHEDULES = ("constant", "cosine")
 CHECKPOINT_NAME = "last.pt"
 # Layout of last.pt (the keys of TrainState.state_dict). Bump it when they change: a checkpoint of another
@@ -156,13 +156,15 @@ def make_optimizer(
     Parameters
     ----------
     parameters : iterable of Parameter (or param groups)
-    name : {"adagrad", "adam", "adamw", "sgd"}
-        The paper trains its networks with AdaGrad.
+    name : {"adagrad", "adam", "adamw", "sgd", "lbfgs"}
+        The paper trains its networks with AdaGrad. ``lbfgs``: :class:`FullBatchLBFGS` (``lr`` not used).
     lr, weight_decay : float
     momentum : float
         Used by ``sgd`` only.
     """
     name = name.lower()
+    if name == "lbfgs":
+        return FullBatchLBFGS(parameters, weight_decay=weight_decay)
     if name == "adagrad":
         return torch.optim.Adagrad(parameters, lr=lr, weight_decay=weight_decay)
     if name == "adam":
@@ -172,6 +174,65 @@ def make_optimizer(
     if name == "sgd":
         return torch.optim.SGD(parameters, lr=lr, weight_decay=weight_decay, momentum=momentum)
     raise ValueError(f"unknown optimizer {name!r}: expected one of {', '.join(OPTIMIZERS)}")
+
+
+# Bound on L-BFGS's stored curvature pairs (two parameter-sized float32 vectors each): a whole-genome head
+# (26 classes x 4 M features = 104 M weights) keeps 3 pairs, a 1000 Genomes subset's head (0.25 M) 20.
+LBFGS_HISTORY_BYTES = 2 * 1024**3
+
+
+class FullBatchLBFGS(torch.optim.LBFGS):
+    """L-BFGS on the whole training set: each epoch of :func:`fit` is one quasi-Newton iteration on the mean
+    loss over every batch of the training loader, its step chosen by a strong-Wolfe line search (so there is
+    no learning rate and no schedule), plus ``weight_decay / 2 · ||W||²`` over the weight matrices (parameters
+    of two or more dimensions: biases are not penalised, as logistic regression leaves its intercept free).
+
+    Why: a strongly L2-regularised linear head on 10⁴-10⁶ standardised features has weights of ~10⁻³ at its
+    optimum, the size of one Adam step, so Adam circles the optimum. On 1000 Genomes Adam stopped 1.6 % above
+    the regularised objective's minimum even after 200 epochs at a 10x larger lr, and scored 0.01 F1 below
+    logistic regression on the same features; L-BFGS reaches sklearn's minimum.
+
+    The objective must be deterministic: no dropout or noise, a frozen encoder. One param group (no
+    per-group learning rate). Memory: ``history_size`` pairs of parameter-sized vectors, at most
+    :data:`LBFGS_HISTORY_BYTES` (at least 3 pairs, at most 20), plus ~6 more vectors.
+    """
+
+    full_batch = True
+
+    def __init__(self, params, weight_decay: float = 0.0):
+        params = list(params)
+        super().__init__(
+            params,
+            lr=1.0,
+            max_iter=1,  # one iteration per epoch: fit's loop, checkpoints and log stay per epoch
+            max_eval=26,  # the line search's evaluations + 1 (torch's default, max_iter · 5/4, would be 1: none)
+            history_size=20,
+            tolerance_grad=1e-9,
+            tolerance_change=1e-12,
+            line_search_fn="strong_wolfe",
+        )
+        n_weights = sum(p.numel() for group in self.param_groups for p in group["params"])
+        pair_bytes = 2 * 4 * max(n_weights, 1)
+        for group in self.param_groups:  # a group's own lr (e.g. the classifier's) is not a step here
+            group["lr"] = 1.0
+            group["history_size"] = int(min(20, max(3, LBFGS_HISTORY_BYTES // pair_bytes)))
+        self.weight_decay = float(weight_decay)
+
+    def iterate(self, closure, rtol: float = 1e-8) -> bool:
+        """One iteration; True when the objective at its start equals the previous iteration's within
+        ``rtol`` (kept in the optimiser's state, so a resumed run sees it)."""
+        objective = float(self.step(closure))
+        state = self.state[self.param_groups[0]["params"][0]]
+        previous = state.get("epoch_objective")
+        state["epoch_objective"] = objective
+        return previous is not None and abs(previous - objective) <= rtol * max(1.0, abs(objective))
+
+    def penalty(self) -> torch.Tensor | float:
+        """weight_decay / 2 · Σ ||W||² over the weight matrices (its gradient is added by autograd)."""
+        if not self.weight_decay:
+            return 0.0
+        weights = [p for group in self.param_groups for p in group["params"] if p.dim() > 1]
+        return 0.5 * self.weight_decay * sum(w.pow(2).sum() for w in weights)
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -736,8 +797,8 @@ def _write_tsv(history: list[dict], path: str | Path) -> None:
 
 def _set_lr(optimizer: torch.optim.Optimizer, base_lrs: list[float], options: FitOptions, epoch: int) -> None:
     """The learning rate of ``epoch`` (1-based): a function of the epoch number only, so that a resumed run
-    continues on the curve of an uninterrupted one."""
-    if options.lr_schedule == "cosine":
+    continues on the curve of an uninterrupted one. (L-BFGS's line search chooses its own step.)"""
+    if options.lr_schedule == "cosine" and not getattr(optimizer, "full_batch", False):
         scale = 0.5 * (1 + math.cos(math.pi * (epoch - 1) / options.max_epochs))
         for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
             group["lr"] = base * scale
@@ -788,6 +849,44 @@ def _run_batches(
     return total / max(count, 1)
 
 
+def _full_batch_step(state: TrainState, loader: Iterable, loss_fn: Callable, options: FitOptions) -> float:
+    """One :class:`FullBatchLBFGS` iteration over the whole ``loader``; the mean loss (without the penalty)
+    at the epoch's starting weights. Stops training when the objective no longer changes."""
+    ctx, optimizer = state.ctx, state.ctx.optimizer
+    ctx.model.train(True)
+    losses: list[float] = []  # data loss at each evaluation of the line search
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=False)
+        total, count = 0.0, 0
+        for batch in loader:  # gradients of the summed loss, accumulated batch by batch
+            batch = to_device(batch, ctx.device)
+            loss = loss_fn(ctx.model, batch)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"{options.desc}: loss became {loss.item()} at epoch {ctx.epoch}")
+            n = _batch_len(batch)
+            (loss * n).backward()
+            total += float(loss.detach()) * n
+            count += n
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.grad /= max(count, 1)
+        penalty = optimizer.penalty()
+        if torch.is_tensor(penalty):
+            penalty.backward()
+            penalty = float(penalty.detach())
+        losses.append(total / max(count, 1))
+        return torch.tensor(losses[-1] + penalty)
+
+    if optimizer.iterate(closure):
+        ctx.request_stop("L-BFGS converged (the objective no longer changes)")
+    ctx.step += 1
+    for cb in state.callbacks:
+        cb.on_batch_end(ctx, losses[0])
+    return losses[0]
+
+
 def _run_epoch(state, train_loader, val_loader, loss_fn, options: FitOptions, base_lrs) -> tuple[dict, float]:
     """Train one epoch and validate; the epoch's row of the loss table (with the callbacks' columns) and
     the loss early stopping watches (validation, else training)."""
@@ -795,7 +894,10 @@ def _run_epoch(state, train_loader, val_loader, loss_fn, options: FitOptions, ba
     ctx.epoch = len(state.history) + 1
     _set_lr(ctx.optimizer, base_lrs, options, ctx.epoch)
     t0 = time.perf_counter()
-    train_loss = _run_batches(state, train_loader, loss_fn, True, options)
+    if getattr(ctx.optimizer, "full_batch", False):
+        train_loss = _full_batch_step(state, train_loader, loss_fn, options)
+    else:
+        train_loss = _run_batches(state, train_loader, loss_fn, True, options)
     val_loss = (
         _run_batches(state, val_loader, loss_fn, False, options) if val_loader is not None else math.nan
     )

@@ -68,7 +68,7 @@ class TrainSettings:
     hidden: int = 0
     noise_std: float = 0.0
     dropout: float = 0.0
-    optimizer: str = "adam"
+    optimizer: str = "lbfgs"  # full-batch (popcen.training.FullBatchLBFGS): reaches the regularised optimum
     lr: float = 0.0001
     # "constant" or "cosine" (popcen.training.fit): a cosine decay lets a strongly regularised head settle
     # at its optimum instead of hovering around it at the last step size.
@@ -79,7 +79,7 @@ class TrainSettings:
     # fold and refit; ``weight_decay`` is then not used.
     l2_c: float = 0.001
     batch_size: int = 32
-    max_epochs: int = 60
+    max_epochs: int = 200
     patience: int = 0
     val_fraction: float = 0.15
     seed: int = 1
@@ -94,6 +94,13 @@ class TrainSettings:
     # Members of a seed ensemble: the chosen settings trained ``ensemble`` times, member m with seed + m
     # (its own inner split, initial weights, noise and batches), their probabilities averaged. 1: one model.
     ensemble: int = 1
+
+    def __post_init__(self) -> None:
+        if self.optimizer == "lbfgs" and (self.fine_tune or self.noise_std or self.dropout):
+            raise ValueError(
+                "classification.optimizer lbfgs needs a deterministic objective on a frozen encoder: "
+                "set fine_tune false, noise_std 0 and dropout 0 (or choose adam)"
+            )
 
     @classmethod
     def from_config(cls, section: dict, device: str = "auto") -> TrainSettings:
@@ -179,8 +186,14 @@ def fit_classifier(
             )
         return loss
 
+    full_batch = settings.optimizer == "lbfgs"  # each epoch a pass over all fit samples: large batches
     train_loader = sample_loader(
-        source, fit_index, batch_size=settings.batch_size, shuffle=True, seed=settings.seed, with_index=True
+        source,
+        fit_index,
+        batch_size=infer_batch(model) if full_batch else settings.batch_size,
+        shuffle=not full_batch,
+        seed=settings.seed,
+        with_index=True,
     )
     val_loader = (
         sample_loader(source, val_index, batch_size=infer_batch(model), with_index=True)
