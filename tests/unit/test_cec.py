@@ -282,3 +282,35 @@ def test_cec_with_a_full_kernel_trains_its_precisions():
     trained, initial = out.model.precision_tril().detach(), start.precision_tril().detach()
     assert not torch.allclose(trained, initial, atol=1e-4)  # the precisions are learned, not fixed
     np.testing.assert_allclose(out.q.sum(axis=1), 1, rtol=1e-5)
+
+
+def test_mixture_start_keeps_the_likelier_of_its_restarts_and_the_ward_start(monkeypatch):
+    """method gmm: the k-means++ restarts and a start from Ward's clusters are both fitted, and the fit of
+    the higher likelihood gives the labels; Ward's start is built on at most WARD_START_SAMPLES samples."""
+    from sklearn.cluster import AgglomerativeClustering
+    from sklearn.mixture import GaussianMixture
+
+    import popcen.models.cec as cec
+
+    rng = np.random.default_rng(7)
+    # five groups, two of them close and elongated: restarts from k-means++ seeds can split a long group
+    centres = np.array([[0, 0, 0], [3, 0, 0], [0, 9, 0], [9, 9, 0], [9, 0, 5]], dtype=float)
+    truth = np.repeat(np.arange(5), [60, 60, 30, 30, 30])
+    latent = centres[truth] + rng.normal(size=(len(truth), 3)) * np.array([0.4, 2.5, 0.4])
+    start = cec.ward_start(latent, 5, seed=0)
+    ward = AgglomerativeClustering(n_clusters=5, linkage="ward").fit_predict(latent)
+    np.testing.assert_allclose(start["means_init"], [latent[ward == j].mean(0) for j in range(5)])
+    np.testing.assert_allclose(start["weights_init"], np.bincount(ward) / len(ward))
+    labels = cec.initial_clusters(latent, 5, "gmm", seed=0, n_init=2)
+    options = {"n_components": 5, "covariance_type": "full", "random_state": 0, "reg_covar": 1e-5}
+    fits = [GaussianMixture(**options, n_init=2).fit(latent), GaussianMixture(**options, **start).fit(latent)]
+    assert fits[1].score(latent) > fits[0].score(latent)  # here the Ward start finds the likelier fit
+    np.testing.assert_array_equal(labels, fits[1].predict(latent))
+    # a large cohort: Ward on a random subset only
+    seen = []
+    real = cec.precision_cholesky
+    monkeypatch.setattr(
+        cec, "precision_cholesky", lambda x, *a, **kw: seen.append(len(x)) or real(x, *a, **kw)
+    )
+    monkeypatch.setattr(cec, "WARD_START_SAMPLES", 100)
+    assert cec.ward_start(latent, 5, seed=1)["means_init"].shape == (5, 3) and seen == [100]
