@@ -393,3 +393,28 @@ def test_full_batch_lbfgs_reaches_logistic_regressions_optimum(tmp_path):
     )
     # no learning rate, no schedule: the line search chooses the step
     assert all(row["lr"] == 1.0 for row in result.history)
+
+
+def test_full_batch_lbfgs_history_fits_its_memory_bound(monkeypatch):
+    """L-BFGS keeps as many curvature pairs (two parameter-sized float32 vectors each) as fit in
+    LBFGS_HISTORY_BYTES, at least 3 and at most 20."""
+    import popcen.training as training
+
+    model = torch.nn.Linear(40, 3)  # 123 parameters: a pair is 2 * 4 * 123 bytes
+    pair = 2 * 4 * 123
+    for budget, expected in ((5 * pair, 5), (5 * pair + pair // 2, 5), (0, 3), (10**12, 20)):
+        monkeypatch.setattr(training, "LBFGS_HISTORY_BYTES", budget)
+        assert make_optimizer(model.parameters(), "lbfgs").param_groups[0]["history_size"] == expected
+    monkeypatch.setattr(training, "LBFGS_HISTORY_BYTES", 5 * pair)
+    optimizer = make_optimizer(model.parameters(), "lbfgs", weight_decay=0.1)
+    x, y = torch.randn(60, 40), torch.randint(0, 3, (60,))
+
+    def closure():
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x), y) + optimizer.penalty()
+        loss.backward()
+        return loss.detach()
+
+    for _ in range(12):
+        optimizer.iterate(closure)
+    assert len(optimizer.state[model.weight]["old_dirs"]) == 5

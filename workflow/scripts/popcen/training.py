@@ -178,7 +178,7 @@ def make_optimizer(
 
 # Bound on L-BFGS's stored curvature pairs (two parameter-sized float32 vectors each): a whole-genome head
 # (26 classes x 4 M features = 104 M weights) keeps 3 pairs, a 1000 Genomes subset's head (0.25 M) 20.
-LBFGS_HISTORY_BYTES = 2 * 1024**3
+LBFGS_HISTORY_BYTES = 1024**3
 
 
 class FullBatchLBFGS(torch.optim.LBFGS):

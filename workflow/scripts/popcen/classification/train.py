@@ -365,7 +365,8 @@ def train_with_search(
     With ``refit``, the chosen settings are trained once more from the start on all of ``train_index``
     for the number of epochs early stopping chose (all ``max_epochs`` with ``patience`` 0; the model
     returned is that one): the inner validation split is then used for choosing only, and no training
-    sample is left out of the final model.
+    sample is left out of the final model. With ``refit``, no search and ``patience`` 0 nothing is chosen on
+    the inner split, so the model is trained once, on all of ``train_index``.
 
     With ``ensemble`` > 1, the chosen settings are trained ``ensemble`` − 1 more times with seeds seed + 1, ...
     (each with its own inner split, early stopping and refit) and the model returned is the
@@ -431,6 +432,27 @@ def _train_member(
     features,
 ) -> tuple[AncestryClassifier, TrainSettings, pd.DataFrame]:
     """One model: the search (if any) on the inner split, then the optional refit (see :func:`train_with_search`)."""
+    if settings.refit and not settings.n_trials and not early_stopping(settings):
+        # Nothing to choose (one candidate, every epoch run): a model fitted on the inner split would only be
+        # scored and discarded before the refit. Train once on every training sample; the trials table
+        # then has no validation score.
+        model, result = fit_classifier(
+            data,
+            y,
+            n_classes,
+            cae_config,
+            cae_state,
+            settings,
+            train_index,
+            np.arange(0),
+            loss_tsv=loss_tsv,
+            checkpoint_dir=checkpoint_dir,
+            desc=desc,
+            features=features,
+            restore_best=False,
+        )
+        row = {"trial": 0, **{k: getattr(settings, k) for k in SEARCHABLE}, "val_macro_f1": np.nan}
+        return model, settings, pd.DataFrame([{**row, "val_loss": np.nan, "epochs": result.epochs_run}])
     fit_index, val_index = inner_split(train_index, y, settings.val_fraction, settings.seed)
     candidates = [settings]
     rng = np.random.default_rng(settings.seed)
