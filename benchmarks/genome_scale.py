@@ -154,6 +154,14 @@ def parse_args(argv=None):
     p.add_argument("--cores", type=int, default=2, help="Snakemake --cores, and every rule's threads")
     p.add_argument("--epochs", type=int, default=1, help="cap on every training's epochs (default 1)")
     p.add_argument(
+        "--classifier-epochs",
+        type=int,
+        default=None,
+        help="cap on the classifier's epochs (default --epochs). Its L-BFGS adds a curvature pair per "
+        "iteration up to its history (popcen.training.LBFGS_HISTORY_BYTES): give it history + 2 epochs "
+        "for the full footprint",
+    )
+    p.add_argument(
         "--lightgbm-trees", type=int, default=50, help="explain's LightGBM n_estimators (default 50)"
     )
     add_config_arguments(p)
@@ -441,7 +449,8 @@ class JobWatcher(threading.Thread):
 
 def bench_config(args) -> dict:
     """The config the rules run with: ``--configfile``/``--set`` (validated, defaults filled), every
-    training capped at ``--epochs``, explain's LightGBM at ``--lightgbm-trees``."""
+    training capped at ``--epochs`` (the classifier at ``--classifier-epochs`` when given), explain's
+    LightGBM at ``--lightgbm-trees``."""
     config = load_config(args.configfile, args.overrides)
     config["cohorts"], config["results"] = "config/cohorts.tsv", "results"
     e = args.epochs
@@ -454,7 +463,8 @@ def bench_config(args) -> dict:
     for level, override in clu.get("levels", {}).items():
         if "training" in override:
             set_key(config, ["clustering", "levels", level, "training", "max_epochs"], e)
-    set_key(config, ["classification", "max_epochs"], min(e, config["classification"]["max_epochs"]))
+    ce = e if args.classifier_epochs is None else args.classifier_epochs
+    set_key(config, ["classification", "max_epochs"], min(ce, config["classification"]["max_epochs"]))
     n_trees = min(args.lightgbm_trees, config["explain"]["lightgbm"]["n_estimators"])
     set_key(config, ["explain", "lightgbm", "n_estimators"], n_trees)
     return config
