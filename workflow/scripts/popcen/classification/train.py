@@ -432,17 +432,16 @@ def _train_member(
     features,
 ) -> tuple[AncestryClassifier, TrainSettings, pd.DataFrame]:
     """One model: the search (if any) on the inner split, then the optional refit (see :func:`train_with_search`)."""
-    if settings.refit and not settings.n_trials and not early_stopping(settings):
-        # Nothing to choose (one candidate, every epoch run): a model fitted on the inner split would only be
-        # scored and discarded before the refit. Train once on every training sample; the trials table
-        # then has no validation score.
-        model, result = fit_classifier(
+
+    def fit_all(chosen: TrainSettings, desc: str, loss_tsv=None):
+        """``chosen`` trained on every training sample (no validation split), its last weights kept."""
+        return fit_classifier(
             data,
             y,
             n_classes,
             cae_config,
             cae_state,
-            settings,
+            chosen,
             train_index,
             np.arange(0),
             loss_tsv=loss_tsv,
@@ -451,6 +450,12 @@ def _train_member(
             features=features,
             restore_best=False,
         )
+
+    if settings.refit and not settings.n_trials and not early_stopping(settings):
+        # Nothing to choose (one candidate, every epoch run): a model fitted on the inner split would only be
+        # scored and discarded before the refit. Train once on every training sample; the trials table
+        # then has no validation score.
+        model, result = fit_all(settings, desc, loss_tsv)
         row = {"trial": 0, **{k: getattr(settings, k) for k in SEARCHABLE}, "val_macro_f1": np.nan}
         return model, settings, pd.DataFrame([{**row, "val_loss": np.nan, "epochs": result.epochs_run}])
     fit_index, val_index = inner_split(train_index, y, settings.val_fraction, settings.seed)
@@ -501,20 +506,7 @@ def _train_member(
     model, chosen, result = best[1], best[2], best[3]
     if settings.refit and len(val_index):
         epochs = max(result.best_epoch, 1) if early_stopping(chosen) else chosen.max_epochs
-        model, _ = fit_classifier(
-            data,
-            y,
-            n_classes,
-            cae_config,
-            cae_state,
-            replace(chosen, max_epochs=epochs, patience=0),
-            train_index,
-            np.arange(0),
-            checkpoint_dir=checkpoint_dir,
-            desc=f"{desc} refit",
-            features=features,
-            restore_best=False,
-        )
+        model, _ = fit_all(replace(chosen, max_epochs=epochs, patience=0), f"{desc} refit")
         log.info("%s: refitted on all %d training samples for %d epochs", desc, len(train_index), epochs)
     return model, chosen, trials
 
