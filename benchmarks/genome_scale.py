@@ -629,6 +629,7 @@ def run_size(args, config: dict, n_variants: int) -> tuple[pd.DataFrame, dict]:
         "failed": failed,
         "config": {
             "epochs": args.epochs,
+            "classifier_epochs": config["classification"]["max_epochs"],
             "lightgbm_trees": config["explain"]["lightgbm"]["n_estimators"],
             "representation": config["representation"],
             "configfile": [str(p) for p in (args.configfile or [])] or ["config/1kg.yaml"],
@@ -696,7 +697,9 @@ def markdown(table: pd.DataFrame, facts: list[dict], target: int) -> str:
     lines.append(
         f"Commit `{f['commit']}`, {f['date']} UTC, {f['machine']}, `--cores {f['cores']}`; config "
         f"{', '.join(f['config']['configfile'])}{' with ' + ', '.join(f['config']['set']) if f['config']['set'] else ''}, "
-        f"training capped at {f['config']['epochs']} epoch(s), LightGBM at {f['config']['lightgbm_trees']} rounds. "
+        f"training capped at {f['config']['epochs']} epoch(s) (the classifier at "
+        f"{f['config'].get('classifier_epochs', f['config']['epochs'])}), "
+        f"LightGBM at {f['config']['lightgbm_trees']} rounds. "
         f"representation: `{json.dumps(f['config']['representation'])}`."
     )
     lines.append("")
