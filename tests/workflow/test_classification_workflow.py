@@ -125,6 +125,10 @@ def test_explain_outputs(full_demo):
     assert (np.diff(ranked) <= 0).all()
     metrics = read(d / "metrics_comparison.tsv")
     assert {"cae_classifier", "lightgbm"} <= set(metrics["model"])
+    # every row says what its CV read: the CAE's mode, and LightGBM's per-fold candidates
+    lightgbm_rows = metrics["model"].str.startswith("lightgbm")
+    assert set(metrics.loc[lightgbm_rows, "cv_representation"]) == {"inductive"}
+    assert set(metrics.loc[~lightgbm_rows, "cv_representation"]) == {"transductive"}
     assert set(metrics["level"]) == {"pop", "super_pop"}
     lgb = read(d / "lightgbm_predictions.tsv")
     folds = read(full_demo / "results/demo/classification/folds.tsv")

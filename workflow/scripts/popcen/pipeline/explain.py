@@ -86,9 +86,12 @@ def explain(input, output, params, wildcards, threads, log):
     )
     tables = evaluate_level(samples[fine].to_numpy(), proba, labels, folds)
     # Named like the CAE classifier's rows: the fine model, and the coarse class of its fine predictions.
-    metrics = [read_table(path) for path in input.cae_metrics] + [summary_frame({fine: tables}, "lightgbm")]
+    lightgbm = [summary_frame({fine: tables}, "lightgbm")]
     if coarse:
-        metrics.append(from_fine_rows("lightgbm", samples, tables["y_pred"], fine, coarse))
+        lightgbm.append(from_fine_rows("lightgbm", samples, tables["y_pred"], fine, coarse))
+    # LightGBM's CV never sees a test fold: its candidates and trees come from each training fold alone.
+    lightgbm = [frame.assign(cv_representation="inductive") for frame in lightgbm]
+    metrics = [read_table(path) for path in input.cae_metrics] + lightgbm
     write_table(pd.concat(metrics, ignore_index=True), output.metrics)
     write_table(predictions_table(samples, fine, labels, proba, folds), output.predictions)
     cae_per_class = read_table(input.cae_per_class, dtype={"label": str})
