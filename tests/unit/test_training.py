@@ -418,3 +418,36 @@ def test_full_batch_lbfgs_history_fits_its_memory_bound(monkeypatch):
     for _ in range(12):
         optimizer.iterate(closure)
     assert len(optimizer.state[model.weight]["old_dirs"]) == 5
+
+
+def test_full_batch_lbfgs_resumes_where_it_stopped(tmp_path):
+    """A killed L-BFGS run resumes from its checkpoint (curvature history included) and ends with the weights
+    of an uninterrupted run."""
+    x, y = _data()
+
+    class Kill(Callback):
+        def on_batch_end(self, ctx, loss):  # once per epoch: one L-BFGS iteration
+            if ctx.epoch == 4:
+                raise KeyboardInterrupt
+
+    def run(path, callbacks=()):
+        seed_everything(0)
+        model = torch.nn.Linear(6, 2)
+        options = FitOptions(
+            optimizer="lbfgs",
+            weight_decay=0.05,
+            max_epochs=7,
+            patience=None,
+            restore_best=False,
+            device="cpu",
+            checkpoint_dir=path,
+            progress=False,
+        )
+        return model, fit(model, make_loader(x, y, batch_size=16), None, _loss, options, callbacks=callbacks)
+
+    reference, _ = run(tmp_path / "ref")
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "cut", callbacks=[Kill()])
+    resumed, result = run(tmp_path / "cut")
+    assert result.resumed_from == 3 and result.epochs_run == 7
+    assert torch.equal(_weights(resumed), _weights(reference))

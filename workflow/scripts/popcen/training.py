@@ -50,6 +50,9 @@ What ``fit`` does
 * **early stopping** on the validation loss (the training loss when ``val_loader`` is None): stop after
   ``patience`` epochs without an improvement larger than ``min_delta``; the best weights are restored
   (``restore_best``).
+* **full-batch L-BFGS** (``optimizer="lbfgs"``): an epoch is one quasi-Newton iteration on the mean loss over
+  every batch of the training loader (gradients accumulated batch by batch), with a line search instead of
+  a learning rate; training also stops when the objective no longer changes.
 * **learning-rate schedule** (``lr_schedule``): ``"constant"``, or ``"cosine"``: epoch e (1-based) runs at
   ``lr · (1 + cos(π (e − 1) / max_epochs)) / 2`` (each param group scaled from its own starting lr), a
   function of the epoch number only, so that a resumed run continues on the same curve.
@@ -451,10 +454,12 @@ class FitOptions:
 
     Attributes
     ----------
-    optimizer : {"adagrad", "adam", "adamw", "sgd"}
+    optimizer : {"adagrad", "adam", "adamw", "sgd", "lbfgs"}
         Name for :func:`make_optimizer`, built over ``model.parameters()`` with ``lr`` and ``weight_decay``
         unless ``fit`` is given a ready optimiser. The paper trains its networks with AdaGrad; Adam
-        converges in fewer epochs on the CAE.
+        converges in fewer epochs on the CAE. ``lbfgs`` (:class:`FullBatchLBFGS`): each epoch is one
+        iteration over the whole training loader (the classifier's linear head; not the training schema's
+        choice, whose models train on mini-batches).
     lr, weight_decay : float
     lr_schedule : {"constant", "cosine"}
         ``"cosine"``: the learning rate of every param group decays from its starting value to ~0 over
