@@ -475,3 +475,32 @@ def test_sample_loader_of_images_is_make_loader():
     for (a, i), (b, j) in zip(ours, theirs, strict=True):
         torch.testing.assert_close(a, b)
         torch.testing.assert_close(i, j)
+
+
+def test_whole_genome_batches_train_as_micro_batches(grouped_store, one_thread, monkeypatch, caplog):
+    """train_cae and train_cec give fit the sequence CAE's activations per sample: with a budget of 3
+    samples (standing for a whole genome's 0.5 GB each against 2 GiB) batches of 8 train as micro-batches
+    of 3, CEC's (images, index) batches included, and the populations are still found."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from popcen import training
+    from popcen.batches import GenotypeData
+    from popcen.clustering.deep import train_cec
+    from popcen.models.seqcae import sample_bytes
+    from popcen.representation import train_cae
+
+    store, _, pops = grouped_store
+    data = GenotypeData.of(store)
+    per_sample = sample_bytes(architecture(150, 4, patch=4, base_channels=4, max_channels=8, max_depth=2,
+                                           max_length=8))  # fmt: skip
+    # linear in the variants: the figure the budget is compared with at genome scale
+    assert sample_bytes(architecture(1_000_000, 20, patch=2, base_channels=8, max_depth=12)) > 4e8
+    monkeypatch.setattr(training, "CPU_ACTIVATION_BYTES", 3.5 * per_sample)
+    with caplog.at_level("INFO", logger="popcen"):
+        cae, _ = train_cae(data, 150, SETTINGS, SEQUENCE, device="cpu", progress=False)
+        clustering = dict(sigma=0.9, alpha=1.0, update_interval=4, tol=0.0, init="kmeans", kernel="isotropic",
+                          freeze_batchnorm=True, kmeans_n_init=4)  # fmt: skip
+        out = train_cec(cae, data, 4, {**SETTINGS, "max_epochs": 2}, clustering, device="cpu", progress=False)
+    assert "CAE: batches of 8 trained as micro-batches of 3" in caplog.text
+    assert "CEC K=4: batches of 8 trained as micro-batches of 3" in caplog.text
+    assert adjusted_rand_score(pops, out.labels) > 0.9

@@ -9,6 +9,7 @@ import torch
 
 from popcen.training import (
     CHECKPOINT_FORMAT,
+    CPU_ACTIVATION_BYTES,
     Callback,
     FitOptions,
     TrainContext,
@@ -17,6 +18,7 @@ from popcen.training import (
     fit,
     make_loader,
     make_optimizer,
+    micro_batch_size,
     recalibrate_batchnorm,
     resolve_device,
     seed_everything,
@@ -451,3 +453,33 @@ def test_full_batch_lbfgs_resumes_where_it_stopped(tmp_path):
     resumed, result = run(tmp_path / "cut")
     assert result.resumed_from == 3 and result.epochs_run == 7
     assert torch.equal(_weights(resumed), _weights(reference))
+
+
+def test_micro_batches_take_the_whole_batchs_step(tmp_path, caplog):
+    """A batch over the activation budget is split into micro-batches whose gradients, weighted by their
+    length, add up to the whole batch's: the same weights and losses as unsplit training."""
+    x, y = _data()
+
+    def run(sample_bytes):
+        seed_everything(3)
+        model = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+        train = make_loader(x[:80], y[:80], batch_size=16, shuffle=True, seed=3)
+        options = FitOptions(optimizer="adam", lr=0.01, batch_size=16, max_epochs=3, patience=None, seed=3,
+                             device="cpu", progress=False, sample_bytes=sample_bytes)  # fmt: skip
+        return model, fit(model, train, None, _loss, options)
+
+    whole, whole_result = run(None)
+    with caplog.at_level("INFO", logger="popcen"):
+        split, split_result = run(CPU_ACTIVATION_BYTES / 5.5)  # 16 = 5 + 5 + 5 + 1
+    assert "batches of 16 trained as micro-batches of 5" in caplog.text
+    torch.testing.assert_close(_weights(split), _weights(whole), rtol=1e-5, atol=1e-6)
+    for a, b in zip(split_result.history, whole_result.history, strict=True):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
+
+
+def test_micro_batch_size_follows_the_budget():
+    cpu = torch.device("cpu")
+    assert micro_batch_size(32, None, cpu) == 32
+    assert micro_batch_size(32, CPU_ACTIVATION_BYTES / 7.5, cpu) == 7
+    assert micro_batch_size(32, CPU_ACTIVATION_BYTES / 100, cpu) == 32  # never more than the batch
+    assert micro_batch_size(32, 3 * CPU_ACTIVATION_BYTES, cpu) == 1  # one sample even over the budget

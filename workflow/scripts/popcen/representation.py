@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -147,6 +148,8 @@ def train_cae(
     seed_everything(seed)
     model = build_model(images, n_pixels, representation)
     config = model.config
+    if isinstance(model, seqcae.SeqCAE):  # whole-genome activations: micro-batches where a batch won't fit
+        options = replace(options, sample_bytes=seqcae.sample_bytes(config))
     log.info("%s", _describe(config))
     train_idx, val_idx = split_indices(len(images), options.val_fraction, seed, stratify=stratify)
     _initialise(model, images, train_idx, seed)

@@ -53,6 +53,10 @@ What ``fit`` does
 * **full-batch L-BFGS** (``optimizer="lbfgs"``): an epoch is one quasi-Newton iteration on the mean loss over
   every batch of the training loader (gradients accumulated batch by batch), with a line search instead of
   a learning rate; training also stops when the objective no longer changes.
+* **micro-batches** (``sample_bytes``): a training batch whose activations (``sample_bytes`` per sample)
+  exceed the device's budget (:func:`micro_batch_size`) is split into micro-batches; their gradients are
+  accumulated, weighted by length, into one optimiser step on the batch's mean loss. The sequence CAE over
+  a whole genome keeps ~0.5 GB per sample at 1 M variants, so a batch of 32 would need ~16 GB.
 * **learning-rate schedule** (``lr_schedule``): ``"constant"``, or ``"cosine"``: epoch e (1-based) runs at
   ``lr · (1 + cos(π (e − 1) / max_epochs)) / 2`` (each param group scaled from its own starting lr), a
   function of the epoch number only, so that a resumed run continues on the same curve.
@@ -177,6 +181,42 @@ def make_optimizer(
     if name == "sgd":
         return torch.optim.SGD(parameters, lr=lr, weight_decay=weight_decay, momentum=momentum)
     raise ValueError(f"unknown optimizer {name!r}: expected one of {', '.join(OPTIMIZERS)}")
+
+
+# Activations one training step may keep for its backward pass on a CPU (host memory, beside the data and
+# the model): a batch whose activations would exceed it is split into micro-batches (micro_batch_size). On
+# a GPU the budget is half the card's memory.
+CPU_ACTIVATION_BYTES = 2 * 1024**3
+
+
+def micro_batch_size(batch_size: int, sample_bytes: float | None, device: torch.device) -> int:
+    """The largest number of samples, at most ``batch_size``, whose activations (``sample_bytes`` each) fit
+    the device's budget: :data:`CPU_ACTIVATION_BYTES` on a CPU, half the memory of a CUDA device; at least
+    one. ``sample_bytes`` None or 0: ``batch_size``."""
+    if not sample_bytes:
+        return batch_size
+    if device.type == "cuda":
+        budget = 0.5 * torch.cuda.get_device_properties(device).total_memory
+    else:
+        budget = CPU_ACTIVATION_BYTES
+    return int(max(1, min(batch_size, budget // sample_bytes)))
+
+
+def _split_batch(batch: Any, size: int) -> list:
+    """A batch (tensor, or tuple/list of tensors with the samples on dim 0) as consecutive micro-batches
+    of at most ``size`` samples."""
+    n = _batch_len(batch)
+    if n <= size:
+        return [batch]
+    if isinstance(batch, torch.Tensor):
+        return list(batch.split(size))
+    if isinstance(batch, (list, tuple)):
+        parts = [_split_batch(b, size) if isinstance(b, torch.Tensor) else None for b in batch]
+        return [
+            type(batch)(p[i] if p is not None else b for p, b in zip(parts, batch, strict=True))
+            for i in range(math.ceil(n / size))
+        ]
+    raise TypeError(f"cannot split a batch of type {type(batch).__name__} into micro-batches")
 
 
 # Bound on L-BFGS's stored curvature pairs (two parameter-sized float32 vectors each): a whole-genome head
@@ -493,6 +533,10 @@ class FitOptions:
         Show a tqdm bar over epochs.
     desc : str
         Label of the progress bar, log lines and errors.
+    sample_bytes : float, optional
+        Activations one training sample keeps for the backward pass (e.g.
+        :func:`popcen.models.seqcae.footprint`); with it, a batch larger than the device's budget is
+        trained as micro-batches (:func:`micro_batch_size`) with accumulated gradients.
     """
 
     optimizer: str = "adam"
@@ -514,6 +558,7 @@ class FitOptions:
     loss_tsv: str | Path | None = None
     progress: bool = True
     desc: str = "train"
+    sample_bytes: float | None = None
 
     def __post_init__(self) -> None:
         # Checked here rather than at the first epoch: a misspelt name fails before any data is loaded.
@@ -623,6 +668,7 @@ class TrainState:
     bad_epochs: int = 0
     best_weights: dict | None = None  # CPU copy of the best epoch's state dict; None: the starting weights
     stop_reason: str | None = None  # set when training has ended (a finished run kept with keep_checkpoint)
+    micro_batch: int | None = None  # samples per micro-batch of a training step (None: the whole batch)
 
     def __post_init__(self) -> None:
         if self.best_weights is None:
@@ -809,16 +855,37 @@ def _set_lr(optimizer: torch.optim.Optimizer, base_lrs: list[float], options: Fi
             group["lr"] = base * scale
 
 
-def _optimizer_step(state: TrainState, loss: torch.Tensor, options: FitOptions) -> None:
+def _train_step(state: TrainState, batch: Any, loss_fn: Callable, options: FitOptions) -> float:
+    """One optimiser step on a batch's mean loss, its gradient accumulated over micro-batches of at most
+    ``state.micro_batch`` samples (one micro-batch: the plain step); returns that mean loss."""
     ctx, scaler = state.ctx, state.scaler
     ctx.optimizer.zero_grad(set_to_none=True)
-    scaler.scale(loss).backward()
+    n = _batch_len(batch)
+    total = 0.0
+    for part in _split_batch(batch, state.micro_batch or n):
+        with (
+            torch.enable_grad(),
+            torch.autocast(ctx.device.type, dtype=torch.float16, enabled=scaler.is_enabled()),
+        ):
+            loss = loss_fn(ctx.model, part)
+        _check_finite(loss, options, ctx)
+        share = _batch_len(part) / n
+        scaler.scale(loss * share if share < 1 else loss).backward()
+        total += float(loss.detach()) * share
     if options.grad_clip:
         scaler.unscale_(ctx.optimizer)
         torch.nn.utils.clip_grad_norm_(ctx.model.parameters(), options.grad_clip)
     scaler.step(ctx.optimizer)
     scaler.update()
     ctx.step += 1
+    return total
+
+
+def _check_finite(loss: torch.Tensor, options: FitOptions, ctx: TrainContext) -> None:
+    if not torch.isfinite(loss):
+        raise FloatingPointError(
+            f"{options.desc}: loss became {loss.item()} at epoch {ctx.epoch}, step {ctx.step}"
+        )
 
 
 def _run_batches(
@@ -831,23 +898,22 @@ def _run_batches(
     ctx.model.train(train)
     for batch in loader:
         batch = to_device(batch, ctx.device)
-        with (
-            torch.set_grad_enabled(train),
-            torch.autocast(ctx.device.type, dtype=torch.float16, enabled=state.scaler.is_enabled()),
-        ):
-            loss = loss_fn(ctx.model, batch)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"{options.desc}: loss became {loss.item()} at epoch {ctx.epoch}, step {ctx.step}"
-            )
         if train:
-            _optimizer_step(state, loss, options)
+            loss = _train_step(state, batch, loss_fn, options)
+        else:
+            with (
+                torch.no_grad(),
+                torch.autocast(ctx.device.type, dtype=torch.float16, enabled=state.scaler.is_enabled()),
+            ):
+                value = loss_fn(ctx.model, batch)
+            _check_finite(value, options, ctx)
+            loss = float(value)
         n = _batch_len(batch)
-        total += float(loss.detach()) * n
+        total += loss * n
         count += n
         if train:
             for cb in state.callbacks:
-                cb.on_batch_end(ctx, float(loss.detach()))
+                cb.on_batch_end(ctx, loss)
             if ctx.stop_reason:
                 break
     ctx.model.train(True)
@@ -1020,6 +1086,16 @@ def fit(
         callbacks=callbacks,
         generator=_sampler_generator(train_loader),
     )
+    if options.sample_bytes:
+        state.micro_batch = micro_batch_size(options.batch_size, options.sample_bytes, device)
+        if state.micro_batch < options.batch_size:
+            log.info(
+                "%s: batches of %d trained as micro-batches of %d (%.0f MB of activations per sample)",
+                options.desc,
+                options.batch_size,
+                state.micro_batch,
+                options.sample_bytes / 1e6,
+            )
     ckpt = Path(options.checkpoint_dir) / CHECKPOINT_NAME if options.checkpoint_dir else None
     if ckpt is not None:  # only a run that checkpoints pays for the pass over the data
         state.data_digest = data_digest(train_loader, val_loader)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +12,7 @@ import numpy as np
 from popcen.batches import infer_batch_size, sample_loader, sample_width
 from popcen.models.cae import CAE
 from popcen.models.cec import CEC, TargetRefresh, cec_loss, init_centroids, predict_q
-from popcen.models.seqcae import SeqCAE
+from popcen.models.seqcae import SeqCAE, sample_bytes
 from popcen.representation import encode, training_settings
 from popcen.training import FitOptions, FitResult, fit, seed_everything, split_indices
 
@@ -75,6 +75,8 @@ def train_cec(
         progress=progress,
         desc=f"CEC K={n_clusters}",
     )
+    if isinstance(cae, SeqCAE):  # whole-genome activations: micro-batches where a batch won't fit
+        options = replace(options, sample_bytes=sample_bytes(cae.config))
     seed = options.seed
     seed_everything(seed)
     n = len(images)

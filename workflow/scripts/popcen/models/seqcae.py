@@ -357,3 +357,10 @@ def footprint(config: SeqCAEConfig, batch_size: int) -> dict:
         "activations_per_sample": per_sample,
         "train_bytes_fp32": 4 * (per_sample * batch_size + 4 * n_params),
     }
+
+
+def sample_bytes(config: SeqCAEConfig) -> float:
+    """Bytes of float32 activations one training sample keeps (:func:`footprint`'s outputs of every module,
+    an upper bound): ``FitOptions.sample_bytes``, which splits a batch that would not fit into micro-batches
+    (~0.5 GB per sample at 1 M variants with patch 2)."""
+    return 4.0 * footprint(config, 2)["activations_per_sample"]
