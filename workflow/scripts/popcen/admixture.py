@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from popcen.batches import infer_batch_size, sample_loader, sample_width
+from popcen.batches import inference_batch, sample_loader
 from popcen.classification.newcohort import aligned_images
 from popcen.models import seqcae
 from popcen.models.cec import CEC, predict_q
@@ -108,7 +108,7 @@ def load_cec(weights, config: dict) -> CEC:
 
 def soft_assignments(model: CEC, images, device: str = "auto") -> np.ndarray:
     """CEC's q (n, K) of every sample of its input (images or a GenotypeData), as train_cec computes it."""
-    loader = sample_loader(images, batch_size=infer_batch_size(sample_width(images)), with_index=True)
+    loader = sample_loader(images, batch_size=inference_batch(model, images), with_index=True)
     q = predict_q(model, loader, device=device)
     model.cpu()
     return q

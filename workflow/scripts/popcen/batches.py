@@ -47,6 +47,13 @@ def infer_batch_size(values_per_sample: int, largest: int = INFER_BATCH) -> int:
     return int(np.clip(INFER_ACTIVATION_BYTES // (4 * max(int(values_per_sample), 1)), 8, largest))
 
 
+def inference_batch(model, data) -> int:
+    """Samples per inference batch of a CAE (or a CEC, through its ``cae``) over ``data``: sized by the
+    model's widest activation (``config.widest_map``), else by the input's width."""
+    config = getattr(getattr(model, "cae", model), "config", None)
+    return infer_batch_size(getattr(config, "widest_map", None) or sample_width(data))
+
+
 def sample_width(data) -> int:
     """Values per sample of a model's input: the variants of a GenotypeData, an image's pixels."""
     if isinstance(data, GenotypeData):

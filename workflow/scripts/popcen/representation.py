@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from popcen.batches import GenotypeData, infer_batch_size, pca_start, row_mean, sample_loader, sample_width
+from popcen.batches import GenotypeData, inference_batch, pca_start, row_mean, sample_loader
 from popcen.models import seqcae
 from popcen.models.cae import CAE, CAEConfig, architecture, cae_loss
 from popcen.training import (
@@ -182,8 +182,8 @@ def train_cae(
 
 def encode(model, images, batch_size: int | None = None, device: str = "auto") -> np.ndarray:
     """Latent features (n, latent_dim) of every sample of the data (images or GenotypeData), in eval mode;
-    batches sized to the samples' width unless given."""
-    loader = sample_loader(images, batch_size=batch_size or infer_batch_size(sample_width(images)))
+    batches sized to the model's widest activation unless given."""
+    loader = sample_loader(images, batch_size=batch_size or inference_batch(model, images))
     latent = infer(model, loader, lambda m, batch: m.encode(batch[0]), device=device)
     model.cpu()
     return latent

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from popcen.batches import infer_batch_size, sample_loader, sample_width
+from popcen.batches import inference_batch, sample_loader
 from popcen.models.cae import CAE
 from popcen.models.cec import CEC, TargetRefresh, cec_loss, init_centroids, predict_q
 from popcen.models.seqcae import SeqCAE, sample_bytes
@@ -96,9 +96,7 @@ def train_cec(
     bs = options.batch_size
     train = sample_loader(images, train_idx, batch_size=bs, shuffle=True, seed=seed, with_index=True)
     val = sample_loader(images, val_idx, batch_size=bs, with_index=True) if len(val_idx) else None
-    everything = sample_loader(
-        images, batch_size=max(bs, infer_batch_size(sample_width(images))), with_index=True
-    )
+    everything = sample_loader(images, batch_size=inference_batch(cae, images), with_index=True)
     refresh = TargetRefresh(everything, clustering["update_interval"], clustering["tol"])
     sigma = clustering["sigma"]
 

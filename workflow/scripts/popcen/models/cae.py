@@ -40,6 +40,12 @@ class CAEConfig:
     dropout: float = 0.0  # on the flattened encoder output, before the latent layer
     pca_init: bool = False  # linear PCA-initialised path beside the convolutions (module docstring)
 
+    @property
+    def widest_map(self) -> int:
+        """Floats per sample of the largest activation of a forward pass: the first block's map C_1·S²
+        (inference batches are sized by it, :func:`popcen.batches.infer_batch_size`)."""
+        return max(self.side**2, self.channels[0] * self.side**2)
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["channels"] = list(self.channels)

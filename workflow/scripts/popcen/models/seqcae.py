@@ -97,6 +97,15 @@ class SeqCAEConfig:
         """L_0 .. L_D: the map's length after the stem and after each strided block."""
         return [self.padded_length // self.patch // 2**level for level in range(self.depth + 1)]
 
+    @property
+    def widest_map(self) -> int:
+        """Floats per sample of the largest activation of a forward pass: the stem's map C_0·L_0 (4 per
+        variant by default: 4 M floats at 1 M variants), a block's or the input. Inference batches are sized
+        by it (:func:`popcen.batches.infer_batch_size`): sized by the input alone, 256 samples at 250 k
+        variants made 1 GB activations, the peak of train_cae and train_cec."""
+        maps = [c * length for c, length in zip(self.channels, self.lengths(), strict=True)]
+        return max(self.padded_length, *maps)
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["channels"] = list(self.channels)
