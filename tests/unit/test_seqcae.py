@@ -508,7 +508,7 @@ def test_whole_genome_batches_train_as_micro_batches(grouped_store, one_thread, 
 
 def test_inference_batches_are_sized_by_the_widest_activation():
     """At 1 M variants the stem's map holds 4 floats per variant (8 channels over pairs of variants): an
-    inference batch sized by the input (64 samples) would make 1 GB activations; sized by the map, 16
+    inference batch sized by the input (67 samples) would make 1 GB activations; sized by the map, 16
     samples make 256 MB (INFER_ACTIVATION_BYTES). CEC's batches follow its CAE."""
     from popcen.batches import INFER_ACTIVATION_BYTES, infer_batch_size, inference_batch
     from popcen.models.cae import architecture as image_architecture
@@ -519,7 +519,7 @@ def test_inference_batches_are_sized_by_the_widest_activation():
     with torch.device("meta"):
         model = SeqCAE(config)
         cec = CEC(model, 26)
-    assert infer_batch_size(1_000_000) == 64
+    assert infer_batch_size(1_000_000) == 67
     assert inference_batch(model, None) == inference_batch(cec, None) == 16
     assert 16 * 4 * config.widest_map <= INFER_ACTIVATION_BYTES
     # the image CAE: its first block's map, C_1 channels over the whole image
