@@ -10,11 +10,13 @@ import torch
 from popcen.training import (
     CHECKPOINT_FORMAT,
     CPU_ACTIVATION_BYTES,
+    WIDE_FAN_IN,
     Callback,
     FitOptions,
     TrainContext,
     TrainState,
     data_digest,
+    fan_in_param_groups,
     fit,
     make_loader,
     make_optimizer,
@@ -483,3 +485,22 @@ def test_micro_batch_size_follows_the_budget():
     assert micro_batch_size(32, CPU_ACTIVATION_BYTES / 7.5, cpu) == 7
     assert micro_batch_size(32, CPU_ACTIVATION_BYTES / 100, cpu) == 32  # never more than the batch
     assert micro_batch_size(32, 3 * CPU_ACTIVATION_BYTES, cpu) == 1  # one sample even over the budget
+
+
+def test_layers_wider_than_the_fan_in_bound_learn_at_a_scaled_rate():
+    """Adam moves each weight by ~lr, so a layer over F inputs moves its outputs by up to lr·F: the weights
+    of a Linear wider than WIDE_FAN_IN learn at lr · WIDE_FAN_IN / F, its bias and narrower layers at lr."""
+    wide_in = 4 * WIDE_FAN_IN
+    model = torch.nn.Sequential(torch.nn.Linear(wide_in, 3), torch.nn.Linear(3, 2))
+    groups = fan_in_param_groups(model, 0.002)
+    assert [g["lr"] for g in groups] == [0.002, pytest.approx(0.0005)]
+    assert groups[1]["params"] == [model[0].weight]
+    assert {id(p) for g in groups for p in g["params"]} == {id(p) for p in model.parameters()}
+    # one Adam step from zero gradient history: each wide weight moves by its group's lr
+    optimizer = make_optimizer(groups, "adam", 0.002, 0.0)
+    before = model[0].weight.detach().clone()
+    model(torch.ones(1, wide_in)).sum().backward()
+    optimizer.step()
+    torch.testing.assert_close((model[0].weight - before).abs().max().item(), 0.0005, rtol=1e-3, atol=0)
+    # a narrow model keeps one group at lr: the optimiser of a small cohort is unchanged
+    assert [g["lr"] for g in fan_in_param_groups(torch.nn.Linear(WIDE_FAN_IN, 3), 0.002)] == [0.002]

@@ -23,8 +23,10 @@ from popcen.models.cae import CAE, CAEConfig, architecture, cae_loss
 from popcen.training import (
     FitOptions,
     FitResult,
+    fan_in_param_groups,
     fit,
     infer,
+    make_optimizer,
     recalibrate_batchnorm,
     seed_everything,
     split_indices,
@@ -162,6 +164,7 @@ def train_cae(
         val,
         _loss(model),
         options,
+        optimizer=wide_layer_optimizer(model, options),
         fingerprint={
             "config": config.to_dict(),
             "n": len(images),
@@ -178,6 +181,14 @@ def train_cae(
         model, sample_loader(images, train_idx, batch_size=bs, shuffle=True, seed=seed), device=device
     )
     return model.cpu(), result
+
+
+def wide_layer_optimizer(model, options: FitOptions):
+    """The optimiser ``options`` name over ``model``, its layers of more than :data:`WIDE_FAN_IN` inputs (the
+    PCA path, over every variant) at a learning rate scaled down by their width
+    (:func:`popcen.training.fan_in_param_groups`): the CAE's and CEC's."""
+    groups = fan_in_param_groups(model, options.lr)
+    return make_optimizer(groups, options.optimizer, options.lr, options.weight_decay)
 
 
 def encode(model, images, batch_size: int | None = None, device: str = "auto") -> np.ndarray:

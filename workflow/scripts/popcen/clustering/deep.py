@@ -13,7 +13,7 @@ from popcen.batches import inference_batch, sample_loader
 from popcen.models.cae import CAE
 from popcen.models.cec import CEC, TargetRefresh, cec_loss, init_centroids, predict_q
 from popcen.models.seqcae import SeqCAE, sample_bytes
-from popcen.representation import encode, training_settings
+from popcen.representation import encode, training_settings, wide_layer_optimizer
 from popcen.training import FitOptions, FitResult, fit, seed_everything, split_indices
 
 log = logging.getLogger("popcen")
@@ -110,6 +110,7 @@ def train_cec(
         val,
         loss_fn,
         options,
+        optimizer=wide_layer_optimizer(model, options),
         callbacks=[refresh],
         fingerprint={
             "k": n_clusters,
